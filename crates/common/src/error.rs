@@ -1,0 +1,170 @@
+//! The one error type every HTTP service returns.
+//!
+//! It renders the contract's body, `{"errors":[{"message":"…","field":"…"}]}`, so a client of the
+//! original system cannot tell the difference. Unexpected failures are logged with their cause and
+//! answered with a bare `Something went wrong`: internals never leak to a caller.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// One entry of the contract's error list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ErrorItem {
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub field: Option<String>,
+}
+
+impl ErrorItem {
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+}
+
+/// The contract's error body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ErrorBody {
+    pub errors: Vec<ErrorItem>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// One entry per bad field, all reported at once.
+    #[error("request validation failed")]
+    Validation(Vec<ErrorItem>),
+    /// A business rule said no (`BadRequestError` in the original).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("not authorized")]
+    NotAuthorized,
+    #[error("not found")]
+    NotFound,
+    /// Anything unexpected; the cause goes to the log only.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest(message.into())
+    }
+
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(cause.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotAuthorized => StatusCode::UNAUTHORIZED,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        let errors = match self {
+            Self::Validation(items) => items.clone(),
+            Self::BadRequest(message) => vec![ErrorItem {
+                message: message.clone(),
+                field: None,
+            }],
+            Self::NotAuthorized => vec![plain("Not authorized")],
+            Self::NotFound => vec![plain("Not Found")],
+            Self::Internal(_) => vec![plain("Something went wrong")],
+        };
+        ErrorBody { errors }
+    }
+}
+
+fn plain(message: &str) -> ErrorItem {
+    ErrorItem {
+        message: message.to_owned(),
+        field: None,
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(cause) = &self {
+            tracing::error!(error = ?cause, "request failed unexpectedly");
+        }
+        (self.status(), Json(self.body())).into_response()
+    }
+}
+
+impl From<mongodb::error::Error> for AppError {
+    fn from(error: mongodb::error::Error) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+impl From<bson::de::Error> for AppError {
+    fn from(error: bson::de::Error) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+impl From<bson::ser::Error> for AppError {
+    fn from(error: bson::ser::Error) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// Router fallback: an unknown route is a 404 with the contract's body.
+pub async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_body_lists_every_field() {
+        let error = AppError::Validation(vec![
+            ErrorItem::field("email", "Email must be valid"),
+            ErrorItem::field("password", "Password must be between 4 and 20 characters"),
+        ]);
+        let json = serde_json::to_value(error.body()).expect("serialises");
+        assert_eq!(
+            json,
+            serde_json::json!({"errors":[
+                {"message":"Email must be valid","field":"email"},
+                {"message":"Password must be between 4 and 20 characters","field":"password"}
+            ]})
+        );
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn internal_error_hides_its_cause() {
+        let error = AppError::internal(anyhow::anyhow!("database password is hunter2"));
+        let json = serde_json::to_value(error.body()).expect("serialises");
+        assert_eq!(
+            json,
+            serde_json::json!({"errors":[{"message":"Something went wrong"}]})
+        );
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn plain_errors_have_contract_messages() {
+        for (error, status, message) in [
+            (AppError::NotAuthorized, 401, "Not authorized"),
+            (AppError::NotFound, 404, "Not Found"),
+            (AppError::bad_request("Email in use"), 400, "Email in use"),
+        ] {
+            assert_eq!(error.status().as_u16(), status);
+            let json = serde_json::to_value(error.body()).expect("serialises");
+            assert_eq!(json, serde_json::json!({"errors":[{"message":message}]}));
+        }
+    }
+}

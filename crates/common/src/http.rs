@@ -1,0 +1,155 @@
+//! What every HTTP service's router shares: health and readiness probes, the 404 fallback,
+//! cookies, request tracing, and serving with graceful shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures::future::BoxFuture;
+use tokio::net::TcpListener;
+use tower_cookies::CookieManagerLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::not_found;
+
+type Check = Arc<dyn Fn() -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync>;
+
+/// The dependencies `/readyz` checks. Kubernetes takes a pod out of its Service while any fails.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    checks: Vec<(&'static str, Check)>,
+}
+
+/// How long one readiness check may take before it counts as failed.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl Readiness {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a named check.
+    pub fn check<F, Fut>(mut self, name: &'static str, check: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        self.checks.push((name, Arc::new(move || Box::pin(check()))));
+        self
+    }
+
+    /// MongoDB answers a ping.
+    pub fn mongo(self, database: mongodb::Database) -> Self {
+        self.check("mongodb", move || {
+            let database = database.clone();
+            async move {
+                database.run_command(bson::doc! { "ping": 1 }).await?;
+                Ok(())
+            }
+        })
+    }
+
+    /// The NATS connection is up.
+    pub fn nats(self, client: async_nats::Client) -> Self {
+        self.check("nats", move || {
+            let state = client.connection_state();
+            async move {
+                match state {
+                    async_nats::connection::State::Connected => Ok(()),
+                    other => Err(anyhow::anyhow!("nats connection is {other:?}")),
+                }
+            }
+        })
+    }
+
+    /// Names of the checks that fail now.
+    pub async fn failing(&self) -> Vec<&'static str> {
+        let results = futures::future::join_all(self.checks.iter().map(|(name, check)| async move {
+            match tokio::time::timeout(CHECK_TIMEOUT, check()).await {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => {
+                    tracing::warn!(check = name, %error, "readiness check failed");
+                    Some(*name)
+                }
+                Err(_) => {
+                    tracing::warn!(check = name, "readiness check timed out");
+                    Some(*name)
+                }
+            }
+        }))
+        .await;
+        results.into_iter().flatten().collect()
+    }
+}
+
+async fn readyz(readiness: Readiness) -> Response {
+    let failing = readiness.failing().await;
+    if failing.is_empty() {
+        (StatusCode::OK, axum::Json(serde_json::json!({ "status": "ready" }))).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({ "status": "unavailable", "failing": failing })),
+        )
+            .into_response()
+    }
+}
+
+/// Wraps a service's routes with the probes, the 404 fallback, cookies and request tracing.
+pub fn finish_router(routes: Router, readiness: Readiness) -> Router {
+    routes
+        .route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
+        .route("/readyz", get(move || readyz(readiness.clone())))
+        .fallback(not_found)
+        .layer(CookieManagerLayer::new())
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Binds `0.0.0.0:port` (port 0 picks a free one).
+pub async fn bind(port: u16) -> std::io::Result<TcpListener> {
+    TcpListener::bind(("0.0.0.0", port)).await
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends before killing a pod).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown signal received, draining");
+}

@@ -1,0 +1,24 @@
+//! What every Ticketing service shares.
+//!
+//! - [`error`]: the one error type and the contract's error body;
+//! - [`json`] and [`validation`]: request bodies that fail with that body, field by field;
+//! - [`session`]: the cookie-session JWT and the `CurrentUser` / `RequireAuth` extractors;
+//! - [`config`], [`telemetry`], [`http`]: start-up, logs, probes and graceful shutdown;
+//! - [`mongo`]: connecting and the id rules;
+//! - [`events`]: the typed events on NATS JetStream, their publisher and listener;
+//! - [`outbox`]: committing a state change and its event together.
+
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod http;
+pub mod json;
+pub mod mongo;
+pub mod outbox;
+pub mod session;
+pub mod telemetry;
+pub mod validation;
+
+pub use error::{AppError, AppResult, ErrorBody, ErrorItem};
+pub use json::JsonBody;
+pub use session::{CurrentUser, RequireAuth, SessionKeys, UserClaims};

@@ -1,0 +1,1 @@
+//! Transactional outbox (see the module docs once written).

@@ -1,0 +1,177 @@
+//! Request validation that reports every bad field at once, with the contract's messages.
+//!
+//! Bodies arrive as loosely typed JSON values; a [`Validator`] turns each field into the typed
+//! value the route needs or records `{message, field}` for it, then [`Validator::finish`] fails
+//! with all of them together, as express-validator does in the original.
+
+use serde_json::Value;
+
+use crate::error::{AppError, ErrorItem};
+
+#[derive(Debug, Default)]
+pub struct Validator {
+    errors: Vec<ErrorItem>,
+}
+
+impl Validator {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records an error for `field`.
+    pub fn reject(&mut self, field: &str, message: &str) {
+        self.errors.push(ErrorItem::field(field, message));
+    }
+
+    /// A string field, trimmed; `None` (and an error) when it is absent, not a string, or fails
+    /// `accept` after trimming.
+    pub fn trimmed_string(
+        &mut self,
+        field: &str,
+        value: Option<&Value>,
+        message: &str,
+        accept: impl FnOnce(&str) -> bool,
+    ) -> Option<String> {
+        match value.and_then(Value::as_str).map(str::trim) {
+            Some(text) if accept(text) => Some(text.to_owned()),
+            _ => {
+                self.reject(field, message);
+                None
+            }
+        }
+    }
+
+    /// A required, non-empty string (after trimming).
+    pub fn required_string(
+        &mut self,
+        field: &str,
+        value: Option<&Value>,
+        message: &str,
+    ) -> Option<String> {
+        self.trimmed_string(field, value, message, |text| !text.is_empty())
+    }
+
+    /// An email address.
+    pub fn email(&mut self, field: &str, value: Option<&Value>, message: &str) -> Option<String> {
+        self.trimmed_string(field, value, message, is_email)
+    }
+
+    /// A number, or a string holding one (the original client sends prices as `"20.00"`), that
+    /// is finite and strictly positive.
+    pub fn positive_number(
+        &mut self,
+        field: &str,
+        value: Option<&Value>,
+        message: &str,
+    ) -> Option<f64> {
+        let number = match value {
+            Some(Value::Number(number)) => number.as_f64(),
+            Some(Value::String(text)) => text.trim().parse::<f64>().ok(),
+            _ => None,
+        };
+        match number {
+            Some(number) if number.is_finite() && number > 0.0 => Some(number),
+            _ => {
+                self.reject(field, message);
+                None
+            }
+        }
+    }
+
+    /// A MongoDB ObjectId given as its 24-hex string.
+    pub fn object_id(
+        &mut self,
+        field: &str,
+        value: Option<&Value>,
+        message: &str,
+    ) -> Option<bson::oid::ObjectId> {
+        match value
+            .and_then(Value::as_str)
+            .and_then(|text| bson::oid::ObjectId::parse_str(text.trim()).ok())
+        {
+            Some(id) => Some(id),
+            None => {
+                self.reject(field, message);
+                None
+            }
+        }
+    }
+
+    /// Fails with every recorded error, or succeeds when there were none.
+    pub fn finish(self) -> Result<(), AppError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Validation(self.errors))
+        }
+    }
+}
+
+/// Whether `text` is a plausible email address (RFC 5322 address syntax, with a dotted domain as
+/// express-validator's `isEmail` requires).
+pub fn is_email(text: &str) -> bool {
+    let Ok(address) = email_address::EmailAddress::parse_with_options(
+        text,
+        email_address::Options::default().without_display_text(),
+    ) else {
+        return false;
+    };
+    let domain = address.domain();
+    domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.starts_with('[')
+}
+
+/// Takes the field out of a JSON object body, treating a non-object as "no fields".
+pub fn field<'a>(body: &'a Value, name: &str) -> Option<&'a Value> {
+    body.get(name).filter(|value| !value.is_null())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn collects_every_error_before_failing() {
+        let body = json!({"email": "nope", "password": 12});
+        let mut v = Validator::new();
+        assert_eq!(v.email("email", field(&body, "email"), "Email must be valid"), None);
+        assert_eq!(v.required_string("password", field(&body, "password"), "bad"), None);
+        let Err(AppError::Validation(items)) = v.finish() else {
+            panic!("expected validation error");
+        };
+        assert_eq!(
+            items,
+            vec![
+                ErrorItem::field("email", "Email must be valid"),
+                ErrorItem::field("password", "bad")
+            ]
+        );
+    }
+
+    #[test]
+    fn emails() {
+        for good in ["a@b.co", "first.last+tag@example.com", " test@test.com "] {
+            assert!(is_email(good.trim()), "{good}");
+        }
+        for bad in ["", "plain", "a@", "@b.co", "a@localhost", "a b@c.d", "A <a@b.co>"] {
+            assert!(!is_email(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn prices_accept_numbers_and_numeric_strings() {
+        let mut v = Validator::new();
+        assert_eq!(v.positive_number("price", Some(&json!(20)), "m"), Some(20.0));
+        assert_eq!(v.positive_number("price", Some(&json!("20.00")), "m"), Some(20.0));
+        assert_eq!(v.positive_number("price", Some(&json!(" 9.5 ")), "m"), Some(9.5));
+        assert!(v.finish().is_ok());
+        for bad in [json!(0), json!(-10), json!("abc"), json!("NaN"), json!("inf"), json!(true), json!(null)] {
+            let mut v = Validator::new();
+            assert_eq!(v.positive_number("price", Some(&bad), "m"), None, "{bad}");
+            assert!(v.finish().is_err());
+        }
+    }
+}

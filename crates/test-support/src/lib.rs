@@ -1,0 +1,5 @@
+//! Real infrastructure for tests: MongoDB (shared server, one database per test), NATS JetStream
+//! (one server per test), Redis, and apps spawned on random ports.
+
+pub mod mongo;
+pub mod nats;
