@@ -91,8 +91,11 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # $1, unless it already runs; initiates the set idempotently and waits until it is primary.
 start_mongo() {
   local dir=$1 port=$2 bin
+  # Already up and initiated: nothing to do (this is the hot path of every test process).
+  if pid_alive "$dir/mongod.pid" && [ -f "$dir/initiated" ] && port_open "$port"; then return 0; fi
   bin=$(mongod_bin)
   mkdir -p "$dir/data" "$dir/log"
+  rm -f "$dir/initiated"
   if ! pid_alive "$dir/mongod.pid"; then
     rm -f "$dir/data/mongod.lock"
     "$bin" --dbpath "$dir/data" --bind_ip 127.0.0.1 --port "$port" --replSet rs0 \
@@ -102,6 +105,7 @@ start_mongo() {
   fi
   wait_for "mongod on port $port" port_open "$port" || die "mongod did not open port $port"
   mongo_initiate "$port"
+  touch "$dir/initiated"
 }
 
 # Initiates the single-node replica set through the wire protocol, with no mongo shell needed:

@@ -14,6 +14,9 @@ use crate::error::AppError;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsonBody<T>(pub T);
 
+/// A request body that must be a JSON object; its fields are then validated one by one.
+pub type JsonObject = serde_json::Map<String, serde_json::Value>;
+
 impl<S, T> FromRequest<S> for JsonBody<T>
 where
     T: DeserializeOwned,

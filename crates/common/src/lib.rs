@@ -20,5 +20,5 @@ pub mod telemetry;
 pub mod validation;
 
 pub use error::{AppError, AppResult, ErrorBody, ErrorItem};
-pub use json::JsonBody;
+pub use json::{JsonBody, JsonObject};
 pub use session::{CurrentUser, RequireAuth, SessionKeys, UserClaims};

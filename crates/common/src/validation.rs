@@ -7,6 +7,7 @@
 use serde_json::Value;
 
 use crate::error::{AppError, ErrorItem};
+use crate::json::JsonObject;
 
 #[derive(Debug, Default)]
 pub struct Validator {
@@ -123,8 +124,8 @@ pub fn is_email(text: &str) -> bool {
         && !domain.starts_with('[')
 }
 
-/// Takes the field out of a JSON object body, treating a non-object as "no fields".
-pub fn field<'a>(body: &'a Value, name: &str) -> Option<&'a Value> {
+/// A field of a JSON object body; `null` counts as absent.
+pub fn field<'a>(body: &'a JsonObject, name: &str) -> Option<&'a Value> {
     body.get(name).filter(|value| !value.is_null())
 }
 
@@ -136,9 +137,16 @@ mod tests {
     #[test]
     fn collects_every_error_before_failing() {
         let body = json!({"email": "nope", "password": 12});
+        let body = body.as_object().expect("object");
         let mut v = Validator::new();
-        assert_eq!(v.email("email", field(&body, "email"), "Email must be valid"), None);
-        assert_eq!(v.required_string("password", field(&body, "password"), "bad"), None);
+        assert_eq!(
+            v.email("email", field(body, "email"), "Email must be valid"),
+            None
+        );
+        assert_eq!(
+            v.required_string("password", field(body, "password"), "bad"),
+            None
+        );
         let Err(AppError::Validation(items)) = v.finish() else {
             panic!("expected validation error");
         };
@@ -156,7 +164,15 @@ mod tests {
         for good in ["a@b.co", "first.last+tag@example.com", " test@test.com "] {
             assert!(is_email(good.trim()), "{good}");
         }
-        for bad in ["", "plain", "a@", "@b.co", "a@localhost", "a b@c.d", "A <a@b.co>"] {
+        for bad in [
+            "",
+            "plain",
+            "a@",
+            "@b.co",
+            "a@localhost",
+            "a b@c.d",
+            "A <a@b.co>",
+        ] {
             assert!(!is_email(bad), "{bad}");
         }
     }
@@ -164,11 +180,28 @@ mod tests {
     #[test]
     fn prices_accept_numbers_and_numeric_strings() {
         let mut v = Validator::new();
-        assert_eq!(v.positive_number("price", Some(&json!(20)), "m"), Some(20.0));
-        assert_eq!(v.positive_number("price", Some(&json!("20.00")), "m"), Some(20.0));
-        assert_eq!(v.positive_number("price", Some(&json!(" 9.5 ")), "m"), Some(9.5));
+        assert_eq!(
+            v.positive_number("price", Some(&json!(20)), "m"),
+            Some(20.0)
+        );
+        assert_eq!(
+            v.positive_number("price", Some(&json!("20.00")), "m"),
+            Some(20.0)
+        );
+        assert_eq!(
+            v.positive_number("price", Some(&json!(" 9.5 ")), "m"),
+            Some(9.5)
+        );
         assert!(v.finish().is_ok());
-        for bad in [json!(0), json!(-10), json!("abc"), json!("NaN"), json!("inf"), json!(true), json!(null)] {
+        for bad in [
+            json!(0),
+            json!(-10),
+            json!("abc"),
+            json!("NaN"),
+            json!("inf"),
+            json!(true),
+            json!(null),
+        ] {
             let mut v = Validator::new();
             assert_eq!(v.positive_number("price", Some(&bad), "m"), None, "{bad}");
             assert!(v.finish().is_err());

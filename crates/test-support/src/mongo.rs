@@ -66,6 +66,11 @@ impl TestDb {
             .await
             .expect("test MongoDB URI parses");
         let db = client.database(&name);
-        Self { uri, name, client, db }
+        Self {
+            uri,
+            name,
+            client,
+            db,
+        }
     }
 }

@@ -1,1 +1,9 @@
-fn main() {}
+use auth::Config;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    common::telemetry::init();
+    let config = common::config::exit_on_error("auth", Config::from_env());
+    let listener = common::http::bind(config.port).await?;
+    auth::run(config, listener, common::http::shutdown_signal()).await
+}

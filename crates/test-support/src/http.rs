@@ -1,0 +1,78 @@
+//! HTTP helpers shared by every service's black-box tests.
+
+use std::time::Duration;
+
+use reqwest::Response;
+use reqwest::header::SET_COOKIE;
+use serde_json::Value;
+
+/// A client that does not follow redirects and keeps no cookies: tests pass cookies explicitly.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client builds")
+}
+
+/// Waits until `GET {base}/readyz` answers 200, failing the test after `deadline`.
+pub async fn wait_ready(http: &reqwest::Client, base: &str, deadline: Duration) {
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        let ready = http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|response| response.status().is_success());
+        if ready {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "{base} was not ready within {deadline:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The first `Set-Cookie` header in full.
+pub fn set_cookie(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get(SET_COOKIE)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// `session=<value>` from the response's `Set-Cookie`, ready for a `Cookie` header.
+pub fn cookie_pair(response: &Response) -> Option<String> {
+    set_cookie(response).and_then(|header| header.split(';').next().map(str::to_owned))
+}
+
+/// Asserts the status and the whole contract error body `{"errors": errors}`.
+pub async fn assert_errors(response: Response, status: u16, errors: Value) {
+    let actual_status = response.status().as_u16();
+    let body: Value = response.json().await.expect("a JSON error body");
+    assert_eq!(
+        (actual_status, body),
+        (status, serde_json::json!({ "errors": errors }))
+    );
+}
+
+/// Polls `check` until it yields `Some`, failing the test with `what` after `deadline`.
+pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}

@@ -1,0 +1,43 @@
+//! The router and the state its handlers share.
+
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::{get, post};
+use common::SessionKeys;
+use common::http::{Readiness, finish_router};
+use mongodb::{Collection, Database};
+
+use crate::config::Config;
+use crate::models::user::User;
+use crate::routes;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub users: Collection<User>,
+    pub keys: SessionKeys,
+}
+
+impl AppState {
+    pub fn new(database: &Database, config: &Config) -> Self {
+        Self {
+            users: database.collection(User::COLLECTION),
+            keys: SessionKeys::new(&config.jwt_key, config.cookie_secure),
+        }
+    }
+}
+
+impl FromRef<AppState> for SessionKeys {
+    fn from_ref(state: &AppState) -> Self {
+        state.keys.clone()
+    }
+}
+
+pub fn router(state: AppState, database: &Database) -> Router {
+    let routes = Router::new()
+        .route("/api/users/signup", post(routes::signup::handler))
+        .route("/api/users/signin", post(routes::signin::handler))
+        .route("/api/users/signout", post(routes::signout::handler))
+        .route("/api/users/currentuser", get(routes::current_user::handler))
+        .with_state(state);
+    finish_router(routes, Readiness::new().mongo(database.clone()))
+}

@@ -1,0 +1,12 @@
+//! `POST /api/users/signout` → 200 `{}` and a cookie that clears the session.
+
+use axum::Json;
+use axum::extract::State;
+use tower_cookies::Cookies;
+
+use crate::app::AppState;
+
+pub async fn handler(State(state): State<AppState>, cookies: Cookies) -> Json<serde_json::Value> {
+    cookies.add(state.keys.cleared_cookie());
+    Json(serde_json::json!({}))
+}

@@ -1,0 +1,141 @@
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{TestApp, assert_errors, set_cookie};
+
+#[tokio::test]
+async fn returns_201_on_successful_signup() {
+    let app = TestApp::spawn().await;
+    let response = app.signup("test@test.com", "password").await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: serde_json::Value = response.json().await.expect("json");
+    let id = body["id"].as_str().expect("id is a string");
+    assert_eq!(id.len(), 24, "id is an ObjectId hex string");
+    assert_eq!(body, json!({ "id": id, "email": "test@test.com" }));
+}
+
+#[tokio::test]
+async fn returns_400_with_an_invalid_email() {
+    let app = TestApp::spawn().await;
+    let response = app.signup("alskdflaskjfd", "password").await;
+    assert_errors(
+        response,
+        400,
+        json!([{ "message": "Email must be valid", "field": "email" }]),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn returns_400_with_an_invalid_password() {
+    let app = TestApp::spawn().await;
+    for password in ["p", "   p   ", "123456789012345678901"] {
+        let response = app.signup("test@test.com", password).await;
+        assert_errors(
+            response,
+            400,
+            json!([{ "message": "Password must be between 4 and 20 characters", "field": "password" }]),
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn returns_400_with_missing_email_and_password() {
+    let app = TestApp::spawn().await;
+    let both = json!([
+        { "message": "Email must be valid", "field": "email" },
+        { "message": "Password must be between 4 and 20 characters", "field": "password" }
+    ]);
+    assert_errors(
+        app.post_json("/api/users/signup", &json!({})).await,
+        400,
+        both.clone(),
+    )
+    .await;
+    // Wrong types are reported against their fields, not as a parse failure.
+    let wrong_types = json!({ "email": 42, "password": ["x"] });
+    assert_errors(
+        app.post_json("/api/users/signup", &wrong_types).await,
+        400,
+        both,
+    )
+    .await;
+    let response = app
+        .post_json("/api/users/signup", &json!({ "email": "test@test.com" }))
+        .await;
+    assert_errors(
+        response,
+        400,
+        json!([{ "message": "Password must be between 4 and 20 characters", "field": "password" }]),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn disallows_duplicate_emails() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.signup("test@test.com", "password").await.status(), 201);
+    let response = app.signup("test@test.com", "password").await;
+    assert_errors(response, 400, json!([{ "message": "Email in use" }])).await;
+}
+
+#[tokio::test]
+async fn sets_a_cookie_after_successful_signup() {
+    let app = TestApp::spawn().await;
+    let response = app.signup("test@test.com", "password").await;
+    let cookie = set_cookie(&response).expect("a Set-Cookie header");
+    assert!(cookie.starts_with("session="), "{cookie}");
+    for attribute in ["Path=/", "HttpOnly", "SameSite=Lax", "Secure"] {
+        assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_signups_with_one_email_let_exactly_one_through() {
+    let app = TestApp::spawn().await;
+    let attempts = (0..6).map(|_| app.signup("race@test.com", "password"));
+    let responses = futures::future::join_all(attempts).await;
+    let created = responses.iter().filter(|r| r.status() == 201).count();
+    assert_eq!(created, 1, "exactly one signup wins");
+    for response in responses.into_iter().filter(|r| r.status() != 201) {
+        assert_errors(response, 400, json!([{ "message": "Email in use" }])).await;
+    }
+    let stored = app
+        .db
+        .db
+        .collection::<bson::Document>("users")
+        .count_documents(bson::doc! { "email": "race@test.com" })
+        .await
+        .expect("counts");
+    assert_eq!(stored, 1);
+}
+
+#[tokio::test]
+async fn stores_an_argon2id_hash_and_never_returns_it() {
+    let app = TestApp::spawn().await;
+    let response = app.signup("hash@test.com", "  secret  ").await;
+    let body = response.text().await.expect("body");
+    assert!(
+        !body.contains("secret") && !body.contains("argon2"),
+        "{body}"
+    );
+    let user = app
+        .db
+        .db
+        .collection::<bson::Document>("users")
+        .find_one(bson::doc! { "email": "hash@test.com" })
+        .await
+        .expect("query")
+        .expect("stored");
+    let hash = user.get_str("password").expect("password field");
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    // The password is trimmed before hashing, as the original's validator does.
+    let signin = app
+        .post_json(
+            "/api/users/signin",
+            &json!({ "email": "hash@test.com", "password": "secret" }),
+        )
+        .await;
+    assert_eq!(signin.status(), 200);
+}
