@@ -25,7 +25,9 @@ pub fn required(name: &str) -> Result<String, ConfigError> {
 
 /// An optional variable; empty counts as unset.
 pub fn optional(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
 }
 
 /// An optional variable parsed as `T`, or `default` when unset.
@@ -36,11 +38,14 @@ where
 {
     match optional(name) {
         None => Ok(default),
-        Some(value) => value.trim().parse().map_err(|error: T::Err| ConfigError::Invalid {
-            name: name.to_owned(),
-            reason: error.to_string(),
-            value,
-        }),
+        Some(value) => value
+            .trim()
+            .parse()
+            .map_err(|error: T::Err| ConfigError::Invalid {
+                name: name.to_owned(),
+                reason: error.to_string(),
+                value,
+            }),
     }
 }
 

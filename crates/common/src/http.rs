@@ -38,7 +38,8 @@ impl Readiness {
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
-        self.checks.push((name, Arc::new(move || Box::pin(check()))));
+        self.checks
+            .push((name, Arc::new(move || Box::pin(check()))));
         self
     }
 
@@ -68,20 +69,21 @@ impl Readiness {
 
     /// Names of the checks that fail now.
     pub async fn failing(&self) -> Vec<&'static str> {
-        let results = futures::future::join_all(self.checks.iter().map(|(name, check)| async move {
-            match tokio::time::timeout(CHECK_TIMEOUT, check()).await {
-                Ok(Ok(())) => None,
-                Ok(Err(error)) => {
-                    tracing::warn!(check = name, %error, "readiness check failed");
-                    Some(*name)
+        let results =
+            futures::future::join_all(self.checks.iter().map(|(name, check)| async move {
+                match tokio::time::timeout(CHECK_TIMEOUT, check()).await {
+                    Ok(Ok(())) => None,
+                    Ok(Err(error)) => {
+                        tracing::warn!(check = name, %error, "readiness check failed");
+                        Some(*name)
+                    }
+                    Err(_) => {
+                        tracing::warn!(check = name, "readiness check timed out");
+                        Some(*name)
+                    }
                 }
-                Err(_) => {
-                    tracing::warn!(check = name, "readiness check timed out");
-                    Some(*name)
-                }
-            }
-        }))
-        .await;
+            }))
+            .await;
         results.into_iter().flatten().collect()
     }
 }
@@ -89,7 +91,11 @@ impl Readiness {
 async fn readyz(readiness: Readiness) -> Response {
     let failing = readiness.failing().await;
     if failing.is_empty() {
-        (StatusCode::OK, axum::Json(serde_json::json!({ "status": "ready" }))).into_response()
+        (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({ "status": "ready" })),
+        )
+            .into_response()
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -102,7 +108,10 @@ async fn readyz(readiness: Readiness) -> Response {
 /// Wraps a service's routes with the probes, the 404 fallback, cookies and request tracing.
 pub fn finish_router(routes: Router, readiness: Readiness) -> Router {
     routes
-        .route("/healthz", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
+        )
         .route("/readyz", get(move || readyz(readiness.clone())))
         .fallback(not_found)
         .layer(CookieManagerLayer::new())

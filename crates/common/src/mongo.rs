@@ -15,10 +15,9 @@ pub async fn connect(uri: &str, app_name: &str) -> anyhow::Result<(Client, Datab
     options.app_name = Some(app_name.to_owned());
     options.server_selection_timeout = Some(Duration::from_secs(5));
     options.connect_timeout = Some(Duration::from_secs(5));
-    let database_name = options
-        .default_database
-        .clone()
-        .ok_or_else(|| anyhow::anyhow!("MONGO_URI must name a database, e.g. mongodb://host:27017/{app_name}"))?;
+    let database_name = options.default_database.clone().ok_or_else(|| {
+        anyhow::anyhow!("MONGO_URI must name a database, e.g. mongodb://host:27017/{app_name}")
+    })?;
     let client = Client::with_options(options)?;
     let database = client.database(&database_name);
     Ok((client, database))

@@ -122,6 +122,13 @@ impl SessionKeys {
         cookie
     }
 
+    /// `session=<value>` as a browser signed in as this user sends it in its `Cookie` header;
+    /// what the original's tests call `global.signin()`.
+    pub fn cookie_header(&self, id: &str, email: &str) -> Result<String, AppError> {
+        let token = self.issue(id, email)?;
+        Ok(format!("{COOKIE_NAME}={}", encode_cookie_value(&token)))
+    }
+
     /// A `session` cookie that tells the browser to forget the session.
     pub fn cleared_cookie(&self) -> Cookie<'static> {
         let mut cookie = self.cookie("");
@@ -220,7 +227,10 @@ mod tests {
         let decoded = String::from_utf8(STANDARD.decode(&value).expect("base64")).expect("utf8");
         assert_eq!(decoded, format!(r#"{{"jwt":"{token}"}}"#));
         let claims = keys.verify_cookie_value(&value).expect("valid");
-        assert_eq!((claims.id.as_str(), claims.email.as_str()), ("abc", "a@b.co"));
+        assert_eq!(
+            (claims.id.as_str(), claims.email.as_str()),
+            ("abc", "a@b.co")
+        );
         assert_eq!(claims.exp - claims.iat, 24 * 60 * 60);
     }
 
@@ -230,7 +240,10 @@ mod tests {
         let forged = SessionKeys::new("other-key", true)
             .issue("abc", "a@b.co")
             .expect("issues");
-        assert!(keys.verify_cookie_value(&encode_cookie_value(&forged)).is_none());
+        assert!(
+            keys.verify_cookie_value(&encode_cookie_value(&forged))
+                .is_none()
+        );
 
         let now = chrono::Utc::now().timestamp();
         let expired = keys
@@ -241,7 +254,10 @@ mod tests {
                 exp: now - 3600,
             })
             .expect("signs");
-        assert!(keys.verify_cookie_value(&encode_cookie_value(&expired)).is_none());
+        assert!(
+            keys.verify_cookie_value(&encode_cookie_value(&expired))
+                .is_none()
+        );
 
         for garbage in ["", "%%%", "bm90IGpzb24=", "eyJqd3QiOjF9", "e30="] {
             assert!(keys.verify_cookie_value(garbage).is_none(), "{garbage}");
