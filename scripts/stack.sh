@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# The local stack: the whole fleet on one machine, behind nginx as the ingress.
+#
+#   scripts/stack.sh up            install what is missing, build, start everything, stream logs;
+#                                  Ctrl-C (or SIGTERM) stops every process it started
+#   scripts/stack.sh up --detach   the same, but return once the fleet is ready (logs in files)
+#   scripts/stack.sh down          stop a detached stack
+#   scripts/stack.sh status        what runs
+#
+# Options (environment):
+#   INGRESS_PORT (8080)            where nginx listens: http://ticketing.localhost:$INGRESS_PORT
+#   PORT_BASE (3100)               services and servers take ports PORT_BASE+1 … +23
+#   STACK_NAME (dev)               data, logs and pids live in .stack/$STACK_NAME (git-ignored)
+#   PROFILE (debug|release)        cargo build profile (release for benchmarks)
+#   EXPIRATION_WINDOW_SECONDS      how long an order may stay unpaid (900)
+#   JWT_KEY                        session signing key (default: a random one kept per stack)
+#   STRIPE_KEY, STRIPE_API_BASE    real Stripe; without a key the offline Stripe stand-in runs
+#   STRIPE_PUBLISHABLE_KEY         for the client's Stripe.js; without it the client pays with tok_visa
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+STACK_NAME="${STACK_NAME:-dev}"
+STACK_DIR="$ROOT/.stack/$STACK_NAME"
+INGRESS_PORT="${INGRESS_PORT:-8080}"
+PORT_BASE="${PORT_BASE:-3100}"
+PROFILE="${PROFILE:-debug}"
+AUTH_PORT=$((PORT_BASE + 1)) TICKETS_PORT=$((PORT_BASE + 2)) ORDERS_PORT=$((PORT_BASE + 3))
+PAYMENTS_PORT=$((PORT_BASE + 4)) CLIENT_PORT=$((PORT_BASE + 5)) EXPIRATION_PORT=$((PORT_BASE + 6))
+STRIPE_STANDIN_PORT=$((PORT_BASE + 7))
+MONGO_PORT=$((PORT_BASE + 17)) REDIS_PORT=$((PORT_BASE + 19))
+NATS_PORT=$((PORT_BASE + 22)) NATS_MONITOR_PORT=$((PORT_BASE + 23))
+URL="http://ticketing.localhost:$INGRESS_PORT"
+
+# Services in start order; a service whose crate does not exist yet is skipped.
+SERVICES=(auth tickets orders expiration payments client)
+
+service_port() {
+  case $1 in
+    auth) echo "$AUTH_PORT" ;; tickets) echo "$TICKETS_PORT" ;; orders) echo "$ORDERS_PORT" ;;
+    payments) echo "$PAYMENTS_PORT" ;; client) echo "$CLIENT_PORT" ;; expiration) echo "$EXPIRATION_PORT" ;;
+  esac
+}
+
+mongo_uri() { echo "mongodb://127.0.0.1:$MONGO_PORT/$1?replicaSet=rs0&directConnection=true"; }
+
+# The environment each service gets: the contract's variable names (docs/architecture.md).
+service_env() {
+  local nats="NATS_URL=nats://127.0.0.1:$NATS_PORT NATS_CLIENT_ID=$1-$STACK_NAME"
+  local common="PORT=$(service_port "$1") RUST_LOG=${RUST_LOG:-info} JWT_KEY=$JWT_KEY COOKIE_SECURE=false"
+  case $1 in
+    auth) echo "$common MONGO_URI=$(mongo_uri auth)" ;;
+    tickets) echo "$common $nats MONGO_URI=$(mongo_uri tickets)" ;;
+    orders) echo "$common $nats MONGO_URI=$(mongo_uri orders) EXPIRATION_WINDOW_SECONDS=${EXPIRATION_WINDOW_SECONDS:-900}" ;;
+    expiration) echo "$common $nats REDIS_HOST=127.0.0.1 REDIS_URL=redis://127.0.0.1:$REDIS_PORT" ;;
+    payments) echo "$common $nats MONGO_URI=$(mongo_uri payments) STRIPE_KEY=$STRIPE_KEY STRIPE_API_BASE=$STRIPE_API_BASE" ;;
+    client) echo "$common INGRESS_URL=http://127.0.0.1:$INGRESS_PORT ${STRIPE_PUBLISHABLE_KEY:+STRIPE_PUBLISHABLE_KEY=$STRIPE_PUBLISHABLE_KEY}" ;;
+  esac
+}
+
+present_services() {
+  local s
+  for s in "${SERVICES[@]}"; do [ -f "$ROOT/services/$s/Cargo.toml" ] && echo "$s"; done
+  return 0
+}
+
+bin_dir() { echo "$ROOT/target/$PROFILE"; }
+
+build() {
+  local flags=()
+  [ "$PROFILE" = release ] && flags+=(--release)
+  command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs) first"
+  log "building the services ($PROFILE)"
+  (cd "$ROOT" && cargo build "${flags[@]}" --bins --quiet) || die "cargo build failed"
+}
+
+# Starts `$2…` in the background as "$1", logging to logs/$1.log, pid in pids/$1.pid.
+spawn() {
+  local name=$1; shift
+  # setsid: the process outlives this script in --detach mode and ignores the terminal's signals;
+  # stop_all is what stops it.
+  setsid "$@" >>"$STACK_DIR/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$STACK_DIR/pids/$name.pid"
+}
+
+start_infra() {
+  log "starting MongoDB (replica set) on $MONGO_PORT, NATS JetStream on $NATS_PORT, Redis on $REDIS_PORT"
+  start_mongo "$STACK_DIR/mongo" "$MONGO_PORT"
+  if ! pid_alive "$STACK_DIR/pids/nats.pid"; then
+    mkdir -p "$STACK_DIR/nats"
+    spawn nats nats-server -js -sd "$STACK_DIR/nats" -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MONITOR_PORT" -n "ticketing-$STACK_NAME"
+  fi
+  if ! pid_alive "$STACK_DIR/pids/redis.pid"; then
+    mkdir -p "$STACK_DIR/redis"
+    spawn redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$STACK_DIR/redis" \
+      --appendonly yes --save "" --daemonize no --protected-mode yes
+  fi
+  wait_for "nats-server" curl -fsS "http://127.0.0.1:$NATS_MONITOR_PORT/healthz?js-enabled-only=true" || die "nats-server did not start; see $STACK_DIR/logs/nats.log"
+  wait_for "redis-server" port_open "$REDIS_PORT" || die "redis-server did not start; see $STACK_DIR/logs/redis.log"
+}
+
+start_nginx() {
+  mkdir -p "$STACK_DIR/nginx/tmp"
+  sed -e "s|@STACK_DIR@|$STACK_DIR|g" -e "s|@INGRESS_PORT@|$INGRESS_PORT|g" \
+      -e "s|@AUTH_PORT@|$AUTH_PORT|g" -e "s|@TICKETS_PORT@|$TICKETS_PORT|g" \
+      -e "s|@ORDERS_PORT@|$ORDERS_PORT|g" -e "s|@PAYMENTS_PORT@|$PAYMENTS_PORT|g" \
+      -e "s|@CLIENT_PORT@|$CLIENT_PORT|g" \
+      "$ROOT/infra/nginx/ticketing.conf.template" >"$STACK_DIR/nginx/nginx.conf"
+  nginx -t -q -p "$STACK_DIR/nginx" -c "$STACK_DIR/nginx/nginx.conf" 2>>"$STACK_DIR/logs/nginx-error.log" \
+    || die "nginx rejected its config; see $STACK_DIR/logs/nginx-error.log"
+  spawn nginx nginx -p "$STACK_DIR/nginx" -c "$STACK_DIR/nginx/nginx.conf"
+  wait_for "nginx on $INGRESS_PORT" port_open "$INGRESS_PORT" || die "nginx did not start; see $STACK_DIR/logs/nginx-error.log"
+}
+
+start_stripe_standin() {
+  if [ -n "${STRIPE_KEY:-}" ]; then
+    STRIPE_API_BASE="${STRIPE_API_BASE:-https://api.stripe.com}"
+    log "payments charges real Stripe at $STRIPE_API_BASE"
+    return
+  fi
+  STRIPE_KEY="sk_test_local_standin"
+  STRIPE_API_BASE="http://127.0.0.1:$STRIPE_STANDIN_PORT"
+  if [ -x "$(bin_dir)/stripe-standin" ]; then
+    log "no STRIPE_KEY given: payments charges the offline Stripe stand-in at $STRIPE_API_BASE"
+    PORT=$STRIPE_STANDIN_PORT spawn stripe-standin "$(bin_dir)/stripe-standin"
+    wait_for "stripe stand-in" curl -fsS "$STRIPE_API_BASE/healthz" || die "the Stripe stand-in did not start"
+  fi
+}
+
+start_services() {
+  local s
+  for s in $(present_services); do
+    # shellcheck disable=SC2046 # word splitting of KEY=value pairs is intended
+    spawn "$s" env $(service_env "$s") "$(bin_dir)/$s"
+  done
+  for s in $(present_services); do
+    WAIT_SECONDS=60 wait_for "$s to be ready" curl -fsS "http://127.0.0.1:$(service_port "$s")/readyz" \
+      || die "$s did not become ready; see $STACK_DIR/logs/$s.log"
+  done
+}
+
+stop_all() {
+  local name
+  for name in client payments expiration orders tickets auth stripe-standin nginx redis nats; do
+    stop_pid "$STACK_DIR/pids/$name.pid"
+  done
+  stop_pid "$STACK_DIR/mongo/mongod.pid"
+  rm -f "$STACK_DIR/mongo/initiated"
+}
+
+up() {
+  local detach=${1:-}
+  install_servers
+  command -v nginx >/dev/null || die "nginx not installed"
+  mkdir -p "$STACK_DIR/logs" "$STACK_DIR/pids"
+  # A previous run that crashed or was killed -9 may have left processes and pid files behind.
+  stop_all
+  if [ -z "${JWT_KEY:-}" ]; then
+    [ -s "$STACK_DIR/jwt_key" ] || head -c 32 /dev/urandom | base64 | tr -d '=+/\n' >"$STACK_DIR/jwt_key"
+    JWT_KEY=$(cat "$STACK_DIR/jwt_key")
+  fi
+  build
+  if [ "$detach" != --detach ]; then
+    trap 'echo >&2; log "stopping"; stop_all; kill $(jobs -p) 2>/dev/null; exit 0' INT TERM
+    trap 'stop_all; kill $(jobs -p) 2>/dev/null' EXIT
+  fi
+  start_infra
+  start_stripe_standin
+  start_services
+  start_nginx
+  log "the fleet is up: $URL  (services: $(present_services | tr '\n' ' '))"
+  log "data and logs in ${STACK_DIR#"$ROOT/"}; NATS monitoring at http://127.0.0.1:$NATS_MONITOR_PORT/jsz"
+  if [ "$detach" = --detach ]; then
+    echo "$URL"
+    return
+  fi
+  log "streaming logs; Ctrl-C stops everything"
+  local name
+  for name in $(present_services); do
+    tail -n +1 -F "$STACK_DIR/logs/$name.log" 2>/dev/null | sed -u "s/^/[$name] /" &
+  done
+  wait
+}
+
+status() {
+  local name
+  for name in mongo/mongod nginx redis nats stripe-standin $(present_services); do
+    local pidfile="$STACK_DIR/pids/$name.pid"
+    [ "$name" = mongo/mongod ] && pidfile="$STACK_DIR/mongo/mongod.pid"
+    if pid_alive "$pidfile"; then echo "${name#mongo/}: running (pid $(cat "$pidfile"))"; else echo "${name#mongo/}: stopped"; fi
+  done
+}
+
+case "${1:-}" in
+  up) shift; up "${1:-}" ;;
+  down) stop_all; log "stopped" ;;
+  status) status ;;
+  *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Every test of the project, as CI runs it. Installs what is missing first.
+#
+#   1. cargo fmt --check and cargo clippy --all-targets -D warnings
+#   2. offline checks of the Kubernetes manifests (scripts/check-k8s.sh)
+#   3. all Rust tests (unit, black-box per service, end-to-end through nginx) with cargo-nextest,
+#      against a real MongoDB replica set, NATS JetStream, Redis and nginx on loopback
+#   4. the browser tests (Playwright + Debian's Chromium) against the same local stack
+#
+# Options (environment): SKIP_LINT=1, SKIP_BROWSER=1 to leave a stage out while iterating;
+# any arguments are passed to cargo nextest (e.g. `scripts/test.sh -p auth`).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+cd "$ROOT"
+
+command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs) first"
+install_servers
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  rustup component add rustfmt clippy
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+  log "installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
+
+if [ -z "${SKIP_LINT:-}" ]; then
+  log "cargo fmt --check"
+  cargo fmt --all --check
+  log "cargo clippy --all-targets -- -D warnings"
+  cargo clippy --workspace --all-targets --quiet -- -D warnings
+fi
+
+if [ -x scripts/check-k8s.sh ]; then
+  log "Kubernetes manifests: schema validation and consistency checks"
+  scripts/check-k8s.sh
+fi
+
+log "building"
+cargo build --workspace --bins --quiet
+cargo nextest run --workspace --no-run --quiet
+
+export TEST_MONGO_URI
+TEST_MONGO_URI=$(scripts/infra.sh test-mongo)
+
+# The end-to-end stack: its own name, ports and data, a short expiration window so expiry is
+# observable in seconds. Stopped whatever happens.
+export STACK_NAME=e2e PORT_BASE=13100 INGRESS_PORT=18080 EXPIRATION_WINDOW_SECONDS=6
+trap 'scripts/stack.sh down >/dev/null 2>&1 || true' EXIT
+rm -rf .stack/e2e
+export STACK_URL
+STACK_URL=$(scripts/stack.sh up --detach | tail -n 1)
+
+if [ -z "${SKIP_BROWSER:-}" ] && [ -x scripts/browser-tests.sh ]; then
+  log "browser tests"
+  scripts/browser-tests.sh
+fi
+
+log "Rust tests"
+cargo nextest run --workspace --no-fail-fast "$@"
