@@ -1,0 +1,478 @@
+//! Micro-benchmarks of the hot paths, each beside its ceiling measured in the same run on the
+//! same machine, so a figure reads as "this fraction of what the plumbing underneath allows":
+//!
+//! | route                          | ceiling                                                   |
+//! |--------------------------------|-----------------------------------------------------------|
+//! | `GET /api/users/currentuser`   | an empty axum handler behind the same nginx               |
+//! | `GET /api/tickets` (100)       | the same query (free tickets, oldest first) on the raw driver |
+//! | `POST /api/tickets`            | a raw insert, then a JetStream publish awaiting its ack   |
+//! | `POST /api/orders`             | the same                                                  |
+//!
+//! and the event path: from `POST /api/tickets` returning to orders accepting `POST /api/orders`
+//! for that ticket (polled back to back, so a figure is an upper bound by one round trip).
+//!
+//! The raw ceilings use a database (`bench_ceiling`) and a stream (`bench_ceiling`) of their
+//! own on the stack's servers, dropped afterwards.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use bson::{Document, doc, oid::ObjectId};
+use futures::TryStreamExt as _;
+use reqwest::StatusCode;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::audit;
+use crate::footprint::RssSampler;
+use crate::ingress::BenchIngress;
+use crate::load::{Step, Summary, closed_loop};
+use crate::settings::Settings;
+use crate::stack::{self, Available, Session};
+
+#[derive(Debug, Serialize, Default)]
+pub struct MicroReport {
+    pub date: String,
+    pub cores: usize,
+    pub connections: usize,
+    pub smoke: bool,
+    pub available: Option<Available>,
+    pub ceiling_empty_handler: Option<Summary>,
+    pub ceiling_mongo_find_100: Option<Summary>,
+    pub ceiling_mongo_insert: Option<Summary>,
+    pub ceiling_jetstream_publish: Option<Summary>,
+    pub ceiling_insert_and_publish: Option<Summary>,
+    pub currentuser: Option<Summary>,
+    pub tickets_list: Option<Summary>,
+    /// How many tickets the list returned while `tickets_list` was measured.
+    pub tickets_list_size: usize,
+    pub tickets_create: Option<Summary>,
+    pub orders_create: Option<Summary>,
+    pub event_path: Option<Summary>,
+    /// Peak RSS per service while the micro-benchmarks ran, kB.
+    pub peak_rss_kb: std::collections::BTreeMap<String, u64>,
+    /// What could not be measured, and why.
+    pub not_measured: Vec<String>,
+}
+
+pub async fn run(settings: &Settings) -> anyhow::Result<()> {
+    let available = Available::probe(settings).await?;
+    let mut report = MicroReport {
+        date: chrono::Utc::now().to_rfc3339(),
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        connections: settings.connections,
+        smoke: settings.smoke,
+        available: Some(available),
+        ..MicroReport::default()
+    };
+    let ingress = BenchIngress::start(settings).await?;
+    let sampler = settings.stack_dir.clone().map(RssSampler::start);
+    let result = measure(settings, &ingress.url, available, &mut report).await;
+    if let Some(sampler) = sampler {
+        report.peak_rss_kb = sampler.stop();
+    }
+    ingress.stop().await;
+    settings.write_json("micro", &report)?;
+    result
+}
+
+async fn measure(
+    settings: &Settings,
+    base: &str,
+    available: Available,
+    report: &mut MicroReport,
+) -> anyhow::Result<()> {
+    let n = settings.connections;
+    let http = stack::client(n);
+    let mongo = mongodb::Client::with_uri_str(settings.mongo_uri()).await?;
+    let nats = async_nats::connect(settings.nats_url()).await?;
+    let jetstream = async_nats::jetstream::new(nats);
+
+    // HTTP: the empty handler, then the cheapest real route (a signed cookie checked, no I/O).
+    report.ceiling_empty_handler = Some(
+        get_loop(
+            settings,
+            &http,
+            "ceiling: empty handler",
+            format!("{base}/bench/empty"),
+            None,
+        )
+        .await,
+    );
+    let seller = stack::sign_up(&http, base, "micro-seller").await?;
+    report.currentuser = Some(
+        get_loop(
+            settings,
+            &http,
+            "GET /api/users/currentuser",
+            format!("{base}/api/users/currentuser"),
+            Some(seller.cookie.clone()),
+        )
+        .await,
+    );
+
+    if !available.tickets {
+        report.not_measured.push(
+            "GET/POST /api/tickets, POST /api/orders, event path: tickets service not yet landed"
+                .to_owned(),
+        );
+        return Ok(());
+    }
+
+    // The listing with 100 free tickets, and the same query on the raw driver.
+    for _ in 0..100 {
+        stack::sell(&http, base, &seller, 10.0).await?;
+    }
+    let ceiling_db = mongo.database("bench_ceiling");
+    ceiling_db.drop().await?;
+    let raw_tickets = ceiling_db.collection::<Document>("tickets");
+    raw_tickets
+        .create_index(
+            mongodb::IndexModel::builder()
+                .keys(doc! { "orderId": 1, "_id": 1 })
+                .build(),
+        )
+        .await?;
+    let user_id = ObjectId::new();
+    raw_tickets
+        .insert_many((0..100).map(|_| raw_ticket(user_id)))
+        .await?;
+    report.ceiling_mongo_find_100 = Some(
+        closed_loop(
+            "ceiling: mongo find 100",
+            n,
+            settings.warmup,
+            settings.duration,
+            {
+                let raw_tickets = raw_tickets.clone();
+                move |_, _| {
+                    let raw_tickets = raw_tickets.clone();
+                    async move {
+                        let found: Result<Vec<Document>, _> = async {
+                            raw_tickets
+                                .find(doc! { "orderId": null })
+                                .sort(doc! { "_id": 1 })
+                                .await?
+                                .try_collect()
+                                .await
+                        }
+                        .await;
+                        match found {
+                            Ok(docs) if docs.len() == 100 => Step::Ok,
+                            Ok(docs) => Step::Err(format!("{} documents", docs.len())),
+                            Err(e) => Step::Err(e.to_string()),
+                        }
+                    }
+                }
+            },
+        )
+        .await,
+    );
+    let listed: Vec<serde_json::Value> = http
+        .get(format!("{base}/api/tickets"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    report.tickets_list_size = listed.len();
+    if listed.len() != 100 {
+        report.not_measured.push(format!(
+            "GET /api/tickets was measured with {} free tickets, not 100 (the stack was not fresh)",
+            listed.len()
+        ));
+    }
+    report.tickets_list = Some(
+        get_loop(
+            settings,
+            &http,
+            "GET /api/tickets (100 tickets)",
+            format!("{base}/api/tickets"),
+            None,
+        )
+        .await,
+    );
+
+    // Writes: the raw insert, the raw publish-ack, both in a row (a write's ceiling), the route.
+    let stream = jetstream
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "bench_ceiling".to_owned(),
+            subjects: vec!["bench.ceiling".to_owned()],
+            storage: async_nats::jetstream::stream::StorageType::File,
+            duplicate_window: Duration::from_secs(600),
+            ..Default::default()
+        })
+        .await
+        .context("cannot create the bench_ceiling stream")?;
+    drop(stream);
+    report.ceiling_mongo_insert = Some(
+        closed_loop(
+            "ceiling: mongo insert",
+            n,
+            settings.warmup,
+            settings.duration,
+            {
+                let raw_tickets = raw_tickets.clone();
+                move |_, _| {
+                    let raw_tickets = raw_tickets.clone();
+                    async move { step(raw_tickets.insert_one(raw_ticket(user_id)).await) }
+                }
+            },
+        )
+        .await,
+    );
+    report.ceiling_jetstream_publish = Some(
+        closed_loop(
+            "ceiling: jetstream publish-ack",
+            n,
+            settings.warmup,
+            settings.duration,
+            {
+                let jetstream = jetstream.clone();
+                move |_, _| {
+                    let jetstream = jetstream.clone();
+                    async move { step(publish(&jetstream).await) }
+                }
+            },
+        )
+        .await,
+    );
+    report.ceiling_insert_and_publish = Some(
+        closed_loop(
+            "ceiling: insert + publish-ack",
+            n,
+            settings.warmup,
+            settings.duration,
+            {
+                let raw_tickets = raw_tickets.clone();
+                let jetstream = jetstream.clone();
+                move |_, _| {
+                    let raw_tickets = raw_tickets.clone();
+                    let jetstream = jetstream.clone();
+                    async move {
+                        if let Err(e) = raw_tickets.insert_one(raw_ticket(user_id)).await {
+                            return Step::Err(e.to_string());
+                        }
+                        step(publish(&jetstream).await)
+                    }
+                }
+            },
+        )
+        .await,
+    );
+    let _ = jetstream.delete_stream("bench_ceiling").await;
+    let _ = ceiling_db.drop().await;
+
+    let created = Arc::new(std::sync::Mutex::new(Vec::new()));
+    report.tickets_create = Some(
+        closed_loop(
+            "POST /api/tickets",
+            n,
+            settings.warmup,
+            settings.duration,
+            {
+                let (http, base, seller, created) = (
+                    http.clone(),
+                    base.to_owned(),
+                    seller.clone(),
+                    created.clone(),
+                );
+                move |_, _| {
+                    let (http, base, seller, created) =
+                        (http.clone(), base.clone(), seller.clone(), created.clone());
+                    async move {
+                        match stack::sell(&http, &base, &seller, 15.0).await {
+                            Ok(id) => {
+                                if let Ok(mut ids) = created.lock() {
+                                    ids.push(id);
+                                }
+                                Step::Ok
+                            }
+                            Err(e) => Step::Err(e.to_string()),
+                        }
+                    }
+                }
+            },
+        )
+        .await,
+    );
+
+    if !available.orders {
+        report
+            .not_measured
+            .push("POST /api/orders and the event path: orders service not yet landed".to_owned());
+        return Ok(());
+    }
+    // Orders must have every ticket before ordering them is a fair measurement of ordering.
+    audit::quiesce(&jetstream, Duration::from_secs(120)).await?;
+    let ids: Vec<String> = created.lock().map(|ids| ids.clone()).unwrap_or_default();
+    let ids = Arc::new(
+        ids.into_iter()
+            .take(if settings.smoke { 50 } else { 5000 })
+            .collect::<Vec<_>>(),
+    );
+    let buyer = stack::sign_up(&http, base, "micro-buyer").await?;
+    let next = Arc::new(AtomicUsize::new(0));
+    report.orders_create = Some(
+        closed_loop(
+            "POST /api/orders",
+            n,
+            Duration::ZERO,
+            Duration::from_secs(600),
+            {
+                let (http, base, buyer) = (http.clone(), base.to_owned(), buyer.clone());
+                move |_, _| {
+                    let (http, base, buyer, ids, next) = (
+                        http.clone(),
+                        base.clone(),
+                        buyer.clone(),
+                        ids.clone(),
+                        next.clone(),
+                    );
+                    async move {
+                        let Some(id) = ids.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                            return Step::Exhausted;
+                        };
+                        match order(&http, &base, &buyer, id).await {
+                            Ok(StatusCode::CREATED) => Step::Ok,
+                            Ok(status) => Step::Err(format!("POST /api/orders answered {status}")),
+                            Err(e) => Step::Err(e.to_string()),
+                        }
+                    }
+                }
+            },
+        )
+        .await,
+    );
+
+    report.event_path = Some(event_path(settings, &http, base, &seller, &buyer).await?);
+    Ok(())
+}
+
+/// Ticket created → orderable, one ticket at a time, `settings.event_tickets` times.
+async fn event_path(
+    settings: &Settings,
+    http: &reqwest::Client,
+    base: &str,
+    seller: &Session,
+    buyer: &Session,
+) -> anyhow::Result<Summary> {
+    let mut micros = Vec::with_capacity(settings.event_tickets);
+    let mut errors = Vec::new();
+    let mut attempts = 0usize;
+    let started = Instant::now();
+    for _ in 0..settings.event_tickets {
+        let id = stack::sell(http, base, seller, 20.0).await?;
+        let created = Instant::now();
+        loop {
+            attempts += 1;
+            match order(http, base, buyer, &id).await {
+                Ok(StatusCode::CREATED) => {
+                    micros.push(created.elapsed().as_micros() as u64);
+                    break;
+                }
+                // Not in orders' replica yet: ask again at once.
+                Ok(StatusCode::NOT_FOUND) if created.elapsed() < Duration::from_secs(10) => {}
+                Ok(status) => {
+                    errors.push(format!("ticket {id}: POST /api/orders answered {status}"));
+                    break;
+                }
+                Err(e) => {
+                    errors.push(e.to_string());
+                    break;
+                }
+            }
+        }
+    }
+    let mut summary = Summary::from_latencies(
+        "event path: ticket created → orderable",
+        1,
+        started.elapsed().as_secs_f64(),
+        micros,
+    );
+    summary.errors = errors.len();
+    summary.first_error = errors.into_iter().next();
+    summary.print();
+    eprintln!(
+        "[bench] event path: {:.2} POST /api/orders per ticket on average",
+        attempts as f64 / settings.event_tickets.max(1) as f64
+    );
+    Ok(summary)
+}
+
+async fn get_loop(
+    settings: &Settings,
+    http: &reqwest::Client,
+    name: &str,
+    url: String,
+    cookie: Option<String>,
+) -> Summary {
+    let http = http.clone();
+    closed_loop(
+        name,
+        settings.connections,
+        settings.warmup,
+        settings.duration,
+        move |_, _| {
+            let mut request = http.get(&url);
+            if let Some(cookie) = &cookie {
+                request = request.header(reqwest::header::COOKIE, cookie);
+            }
+            async move {
+                match request.send().await {
+                    Ok(response) if response.status() == StatusCode::OK => {
+                        match response.bytes().await {
+                            Ok(_) => Step::Ok,
+                            Err(e) => Step::Err(e.to_string()),
+                        }
+                    }
+                    Ok(response) => Step::Err(format!("answered {}", response.status())),
+                    Err(e) => Step::Err(e.to_string()),
+                }
+            }
+        },
+    )
+    .await
+}
+
+async fn order(
+    http: &reqwest::Client,
+    base: &str,
+    buyer: &Session,
+    ticket_id: &str,
+) -> anyhow::Result<StatusCode> {
+    let response = http
+        .post(format!("{base}/api/orders"))
+        .header(reqwest::header::COOKIE, &buyer.cookie)
+        .json(&json!({ "ticketId": ticket_id }))
+        .send()
+        .await?;
+    let status = response.status();
+    response.bytes().await?;
+    Ok(status)
+}
+
+/// A document shaped like a stored ticket.
+fn raw_ticket(user_id: ObjectId) -> Document {
+    doc! { "_id": ObjectId::new(), "title": "bench ticket", "price": 10.0, "userId": user_id, "version": 0_i64 }
+}
+
+/// One publish as the services' relay does it: a `Nats-Msg-Id`, awaiting the stream's ack.
+async fn publish(jetstream: &async_nats::jetstream::Context) -> anyhow::Result<()> {
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", ObjectId::new().to_hex().as_str());
+    let body = json!({ "id": ObjectId::new().to_hex(), "version": 0, "title": "bench ticket", "price": 10, "userId": ObjectId::new().to_hex() });
+    jetstream
+        .publish_with_headers("bench.ceiling", headers, serde_json::to_vec(&body)?.into())
+        .await?
+        .await?;
+    Ok(())
+}
+
+fn step<T, E: std::fmt::Display>(result: Result<T, E>) -> Step {
+    match result {
+        Ok(_) => Step::Ok,
+        Err(e) => Step::Err(e.to_string()),
+    }
+}

@@ -1,0 +1,164 @@
+//! What a run measures and against which stack, read from the environment.
+//!
+//! The names follow `scripts/stack.sh` (`STACK_NAME`, `PORT_BASE`, `INGRESS_PORT`) so the bench
+//! finds the stack's servers, pid files and rendered nginx config exactly where the script put
+//! them. `BENCH_SMOKE=1` shrinks every size to seconds, for the test command.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The repository root (BENCHMARKS.md, docs/bench/).
+    pub root: PathBuf,
+    /// The ingress, e.g. `http://127.0.0.1:18085`.
+    pub stack_url: String,
+    /// `.stack/<STACK_NAME>`: pid files, the rendered nginx config. Absent for a stack we only
+    /// know by URL (smoke against the e2e stack).
+    pub stack_dir: Option<PathBuf>,
+    pub port_base: u16,
+    /// Where this run's JSON and HTML go (`bench-reports/<time>`).
+    pub out_dir: PathBuf,
+    /// Where the services' binaries are (`$CARGO_TARGET_DIR/release`).
+    pub bin_dir: PathBuf,
+    pub smoke: bool,
+    /// Closed-loop micro-benchmarks: connections, warm-up and measured time per route.
+    pub connections: usize,
+    pub warmup: Duration,
+    pub duration: Duration,
+    /// Tickets timed on the event path, one after the other.
+    pub event_tickets: usize,
+    /// Flows: goose users, offered rate (requests/s), how long.
+    pub flow_users: usize,
+    pub flow_rate: usize,
+    pub flow_seconds: usize,
+}
+
+impl Settings {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let root = match std::env::var_os("ROOT") {
+            Some(root) => PathBuf::from(root),
+            None => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .context("the bench crate sits in the workspace")?
+                .to_path_buf(),
+        };
+        let smoke = std::env::var("BENCH_SMOKE").is_ok_and(|v| v == "1");
+        let port_base = number("PORT_BASE", 3100)?;
+        let ingress_port = number("INGRESS_PORT", 8080)?;
+        let stack_url = std::env::var("STACK_URL")
+            .map(|url| loopback(url.trim_end_matches('/')))
+            .unwrap_or_else(|_| format!("http://127.0.0.1:{ingress_port}"));
+        let stack_dir = std::env::var("STACK_NAME")
+            .ok()
+            .map(|name| root.join(".stack").join(name))
+            .filter(|dir| dir.is_dir());
+        let out_dir = match std::env::var_os("BENCH_OUT") {
+            Some(dir) => PathBuf::from(dir),
+            None => root
+                .join("bench-reports")
+                .join(chrono::Utc::now().format("%Y-%m-%dT%H-%M-%SZ").to_string()),
+        };
+        std::fs::create_dir_all(&out_dir)
+            .with_context(|| format!("cannot create {}", out_dir.display()))?;
+        let bin_dir = match std::env::var_os("BIN_DIR") {
+            Some(dir) => PathBuf::from(dir),
+            None => std::env::current_exe()?
+                .parent()
+                .context("the executable has a folder")?
+                .to_path_buf(),
+        };
+        let (duration, event_tickets, flow_seconds) =
+            if smoke { (1, 20, 3) } else { (5, 1000, 60) };
+        Ok(Self {
+            root,
+            stack_url,
+            stack_dir,
+            port_base,
+            out_dir,
+            bin_dir,
+            smoke,
+            connections: number("BENCH_CONNECTIONS", 16)?,
+            warmup: Duration::from_secs(number("BENCH_WARMUP", u64::from(!smoke))?),
+            duration: Duration::from_secs(number("BENCH_DURATION", duration)?),
+            event_tickets: number("BENCH_EVENT_TICKETS", event_tickets)?,
+            flow_users: number("FLOW_USERS", if smoke { 5 } else { 40 })?,
+            flow_rate: number("FLOW_RATE", 200)?,
+            flow_seconds: number("FLOW_SECONDS", flow_seconds)?,
+        })
+    }
+
+    pub fn mongo_uri(&self) -> String {
+        format!(
+            "mongodb://127.0.0.1:{}/?replicaSet=rs0&directConnection=true",
+            self.port_base + 17
+        )
+    }
+
+    pub fn nats_url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port_base + 22)
+    }
+
+    /// Our own nginx (same configuration as the stack's, plus the empty handler) and the empty
+    /// handler: clear of the ports `scripts/stack.sh` hands out (+1 … +23).
+    pub fn bench_nginx_port(&self) -> u16 {
+        self.port_base + 40
+    }
+
+    pub fn empty_handler_port(&self) -> u16 {
+        self.port_base + 41
+    }
+
+    /// Spare ports for a second copy of a service timed from start to ready.
+    pub fn spare_port(&self, index: usize) -> u16 {
+        self.port_base + 50 + index as u16
+    }
+
+    pub fn write_json<T: serde::Serialize>(&self, name: &str, value: &T) -> anyhow::Result<()> {
+        let path = self.out_dir.join(format!("{name}.json"));
+        std::fs::write(&path, serde_json::to_vec_pretty(value)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("[bench] wrote {}", path.display());
+        Ok(())
+    }
+}
+
+fn number<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
+    match std::env::var(name) {
+        Ok(value) if !value.is_empty() => value
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{name} must be a number, not {value:?}")),
+        _ => Ok(default),
+    }
+}
+
+/// `ticketing.localhost` does not resolve everywhere (glibc without systemd-resolved); the
+/// ingress answers any host name, so loopback names are replaced by 127.0.0.1.
+fn loopback(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (host, tail) = rest.split_at(rest.find([':', '/']).unwrap_or(rest.len()));
+    if host == "localhost" || host.ends_with(".localhost") {
+        format!("{scheme}://127.0.0.1{tail}")
+    } else {
+        url.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback;
+
+    #[test]
+    fn loopback_names_become_the_loopback_address() {
+        assert_eq!(
+            loopback("http://ticketing.localhost:18080"),
+            "http://127.0.0.1:18080"
+        );
+        assert_eq!(loopback("http://localhost/x"), "http://127.0.0.1/x");
+        assert_eq!(loopback("http://127.0.0.1:1"), "http://127.0.0.1:1");
+    }
+}

@@ -1,0 +1,210 @@
+//! The stack under test as the bench sees it: which services answer, signed-in users, the
+//! processes behind the pid files `scripts/stack.sh` writes.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use reqwest::StatusCode;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::settings::Settings;
+
+/// The fleet's services, in `scripts/stack.sh`'s start order.
+pub const SERVICES: [&str; 6] = [
+    "auth",
+    "tickets",
+    "orders",
+    "expiration",
+    "payments",
+    "client",
+];
+
+/// Which services the stack runs. A route whose service is not there is answered by nginx's
+/// `503 {"errors":[{"message":"Service unavailable"}]}`; expiration has no route, so its pid
+/// file tells.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Available {
+    pub auth: bool,
+    pub tickets: bool,
+    pub orders: bool,
+    pub payments: bool,
+    pub expiration: bool,
+}
+
+impl Available {
+    pub async fn probe(settings: &Settings) -> anyhow::Result<Self> {
+        let http = client(4);
+        let answers = |method: reqwest::Method, path: &'static str| {
+            let request = http
+                .request(method, format!("{}{path}", settings.stack_url))
+                .json(&json!({}));
+            async move {
+                let response = request.send().await.with_context(|| {
+                    format!("the ingress at {} does not answer", settings.stack_url)
+                })?;
+                anyhow::Ok(response.status() != StatusCode::SERVICE_UNAVAILABLE)
+            }
+        };
+        let available = Self {
+            auth: answers(reqwest::Method::GET, "/api/users/currentuser").await?,
+            tickets: answers(reqwest::Method::GET, "/api/tickets").await?,
+            orders: answers(reqwest::Method::GET, "/api/orders").await?,
+            payments: answers(reqwest::Method::POST, "/api/payments").await?,
+            expiration: settings
+                .stack_dir
+                .as_deref()
+                .is_some_and(|dir| service_pid(dir, "expiration").is_some()),
+        };
+        for (name, up) in [
+            ("auth", available.auth),
+            ("tickets", available.tickets),
+            ("orders", available.orders),
+            ("payments", available.payments),
+            ("expiration", available.expiration),
+        ] {
+            if !up {
+                eprintln!(
+                    "[bench] {name}: not running (its route answers 503 Service unavailable, or no pid file): its scenarios are skipped"
+                );
+            }
+        }
+        if !available.auth {
+            bail!(
+                "auth does not answer at {}: nothing can be measured",
+                settings.stack_url
+            );
+        }
+        Ok(available)
+    }
+}
+
+/// An HTTP/1.1 client for the bench's own requests; cookies are handled by hand (one header).
+pub fn client(pool: usize) -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(pool)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// A signed-up user's `Cookie` header.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub cookie: String,
+}
+
+pub async fn sign_up(http: &reqwest::Client, base: &str, tag: &str) -> anyhow::Result<Session> {
+    let email = format!("{tag}-{}@bench.test", unique());
+    let response = http
+        .post(format!("{base}/api/users/signup"))
+        .json(&json!({ "email": email, "password": "benchpass" }))
+        .send()
+        .await?;
+    if response.status() != StatusCode::CREATED {
+        bail!(
+            "signup answered {}: {}",
+            response.status(),
+            response.text().await.unwrap_or_default()
+        );
+    }
+    let cookie = response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(|value| {
+            value
+                .split(';')
+                .next()
+                .filter(|pair| pair.starts_with("session="))
+        })
+        .context("signup set no session cookie")?
+        .to_owned();
+    Ok(Session { cookie })
+}
+
+/// Creates a ticket; its id.
+pub async fn sell(
+    http: &reqwest::Client,
+    base: &str,
+    session: &Session,
+    price: f64,
+) -> anyhow::Result<String> {
+    let response = http
+        .post(format!("{base}/api/tickets"))
+        .header(reqwest::header::COOKIE, &session.cookie)
+        .json(&json!({ "title": "bench ticket", "price": price }))
+        .send()
+        .await?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    if status != StatusCode::CREATED {
+        bail!("POST /api/tickets answered {status}: {body}");
+    }
+    body["id"]
+        .as_str()
+        .map(str::to_owned)
+        .context("a ticket without an id")
+}
+
+/// A process-unique, time-ordered tag for emails and the like.
+pub fn unique() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let now = chrono::Utc::now().timestamp_micros();
+    format!("{now:x}{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The pid of a running service of the stack, from `.stack/<name>/pids/<service>.pid`.
+pub fn service_pid(stack_dir: &Path, service: &str) -> Option<u32> {
+    let text =
+        std::fs::read_to_string(stack_dir.join("pids").join(format!("{service}.pid"))).ok()?;
+    let pid: u32 = text.trim().parse().ok()?;
+    Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+}
+
+/// Resident set size in kB (`VmRSS` of /proc/<pid>/status).
+pub fn rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kb| kb.parse().ok())
+}
+
+/// Stops a child we started: SIGTERM (graceful, as Kubernetes would), then SIGKILL after 5 s.
+/// `kill(1)` rather than a signal call keeps the crate free of `unsafe`.
+pub async fn terminate(child: &mut tokio::process::Child) {
+    if let Some(pid) = child.id() {
+        let _ = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await;
+        if tokio::time::timeout(Duration::from_secs(5), child.wait())
+            .await
+            .is_ok()
+        {
+            return;
+        }
+    }
+    let _ = child.kill().await;
+}
+
+/// Polls `url` until it answers 200, up to `limit`.
+pub async fn wait_ok(http: &reqwest::Client, url: &str, limit: Duration) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Ok(response) = http.get(url).send().await
+            && response.status().is_success()
+        {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!("{url} did not answer 200 within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

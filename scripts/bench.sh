@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The fleet's performance, measured the same way every time (BENCHMARKS.md has the figures).
+#
+#   scripts/bench.sh all      micro, then flows, each on a fresh release-mode stack; then report
+#   scripts/bench.sh micro    hot paths beside their ceilings (same run, same machine), the event
+#                             path, event audit, footprint (idle RSS, start → ready, binary sizes)
+#   scripts/bench.sh flows    goose user flows through the ingress, RSS under load, event audit
+#                             and expiration lateness
+#   scripts/bench.sh smoke    a few seconds of flows against an already running stack at
+#                             $STACK_URL; exits non-zero on any error (the test command runs it)
+#   scripts/bench.sh report   BENCHMARKS.md's figures and docs/bench/*.png from the newest run
+#
+# Runs write JSON (and goose's HTML report) into bench-reports/<time>/ (git-ignored).
+# Options (environment):
+#   STACK_NAME (bench) PORT_BASE (19100) INGRESS_PORT (18085)   the bench's own stack
+#   BENCH_CONNECTIONS (16) BENCH_DURATION (5) BENCH_WARMUP (1)  closed-loop micro-benchmarks, s
+#   BENCH_EVENT_TICKETS (1000)                                  tickets timed on the event path
+#   FLOW_USERS (40) FLOW_RATE (200) FLOW_SECONDS (60)           goose users, offered req/s, time
+#   FLOW_EXPIRATION_WINDOW (20)   EXPIRATION_WINDOW_SECONDS of the flows' stack, so abandoned
+#                                 carts expire during the run and expiry is measured under load
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+cd "$ROOT"
+
+export ROOT
+export STACK_NAME="${STACK_NAME:-bench}" PORT_BASE="${PORT_BASE:-19100}" INGRESS_PORT="${INGRESS_PORT:-18085}"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+
+# Release binaries of the fleet and of the bench, built at low priority so a machine shared with
+# other work stays usable; the same build as scripts/stack.sh's, whose own is then a no-op.
+build_release() {
+  log "building release binaries (nice)"
+  nice -n 10 cargo build --release --bins --quiet || die "cargo build --release failed"
+}
+
+# The report with its charts: the bench rebuilt with the `charts` feature (plotters), which the
+# default build leaves out so the test command's clippy does not compile it.
+report() {
+  nice -n 10 cargo build --release -p bench --features charts --bin bench --quiet || die "building the bench's charts failed"
+  bench report
+}
+
+bench() { BIN_DIR="$TARGET_DIR/release" "$TARGET_DIR/release/bench" "$@"; }
+
+# A fresh stack (no data from an earlier run: the listing must hold exactly the tickets we seed).
+fresh_stack() {
+  scripts/stack.sh down >/dev/null 2>&1 || true
+  rm -rf ".stack/$STACK_NAME"
+  log "starting a fresh release stack '$STACK_NAME' (EXPIRATION_WINDOW_SECONDS=$1)"
+  EXPIRATION_WINDOW_SECONDS=$1 PROFILE=release scripts/stack.sh up --detach >/dev/null \
+    || die "the stack did not start; see .stack/$STACK_NAME/logs"
+}
+
+# Each step runs even if the one before failed (a missed target is a finding, not a reason to
+# stop measuring); the status says whether any failed.
+run_micro() {
+  local status=0
+  fresh_stack 900
+  bench footprint || status=$?
+  bench micro || status=$?
+  AUDIT_NAME=audit-micro bench audit || status=$?
+  bench startup || status=$?
+  return $status
+}
+
+run_flows() {
+  local status=0
+  fresh_stack "${FLOW_EXPIRATION_WINDOW:-20}"
+  if [ ! -f "$BENCH_OUT/footprint.json" ]; then bench footprint || status=$?; fi
+  bench flows || status=$?
+  AUDIT_NAME=audit-flows bench audit || status=$?
+  return $status
+}
+
+new_run_dir() {
+  export BENCH_OUT="$ROOT/bench-reports/$(date -u +%Y-%m-%dT%H-%M-%SZ)"
+  mkdir -p "$BENCH_OUT"
+  log "results in ${BENCH_OUT#"$ROOT/"}"
+}
+
+case "${1:-}" in
+  all | micro | flows)
+    build_release
+    new_run_dir
+    trap 'scripts/stack.sh down >/dev/null 2>&1 || true' EXIT
+    status=0
+    case $1 in
+      all) run_micro || status=$?; run_flows || status=$? ;;
+      micro) run_micro || status=$? ;;
+      flows) run_flows || status=$? ;;
+    esac
+    scripts/stack.sh down >/dev/null 2>&1 || true
+    report
+    exit $status
+    ;;
+  smoke)
+    [ -n "${STACK_URL:-}" ] || die "smoke runs against a running stack: set STACK_URL (e.g. http://127.0.0.1:18080)"
+    export BENCH_SMOKE=1 BENCH_OUT="$ROOT/bench-reports/smoke-$(date -u +%Y-%m-%dT%H-%M-%SZ)"
+    # Not our stack: no folder of its own to look into.
+    unset STACK_NAME
+    cargo run --quiet -p bench --bin bench -- smoke
+    ;;
+  report)
+    export BENCH_OUT="${BENCH_OUT:-$(find bench-reports -mindepth 1 -maxdepth 1 -type d ! -name 'smoke-*' | sort | tail -n 1)}"
+    [ -n "$BENCH_OUT" ] || die "no run in bench-reports/ yet: scripts/bench.sh all"
+    report
+    ;;
+  *) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
