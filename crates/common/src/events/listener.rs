@@ -270,20 +270,25 @@ impl Consumer {
             if shutdown.is_cancelled() {
                 return;
             }
-            let pulled = match ready.take() {
-                Some(consumer) => Ok(consumer),
-                None => self.recreate().await,
-            };
-            let messages = match pulled {
-                Ok(consumer) => consumer
+            let first = ready.take();
+            let subscribe = async {
+                let consumer = match first {
+                    Some(consumer) => consumer,
+                    None => self.recreate().await?,
+                };
+                consumer
                     .stream()
                     .max_messages_per_batch(self.options.batch.max(1))
                     .expires(PULL_EXPIRES)
                     .heartbeat(PULL_HEARTBEAT)
                     .messages()
                     .await
-                    .map_err(anyhow::Error::from),
-                Err(error) => Err(error),
+                    .map_err(anyhow::Error::from)
+            };
+            // While NATS is away these requests wait for their timeouts; shutdown need not.
+            let messages = tokio::select! {
+                () = shutdown.cancelled() => return,
+                messages = subscribe => messages,
             };
             match messages {
                 Ok(mut messages) => loop {
