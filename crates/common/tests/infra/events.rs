@@ -527,6 +527,37 @@ async fn shutdown_lets_the_handler_in_flight_finish_and_ack() {
     );
 }
 
+#[tokio::test]
+async fn a_new_release_with_other_settings_updates_the_durable_consumer() {
+    let nats = TestNats::start().await;
+    let bus = connect(&nats).await;
+    let shutdown = CancellationToken::new();
+    let noop = |_: TicketCreated, (): ()| async { Ok(()) };
+    let mut old = bus.listener(GROUP, shutdown.clone());
+    old.listen((), noop).await.expect("listens");
+    let mut new =
+        bus.listener(GROUP, shutdown.clone())
+            .with_options(common::events::ListenerOptions {
+                ack_wait: Duration::from_secs(7),
+                max_deliver: 5,
+                ..quick_options()
+            });
+    new.listen((), noop)
+        .await
+        .expect("the existing consumer is updated");
+    let info = nats
+        .consumer_info(TICKET_CREATED_CONSUMER)
+        .await
+        .expect("exists");
+    assert_eq!(
+        (info.config.ack_wait, info.config.max_deliver),
+        (Duration::from_secs(7), 5)
+    );
+    shutdown.cancel();
+    old.join().await;
+    new.join().await;
+}
+
 #[test]
 fn a_body_can_only_be_published_on_its_own_subject() {
     fn subject_of<E: common::events::Event>(_: &E) -> Subject {
