@@ -128,37 +128,7 @@ impl TestNats {
     /// Every event stored on `subject` in the `ticketing` stream, in stream order (none if the
     /// stream does not exist yet).
     pub async fn published(&self, subject: &str) -> Vec<StoredEvent> {
-        let jetstream = self.jetstream().await;
-        let Ok(stream) = jetstream.get_stream(STREAM).await else {
-            return Vec::new();
-        };
-        let info = stream.get_info().await.expect("stream info");
-        let mut events = Vec::new();
-        if info.state.messages == 0 {
-            return events;
-        }
-        for sequence in info.state.first_sequence..=info.state.last_sequence {
-            let Ok(message) = stream.get_raw_message(sequence).await else {
-                continue;
-            };
-            if message.subject.as_str() != subject {
-                continue;
-            }
-            let msg_id = message
-                .headers
-                .get("Nats-Msg-Id")
-                .map(|value| value.as_str().to_owned());
-            let body = serde_json::from_slice(&message.payload).unwrap_or_else(|_| {
-                serde_json::Value::String(String::from_utf8_lossy(&message.payload).into_owned())
-            });
-            events.push(StoredEvent {
-                sequence: message.sequence,
-                subject: subject.to_owned(),
-                msg_id,
-                body,
-            });
-        }
-        events
+        stored_events(&self.client().await, subject).await
     }
 
     /// The bodies of [`TestNats::published`].
@@ -366,4 +336,41 @@ fn find_nats_server() -> Option<PathBuf> {
 
 fn is_executable(path: &Path) -> bool {
     path.is_file()
+}
+
+/// Every event stored on `subject` in the `ticketing` stream of the server `client` is connected
+/// to, in stream order (none if the stream does not exist yet). The end-to-end tests use it on
+/// the local stack's NATS.
+pub async fn stored_events(client: &async_nats::Client, subject: &str) -> Vec<StoredEvent> {
+    let jetstream = jetstream::new(client.clone());
+    let Ok(stream) = jetstream.get_stream(STREAM).await else {
+        return Vec::new();
+    };
+    let info = stream.get_info().await.expect("stream info");
+    let mut events = Vec::new();
+    if info.state.messages == 0 {
+        return events;
+    }
+    for sequence in info.state.first_sequence..=info.state.last_sequence {
+        let Ok(message) = stream.get_raw_message(sequence).await else {
+            continue;
+        };
+        if message.subject.as_str() != subject {
+            continue;
+        }
+        let msg_id = message
+            .headers
+            .get("Nats-Msg-Id")
+            .map(|value| value.as_str().to_owned());
+        let body = serde_json::from_slice(&message.payload).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&message.payload).into_owned())
+        });
+        events.push(StoredEvent {
+            sequence: message.sequence,
+            subject: subject.to_owned(),
+            msg_id,
+            body,
+        });
+    }
+    events
 }
