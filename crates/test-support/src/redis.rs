@@ -8,6 +8,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// How long a freshly spawned server may take to answer `PING`.
@@ -27,13 +28,11 @@ pub struct TestRedis {
 impl TestRedis {
     /// Starts a server and waits until it answers `PING`.
     pub async fn start() -> Self {
-        let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".to_owned());
+        let binary = redis_server_binary();
         let mut last_error = String::new();
         for _ in 0..START_ATTEMPTS {
-            let dir = std::env::temp_dir().join(format!(
-                "ticketing-redis-{}",
-                uuid::Uuid::new_v4().simple()
-            ));
+            let dir = std::env::temp_dir()
+                .join(format!("ticketing-redis-{}", uuid::Uuid::new_v4().simple()));
             std::fs::create_dir_all(&dir).expect("temporary directory for redis-server");
             let port = free_port();
             let child = spawn(&binary, port, &dir);
@@ -44,9 +43,7 @@ impl TestRedis {
             }
             // `server` is dropped here: killed, folder removed; try another port.
         }
-        panic!(
-            "redis-server did not start (run `bash scripts/infra.sh install`?): {last_error}"
-        );
+        panic!("redis-server did not start: {last_error}");
     }
 
     /// `redis://127.0.0.1:<port>`, as a service's `REDIS_URL`.
@@ -109,7 +106,7 @@ impl Drop for TestRedis {
     }
 }
 
-fn spawn(binary: &str, port: u16, dir: &Path) -> Child {
+fn spawn(binary: &Path, port: u16, dir: &Path) -> Child {
     Command::new(binary)
         .args(["--bind", "127.0.0.1", "--port"])
         .arg(port.to_string())
@@ -123,7 +120,7 @@ fn spawn(binary: &str, port: u16, dir: &Path) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|error| panic!("cannot run {binary}: {error}"))
+        .unwrap_or_else(|error| panic!("cannot run {}: {error}", binary.display()))
 }
 
 /// A port nothing listens on right now (the OS picks it).
@@ -132,4 +129,35 @@ fn free_port() -> u16 {
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
         .expect("a free loopback port")
+}
+
+/// `$REDIS_SERVER`, or `redis-server` from PATH, installing it once if missing.
+fn redis_server_binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            if let Ok(path) = std::env::var("REDIS_SERVER") {
+                return PathBuf::from(path);
+            }
+            if let Some(found) = find_redis_server() {
+                return found;
+            }
+            let script = crate::mongo::repo_root().join("scripts/infra.sh");
+            let status = Command::new("bash")
+                .arg(script)
+                .arg("install")
+                .status()
+                .expect("scripts/infra.sh runs");
+            assert!(status.success(), "scripts/infra.sh install failed");
+            find_redis_server().expect("redis-server is installed")
+        })
+        .clone()
+}
+
+fn find_redis_server() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
+        .map(|dir| dir.join("redis-server"))
+        .find(|candidate| candidate.is_file())
 }

@@ -34,7 +34,9 @@ pub async fn run(
     let nats = Nats::connect(&config.nats_url, &config.nats_client_id).await?;
     let queue = JobQueue::connect(&config.redis_url, &config.redis_prefix)
         .await
-        .map_err(|error| anyhow::anyhow!("cannot connect to Redis at {}: {error}", config.redis_url))?;
+        .map_err(|error| {
+            anyhow::anyhow!("cannot connect to Redis at {}: {error}", config.redis_url)
+        })?;
 
     let stop = CancellationToken::new();
     let mut events = nats.listener(QueueGroup::EXPIRATION, stop.clone());
