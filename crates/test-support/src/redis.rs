@@ -60,6 +60,12 @@ impl TestRedis {
         &self.dir
     }
 
+    /// Kills the server now (to see what an app does without Redis). Its data is gone.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// A client for the test's own inspection of the server.
     pub fn client(&self) -> redis::Client {
         redis::Client::open(self.url()).expect("a valid redis url")

@@ -17,10 +17,10 @@ pub struct Config {
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         let nats_url = config::required("NATS_URL")?;
-        let redis_url = match config::optional("REDIS_URL") {
-            Some(url) => url,
-            None => format!("redis://{}:6379", config::required("REDIS_HOST")?.trim()),
-        };
+        let redis_url = redis_url(
+            config::optional("REDIS_URL"),
+            config::optional("REDIS_HOST"),
+        )?;
         Ok(Self {
             nats_url,
             nats_client_id: config::optional("NATS_CLIENT_ID")
@@ -32,5 +32,36 @@ impl Config {
                 .unwrap_or_else(|| "expiration".to_owned()),
             port: config::parsed_or("PORT", 3000)?,
         })
+    }
+}
+
+/// `REDIS_URL` as given, otherwise the original's `REDIS_HOST` on Redis's default port.
+fn redis_url(url: Option<String>, host: Option<String>) -> Result<String, ConfigError> {
+    match (url, host) {
+        (Some(url), _) => Ok(url.trim().to_owned()),
+        (None, Some(host)) => Ok(format!("redis://{}:6379", host.trim())),
+        (None, None) => Err(ConfigError::Missing("REDIS_HOST".to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redis_url_wins_over_redis_host_which_gets_the_default_port() {
+        let some = |text: &str| Some(text.to_owned());
+        assert_eq!(
+            redis_url(some("redis://cache:6380/2"), some("expiration-redis-srv")),
+            Ok("redis://cache:6380/2".to_owned())
+        );
+        assert_eq!(
+            redis_url(None, some("expiration-redis-srv")),
+            Ok("redis://expiration-redis-srv:6379".to_owned())
+        );
+        assert_eq!(
+            redis_url(None, None),
+            Err(ConfigError::Missing("REDIS_HOST".to_owned()))
+        );
     }
 }
