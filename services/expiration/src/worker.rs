@@ -83,29 +83,34 @@ impl Worker {
         tracing::info!("expiration worker stopped");
     }
 
+    /// Fires claimed jobs in order. After a failed publish (NATS is away, most likely) or on
+    /// shutdown, the rest are given back rather than held past their lease one timeout at a time.
     async fn fire_all(&self, jobs: Vec<String>, shutdown: &CancellationToken) {
         let mut jobs = jobs.into_iter();
+        let mut give_back_at = now_ms();
         for job in jobs.by_ref() {
-            self.fire(&job).await;
+            if !self.fire(&job).await {
+                give_back_at = retry_time();
+                break;
+            }
             if shutdown.is_cancelled() {
                 break;
             }
         }
         for job in jobs {
-            // Due already: the next replica (or this one after a restart) takes it at once.
-            if let Err(error) = self.queue.retry_at(&job, now_ms()).await {
-                tracing::warn!(job, %error, "cannot give a job back; its lease will free it");
-            }
+            self.give_back(&job, give_back_at).await;
         }
     }
 
-    async fn fire(&self, job: &str) {
+    /// Publishes one job's event and completes it; false if the publish failed (the job is then
+    /// due again after [`RETRY_DELAY`]).
+    async fn fire(&self, job: &str) -> bool {
         let Ok(order_id) = ObjectId::parse_str(job) else {
             // Only `order:created` schedules jobs, and its ids are ObjectIds: this is a foreign
             // key in our namespace. Drop it rather than claim it again every lease.
             tracing::error!(job, "dropping a job whose id is not an order id");
             self.complete(job).await;
-            return;
+            return true;
         };
         let event = ExpirationComplete { order_id };
         match self
@@ -121,14 +126,19 @@ impl Worker {
                     "expiration:complete published"
                 );
                 self.complete(job).await;
+                true
             }
             Err(error) => {
                 tracing::warn!(order = job, %error, "cannot publish expiration:complete; retrying");
-                let again = now_ms().saturating_add(RETRY_DELAY.as_millis() as i64);
-                if let Err(error) = self.queue.retry_at(job, again).await {
-                    tracing::warn!(order = job, %error, "cannot give the job back; its lease will free it");
-                }
+                self.give_back(job, retry_time()).await;
+                false
             }
+        }
+    }
+
+    async fn give_back(&self, job: &str, due_ms: i64) {
+        if let Err(error) = self.queue.retry_at(job, due_ms).await {
+            tracing::warn!(order = job, %error, "cannot give a job back; its lease will free it");
         }
     }
 
@@ -139,4 +149,8 @@ impl Worker {
             tracing::warn!(order = job, %error, "cannot complete a fired job");
         }
     }
+}
+
+fn retry_time() -> i64 {
+    now_ms().saturating_add(i64::try_from(RETRY_DELAY.as_millis()).unwrap_or(i64::MAX))
 }

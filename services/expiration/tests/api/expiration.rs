@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bson::oid::ObjectId;
 use serde_json::json;
+use test_support::http::eventually;
 
 use crate::helpers::{DURABLE, EXPIRATION_COMPLETE, Infra, MAX_LATENESS_MS, in_ms};
 
@@ -221,4 +222,39 @@ async fn an_unparseable_order_created_does_not_block_the_next() {
         infra.nats.bodies(EXPIRATION_COMPLETE).await,
         [json!({ "orderId": order.to_hex() })]
     );
+}
+
+#[tokio::test]
+async fn a_job_due_while_nats_is_down_fires_once_nats_is_back() {
+    let mut infra = Infra::start().await;
+    let _app = infra.spawn_app().await;
+    let order = ObjectId::new();
+    let expires_at = in_ms(500);
+
+    infra
+        .publish_order_created(order, expires_at, "order-1")
+        .await;
+    infra.wait_scheduled(order).await;
+    infra.nats.stop().await;
+    // The job falls due and its publish fails: it must go back into the queue, not vanish.
+    let queue = infra.queue().await;
+    eventually(
+        "the job to be due and handed back",
+        Duration::from_secs(10),
+        || {
+            let queue = queue.clone();
+            let job = order.to_hex();
+            async move {
+                let due = queue.due_at(&job).await.ok().flatten()?;
+                (due > expires_at.timestamp_millis()).then_some(())
+            }
+        },
+    )
+    .await;
+
+    infra.nats.start_again().await;
+    let events = infra.wait_for_expirations(1, Duration::from_secs(15)).await;
+    assert_eq!(events[0].body, json!({ "orderId": order.to_hex() }));
+    infra.wait_queue_empty(Duration::from_secs(10)).await;
+    assert_eq!(infra.nats.published(EXPIRATION_COMPLETE).await.len(), 1);
 }

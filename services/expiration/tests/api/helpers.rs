@@ -46,6 +46,8 @@ impl Infra {
 
     /// Starts an expiration app (a replica) and waits until it is ready.
     pub async fn spawn_app(&self) -> TestApp {
+        // Logs show with `--no-capture`; filtered by RUST_LOG.
+        common::telemetry::init();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binds");
