@@ -18,7 +18,7 @@ use futures::{FutureExt as _, StreamExt as _};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::{Event, QueueGroup, STREAM, Subject};
+use super::{Event, QueueGroup, STREAM, Subject, ensure_stream};
 
 /// Why a handler did not finish an event.
 #[derive(Debug, thiserror::Error)]
@@ -251,6 +251,13 @@ impl Consumer {
             })
     }
 
+    /// After a failure: the server may have restarted without its store, so the stream is
+    /// ensured before the consumer.
+    async fn recreate(&self) -> anyhow::Result<PullConsumer> {
+        ensure_stream(&self.jetstream).await?;
+        self.create().await
+    }
+
     async fn run<E, F, Fut>(self, first: PullConsumer, shutdown: CancellationToken, handler: F)
     where
         E: Event,
@@ -265,7 +272,7 @@ impl Consumer {
             }
             let pulled = match ready.take() {
                 Some(consumer) => Ok(consumer),
-                None => self.create().await,
+                None => self.recreate().await,
             };
             let messages = match pulled {
                 Ok(consumer) => consumer

@@ -436,6 +436,47 @@ async fn consumers_resume_after_nats_restarts() {
 }
 
 #[tokio::test]
+async fn a_nats_that_lost_its_store_gets_the_stream_and_consumers_back() {
+    let mut nats = TestNats::start().await;
+    let bus = connect(&nats).await;
+    let shutdown = CancellationToken::new();
+    let seen = Seen::<String>::default();
+    let mut listener = bus
+        .listener(GROUP, shutdown.clone())
+        .with_options(quick_options());
+    listener
+        .listen(
+            seen.clone(),
+            |event: TicketCreated, seen: Seen<_>| async move {
+                seen.push(event.title);
+                Ok(())
+            },
+        )
+        .await
+        .expect("listens");
+    let publisher = bus.publisher();
+    publisher
+        .publish(&ticket_created("before"))
+        .await
+        .expect("published");
+    seen.wait_for(1).await;
+
+    nats.stop().await;
+    nats.start_again_without_store().await;
+
+    let after = ticket_created("after");
+    eventually("a publish once NATS is back", DEADLINE, || async {
+        publisher.publish_with_id("after-wipe", &after).await.ok()
+    })
+    .await;
+    assert_eq!(seen.wait_for(2).await, ["before", "after"]);
+    nats.wait_consumer_idle(TICKET_CREATED_CONSUMER, DEADLINE)
+        .await;
+    shutdown.cancel();
+    listener.join().await;
+}
+
+#[tokio::test]
 async fn shutdown_lets_the_handler_in_flight_finish_and_ack() {
     let nats = TestNats::start().await;
     let bus = connect(&nats).await;
