@@ -12,7 +12,10 @@ use serde_json::Value;
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
-        .resolve("ticketing.localhost", std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .resolve(
+            "ticketing.localhost",
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        )
         .build()
         .expect("http client builds")
 }
