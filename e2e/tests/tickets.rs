@@ -29,6 +29,24 @@ async fn a_ticket_created_with_curl_is_listed_and_updatable_by_its_owner_only() 
         .cloned();
     assert_eq!(found, Some(ticket.clone()));
 
+    // Its ticket:created event is in the stream with the original's body.
+    let nats = e2e::stack_nats().await;
+    let event = test_support::http::eventually(
+        "ticket:created in the stack's stream",
+        std::time::Duration::from_secs(10),
+        || async {
+            test_support::nats::stored_events(&nats, "ticket:created")
+                .await
+                .into_iter()
+                .find(|event| event.body["id"] == id.as_str())
+        },
+    )
+    .await;
+    assert_eq!(
+        event.body,
+        json!({ "id": id, "version": 0, "title": title, "price": 20, "userId": seller.id })
+    );
+
     let stranger = User::sign_up().await;
     let response = stranger
         .put(
