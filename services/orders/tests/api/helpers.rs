@@ -37,7 +37,7 @@ pub struct TestApp {
 }
 
 /// The contract's delivery rules with short delays, so redeliveries happen within a test.
-fn fast_tuning() -> orders::Tuning {
+pub fn fast_tuning() -> orders::Tuning {
     orders::Tuning {
         listener: ListenerOptions {
             not_yet_delay: Duration::from_millis(50),
@@ -58,6 +58,10 @@ impl TestApp {
     }
 
     pub async fn spawn_with_window(expiration_window: Duration) -> Self {
+        Self::spawn_with(expiration_window, fast_tuning()).await
+    }
+
+    pub async fn spawn_with(expiration_window: Duration, tuning: orders::Tuning) -> Self {
         let db = TestDb::new().await;
         let nats = TestNats::start().await;
         let config = orders::Config {
@@ -69,7 +73,7 @@ impl TestApp {
             expiration_window,
             cookie_secure: true,
         };
-        let app = orders::App::start(config, fast_tuning())
+        let app = orders::App::start(config, tuning)
             .await
             .expect("orders starts");
         let stats = app.listener_stats();

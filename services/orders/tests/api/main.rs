@@ -5,6 +5,7 @@ mod config;
 mod delete;
 mod helpers;
 mod index;
+mod lifecycle;
 mod listeners;
 mod new;
 mod show;
