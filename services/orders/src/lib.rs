@@ -76,10 +76,6 @@ impl App {
         self.listener.stats()
     }
 
-    pub fn state(&self) -> &AppState {
-        &self.state
-    }
-
     /// Serves on `listener` until `shutdown` resolves, lets in-flight requests finish, then stops
     /// the consumers (a delivery being handled is settled first) and the relay.
     pub async fn serve(
