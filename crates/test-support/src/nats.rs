@@ -95,6 +95,16 @@ impl TestNats {
         );
     }
 
+    /// Starts the server again on the same port with an empty store, as a NATS without
+    /// persistent storage comes back: streams and consumers are gone.
+    pub async fn start_again_without_store(&mut self) {
+        assert!(self.child.is_none(), "nats-server is already running");
+        let store = self.dir.join("store");
+        std::fs::remove_dir_all(&store).expect("store removed");
+        std::fs::create_dir_all(&store).expect("store recreated");
+        self.start_again().await;
+    }
+
     /// A client of this server, shared by the helpers (it reconnects across a restart).
     pub async fn client(&self) -> async_nats::Client {
         self.client
