@@ -86,7 +86,10 @@ async fn an_unpaid_order_expires_and_the_ticket_is_for_sale_again() {
     let mut expected = order.clone();
     expected["ticket"]["version"] = shown["ticket"]["version"].clone();
     assert_eq!(shown, expected);
-    assert!(matches!(shown["ticket"]["version"].as_i64(), Some(0 | 1)), "{shown}");
+    assert!(
+        matches!(shown["ticket"]["version"].as_i64(), Some(0 | 1)),
+        "{shown}"
+    );
 
     // Six seconds later the expiration service says so, and orders cancels it.
     let cancelled = eventually("the order to expire", PROPAGATION, || async {
