@@ -254,6 +254,9 @@ fn configuration(
         config.iterations = 1;
     } else {
         config.run_time = format!("{}s", settings.flow_seconds);
+        // Count the arrivals (sign-ups) too: goose otherwise resets its metrics once every
+        // user has started.
+        config.no_reset_metrics = true;
         let html = settings.out_dir.join("flows.html");
         report.html_report = html.display().to_string();
         config.report_file = vec![report.html_report.clone()];
