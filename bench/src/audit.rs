@@ -102,6 +102,8 @@ pub async fn quiesce(jetstream: &jetstream::Context, limit: Duration) -> anyhow:
             .try_collect::<Vec<_>>()
             .await?
             .into_iter()
+            // The services' durable consumers; not an ordered reader of our own.
+            .filter(|info| info.config.durable_name.is_some())
             .filter(|info| info.num_pending > 0 || info.num_ack_pending > 0)
             .map(|info| {
                 format!(

@@ -29,6 +29,7 @@ use gumdrop::Options as _;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::cpu::{self, CpuMeter};
 use crate::footprint::RssSampler;
 use crate::settings::Settings;
 use crate::stack::{self, Available};
@@ -66,6 +67,8 @@ pub struct FlowReport {
     pub not_yet_replicated: usize,
     /// Peak RSS per service under this load, kB.
     pub peak_rss_kb: BTreeMap<String, u64>,
+    /// Cores used per process over the run, busiest first.
+    pub cpu: Vec<(String, f64)>,
     pub html_report: String,
 }
 
@@ -177,6 +180,8 @@ pub async fn run(settings: &Settings, mode: Mode) -> anyhow::Result<()> {
         .clone()
         .filter(|_| !smoke)
         .map(RssSampler::start);
+    let meter = CpuMeter::new(settings, &[]);
+    let cpu_before = meter.snapshot();
     let limit = Duration::from_secs(settings.flow_seconds as u64 + 120);
     let metrics = tokio::time::timeout(limit, attack.execute())
         .await
@@ -184,6 +189,7 @@ pub async fn run(settings: &Settings, mode: Mode) -> anyhow::Result<()> {
     if let Some(sampler) = sampler {
         report.peak_rss_kb = sampler.stop();
     }
+    report.cpu = meter.since(&cpu_before);
 
     let seconds = metrics.duration.max(1) as f64;
     for aggregate in metrics.requests.values() {
@@ -222,6 +228,9 @@ pub async fn run(settings: &Settings, mode: Mode) -> anyhow::Result<()> {
         report.lost_races,
         report.abandoned_orders
     );
+    if !smoke {
+        eprintln!("[bench] flows: cores used: {}", cpu::describe(&report.cpu));
+    }
     settings.write_json(if smoke { "smoke" } else { "flows" }, &report)?;
     if report.total_errors > 0 {
         for error in metrics.errors.values().take(10) {

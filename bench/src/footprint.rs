@@ -45,6 +45,8 @@ pub struct StartToReady {
 /// Idle RSS and binary sizes: run on a freshly started stack, before any load.
 pub async fn idle(settings: &Settings) -> anyhow::Result<()> {
     let stack_dir = stack_dir(settings)?;
+    // Connection pools and consumers finish setting up just after `/readyz` first answers.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let mut report = FootprintReport {
         date: chrono::Utc::now().to_rfc3339(),
         ..FootprintReport::default()

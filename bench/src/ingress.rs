@@ -72,6 +72,11 @@ impl BenchIngress {
         Ok(ingress)
     }
 
+    /// nginx's master; its workers are its children.
+    pub fn nginx_pid(&self) -> Option<u32> {
+        self.nginx.id()
+    }
+
     pub async fn stop(mut self) {
         stack::terminate(&mut self.nginx).await;
         stack::terminate(&mut self.empty).await;

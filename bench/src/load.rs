@@ -6,10 +6,19 @@
 //! same driver times HTTP routes and raw driver calls, so their ratio compares like with like.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+
+use crate::cpu::{self, CpuMeter};
+
+/// Set once a run knows its processes: every later closed loop also reports where the CPU went.
+static CPU: OnceLock<CpuMeter> = OnceLock::new();
+
+pub fn meter_cpu(meter: CpuMeter) {
+    let _ = CPU.set(meter);
+}
 
 /// What one operation came to.
 pub enum Step {
@@ -32,6 +41,8 @@ pub struct Summary {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
+    /// Cores used per process over the loop (warm-up included), busiest first.
+    pub cpu: Vec<(String, f64)>,
 }
 
 impl Summary {
@@ -74,6 +85,9 @@ impl Summary {
                 .map(|e| format!("; first: {e}"))
                 .unwrap_or_default()
         );
+        if !self.cpu.is_empty() {
+            eprintln!("[bench]     cores used: {}", cpu::describe(&self.cpu));
+        }
     }
 }
 
@@ -100,6 +114,7 @@ where
     Fut: Future<Output = Step> + Send,
 {
     let op = Arc::new(op);
+    let cpu_before = CPU.get().map(CpuMeter::snapshot);
     let started = Instant::now();
     let measure_from = started + warmup;
     let end = measure_from + duration;
@@ -150,6 +165,9 @@ where
     let mut summary = Summary::from_latencies(name, connections, seconds, micros);
     summary.errors = errors.len();
     summary.first_error = errors.into_iter().next();
+    if let (Some(meter), Some(before)) = (CPU.get(), cpu_before) {
+        summary.cpu = meter.since(&before);
+    }
     summary.print();
     summary
 }

@@ -20,6 +20,7 @@
 //! person at a shell drive it the same way. Loopback only: the URLs are the local stack's.
 
 mod audit;
+mod cpu;
 mod flows;
 mod footprint;
 mod ingress;

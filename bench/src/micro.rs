@@ -68,6 +68,12 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         ..MicroReport::default()
     };
     let ingress = BenchIngress::start(settings).await?;
+    let extra: Vec<(&str, u32)> = ingress
+        .nginx_pid()
+        .map(|pid| ("nginx (bench)", pid))
+        .into_iter()
+        .collect();
+    crate::load::meter_cpu(crate::cpu::CpuMeter::new(settings, &extra));
     let sampler = settings.stack_dir.clone().map(RssSampler::start);
     let result = measure(settings, &ingress.url, available, &mut report).await;
     if let Some(sampler) = sampler {

@@ -204,6 +204,34 @@ fn render(settings: &Settings, run: &Run) -> String {
                 );
             }
         }
+        let _ = writeln!(
+            out,
+            "\nWhere the cores went (average cores used during each loop, from `/proc/<pid>/stat`; {} available):\n",
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
+        let _ = writeln!(out, "| measurement | cores used, busiest first |");
+        let _ = writeln!(out, "|---|---|");
+        for key in [
+            "ceiling_empty_handler",
+            "currentuser",
+            "ceiling_mongo_find_100",
+            "tickets_list",
+            "ceiling_mongo_insert",
+            "ceiling_jetstream_publish",
+            "ceiling_insert_and_publish",
+            "tickets_create",
+            "orders_create",
+        ] {
+            let r = &m[key];
+            if let Some(cpu) = r["cpu"].as_array().filter(|c| !c.is_empty()) {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} |",
+                    r["name"].as_str().unwrap_or(key),
+                    cores(cpu)
+                );
+            }
+        }
         let e = &m["event_path"];
         let _ = writeln!(
             out,
@@ -274,6 +302,13 @@ fn render(settings: &Settings, run: &Run) -> String {
                 r["p95_ms"],
                 r["p99_ms"],
                 r["max_ms"]
+            );
+        }
+        if let Some(cpu) = f["cpu"].as_array().filter(|c| !c.is_empty()) {
+            let _ = writeln!(
+                out,
+                "\nCores used over the run, busiest first: {}.\n",
+                cores(cpu)
             );
         }
         for line in f["skipped"].as_array().into_iter().flatten() {
@@ -513,6 +548,15 @@ fn tick(met: Option<bool>) -> &'static str {
         Some(false) => "❌",
         None => "—",
     }
+}
+
+/// `[["tickets", 0.6], …]` → `tickets 0.60, …` (the top five).
+fn cores(cpu: &[Value]) -> String {
+    cpu.iter()
+        .take(5)
+        .filter_map(|pair| Some(format!("{} {:.2}", pair[0].as_str()?, pair[1].as_f64()?)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn compact(v: &Value) -> String {
