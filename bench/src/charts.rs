@@ -156,7 +156,7 @@ fn bars(
         .flat_map(|(_, v)| v.iter().copied())
         .chain(targets.iter().map(|(t, _)| *t))
         .fold(1.0f64, f64::max);
-    let height = 120 + 34 * n as u32 * (series.len() as u32).max(1);
+    let height = (130 + 30 * n as u32 * (series.len() as u32).max(1)).max(320);
     let root = BitMapBackend::new(path, (1000, height)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
