@@ -49,6 +49,8 @@ static NOT_YET_REPLICATED: AtomicUsize = AtomicUsize::new(0);
 #[derive(Debug, Serialize, Default)]
 pub struct FlowReport {
     pub date: String,
+    /// /proc/loadavg when the phase started: other work on the machine shows here.
+    pub load_average: String,
     pub smoke: bool,
     pub users: usize,
     pub offered_rate: usize,
@@ -90,6 +92,7 @@ pub async fn run(settings: &Settings, mode: Mode) -> anyhow::Result<()> {
     let available = Available::probe(settings).await?;
     let mut report = FlowReport {
         date: chrono::Utc::now().to_rfc3339(),
+        load_average: crate::stack::load_average(),
         smoke,
         users: settings.flow_users,
         offered_rate: settings.flow_rate,

@@ -35,6 +35,8 @@ use crate::stack::{self, Available, Session};
 #[derive(Debug, Serialize, Default)]
 pub struct MicroReport {
     pub date: String,
+    /// /proc/loadavg when the phase started: other work on the machine shows here.
+    pub load_average: String,
     pub cores: usize,
     pub connections: usize,
     pub smoke: bool,
@@ -61,6 +63,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     let available = Available::probe(settings).await?;
     let mut report = MicroReport {
         date: chrono::Utc::now().to_rfc3339(),
+        load_average: crate::stack::load_average(),
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         connections: settings.connections,
         smoke: settings.smoke,

@@ -87,6 +87,12 @@ fn render(settings: &Settings, run: &Run) -> String {
             .unwrap_or(&settings.out_dir)
             .display(),
     );
+    for (phase, v) in [("micro-benchmarks", &run.micro), ("flows", &run.flows)] {
+        if let Some(load) = v["load_average"].as_str() {
+            let _ = writeln!(out, "Load average when the {phase} started: {load}.  ");
+        }
+    }
+    let _ = writeln!(out);
     let mut verdicts = Vec::new();
 
     // Micro-benchmarks beside their ceilings.

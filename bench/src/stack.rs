@@ -208,3 +208,10 @@ pub async fn wait_ok(http: &reqwest::Client, url: &str, limit: Duration) -> anyh
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The 1, 5 and 15 minute load averages.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
