@@ -281,7 +281,7 @@ fn render(settings: &Settings, run: &Run) -> String {
     } else {
         let _ = writeln!(
             out,
-            "{} users for {} s, offered at most {} req/s: **{} requests, {} errors, {:.0} req/s achieved**; {} orders lost a race for a ticket (contract 400, counted as success), {} carts abandoned to expire.\n",
+            "{} users for {} s, offered at most {} req/s: **{} requests, {} errors, {:.0} req/s achieved**; {} orders lost a race for a ticket (contract 400, counted as success), {} carts abandoned to expire. {} orders and {} payments were first answered 404 because the service had not yet received the ticket's / order's event (asked again after 50 ms, as a user would click again; counted apart, not as errors).\n",
             f["users"],
             f["seconds"],
             f["offered_rate"],
@@ -289,7 +289,9 @@ fn render(settings: &Settings, run: &Run) -> String {
             f["total_errors"],
             f["achieved_rps"].as_f64().unwrap_or(0.0),
             f["lost_races"],
-            f["abandoned_orders"]
+            f["abandoned_orders"],
+            f["orders_not_yet_replicated"],
+            f["payments_not_yet_replicated"]
         );
         let _ = writeln!(
             out,
