@@ -51,6 +51,13 @@ impl Settings {
         let stack_url = std::env::var("STACK_URL")
             .map(|url| loopback(url.trim_end_matches('/')))
             .unwrap_or_else(|_| format!("http://127.0.0.1:{ingress_port}"));
+        // A load generator aimed at someone else's server is an attack: loopback only.
+        let host = stack_url.split("://").nth(1).unwrap_or_default();
+        if !(host.starts_with("127.") || host.starts_with("[::1]")) {
+            anyhow::bail!(
+                "STACK_URL must be a loopback address (the local stack), not {stack_url}"
+            );
+        }
         let stack_dir = std::env::var("STACK_NAME")
             .ok()
             .map(|name| root.join(".stack").join(name))
