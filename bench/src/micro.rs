@@ -355,6 +355,8 @@ async fn measure(
         .await,
     );
 
+    // At rest: the orders just made still ripple through tickets, orders and expiration.
+    audit::quiesce(&jetstream, Duration::from_secs(120)).await?;
     report.event_path = Some(event_path(settings, &http, base, &seller, &buyer).await?);
     Ok(())
 }
