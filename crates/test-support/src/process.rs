@@ -42,3 +42,13 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
         .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
 }
+
+/// Runs a service binary with exactly `env` (nothing inherited) and returns what it printed:
+/// the way to test how a service starts, e.g. that a missing variable stops it with one line.
+pub fn run_with_env(binary: &str, env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(binary)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .unwrap_or_else(|error| panic!("{binary} runs: {error}"))
+}
