@@ -15,6 +15,8 @@
 #   STACK_NAME (bench) PORT_BASE (19100) INGRESS_PORT (18085)   the bench's own stack
 #   BENCH_CONNECTIONS (16) BENCH_DURATION (5) BENCH_WARMUP (1)  closed-loop micro-benchmarks, s
 #   BENCH_EVENT_TICKETS (1000)                                  tickets timed on the event path
+#   BENCH_PERF=1                  profile each route's service with `perf record` while it is
+#                                 measured: bench-reports/<time>/perf-<route>.txt
 #   FLOW_USERS (40) FLOW_RATE (200) FLOW_SECONDS (60)           goose users, offered req/s, time
 #   FLOW_EXPIRATION_WINDOW (20)   EXPIRATION_WINDOW_SECONDS of the flows' stack, so abandoned
 #                                 carts expire during the run and expiry is measured under load
@@ -105,5 +107,5 @@ case "${1:-}" in
     [ -n "$BENCH_OUT" ] || die "no run in bench-reports/ yet: scripts/bench.sh all"
     report
     ;;
-  *) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

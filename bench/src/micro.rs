@@ -112,12 +112,17 @@ async fn measure(
     );
     let seller = stack::sign_up(&http, base, "micro-seller").await?;
     report.currentuser = Some(
-        get_loop(
+        profiled(
             settings,
-            &http,
-            "GET /api/users/currentuser",
-            format!("{base}/api/users/currentuser"),
-            Some(seller.cookie.clone()),
+            "auth",
+            "currentuser",
+            get_loop(
+                settings,
+                &http,
+                "GET /api/users/currentuser",
+                format!("{base}/api/users/currentuser"),
+                Some(seller.cookie.clone()),
+            ),
         )
         .await,
     );
@@ -193,12 +198,17 @@ async fn measure(
         ));
     }
     report.tickets_list = Some(
-        get_loop(
+        profiled(
             settings,
-            &http,
-            "GET /api/tickets (100 tickets)",
-            format!("{base}/api/tickets"),
-            None,
+            "tickets",
+            "tickets_list",
+            get_loop(
+                settings,
+                &http,
+                "GET /api/tickets (100 tickets)",
+                format!("{base}/api/tickets"),
+                None,
+            ),
         )
         .await,
     );
@@ -275,34 +285,39 @@ async fn measure(
 
     let created = Arc::new(std::sync::Mutex::new(Vec::new()));
     report.tickets_create = Some(
-        closed_loop(
-            "POST /api/tickets",
-            n,
-            settings.warmup,
-            settings.duration,
-            {
-                let (http, base, seller, created) = (
-                    http.clone(),
-                    base.to_owned(),
-                    seller.clone(),
-                    created.clone(),
-                );
-                move |_, _| {
-                    let (http, base, seller, created) =
-                        (http.clone(), base.clone(), seller.clone(), created.clone());
-                    async move {
-                        match stack::sell(&http, &base, &seller, 15.0).await {
-                            Ok(id) => {
-                                if let Ok(mut ids) = created.lock() {
-                                    ids.push(id);
+        profiled(
+            settings,
+            "tickets",
+            "tickets_create",
+            closed_loop(
+                "POST /api/tickets",
+                n,
+                settings.warmup,
+                settings.duration,
+                {
+                    let (http, base, seller, created) = (
+                        http.clone(),
+                        base.to_owned(),
+                        seller.clone(),
+                        created.clone(),
+                    );
+                    move |_, _| {
+                        let (http, base, seller, created) =
+                            (http.clone(), base.clone(), seller.clone(), created.clone());
+                        async move {
+                            match stack::sell(&http, &base, &seller, 15.0).await {
+                                Ok(id) => {
+                                    if let Ok(mut ids) = created.lock() {
+                                        ids.push(id);
+                                    }
+                                    Step::Ok
                                 }
-                                Step::Ok
+                                Err(e) => Step::Err(e.to_string()),
                             }
-                            Err(e) => Step::Err(e.to_string()),
                         }
                     }
-                }
-            },
+                },
+            ),
         )
         .await,
     );
@@ -324,33 +339,40 @@ async fn measure(
     let buyer = stack::sign_up(&http, base, "micro-buyer").await?;
     let next = Arc::new(AtomicUsize::new(0));
     report.orders_create = Some(
-        closed_loop(
-            "POST /api/orders",
-            n,
-            Duration::ZERO,
-            Duration::from_secs(600),
-            {
-                let (http, base, buyer) = (http.clone(), base.to_owned(), buyer.clone());
-                move |_, _| {
-                    let (http, base, buyer, ids, next) = (
-                        http.clone(),
-                        base.clone(),
-                        buyer.clone(),
-                        ids.clone(),
-                        next.clone(),
-                    );
-                    async move {
-                        let Some(id) = ids.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                            return Step::Exhausted;
-                        };
-                        match order(&http, &base, &buyer, id).await {
-                            Ok(StatusCode::CREATED) => Step::Ok,
-                            Ok(status) => Step::Err(format!("POST /api/orders answered {status}")),
-                            Err(e) => Step::Err(e.to_string()),
+        profiled(
+            settings,
+            "orders",
+            "orders_create",
+            closed_loop(
+                "POST /api/orders",
+                n,
+                Duration::ZERO,
+                Duration::from_secs(600),
+                {
+                    let (http, base, buyer) = (http.clone(), base.to_owned(), buyer.clone());
+                    move |_, _| {
+                        let (http, base, buyer, ids, next) = (
+                            http.clone(),
+                            base.clone(),
+                            buyer.clone(),
+                            ids.clone(),
+                            next.clone(),
+                        );
+                        async move {
+                            let Some(id) = ids.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                                return Step::Exhausted;
+                            };
+                            match order(&http, &base, &buyer, id).await {
+                                Ok(StatusCode::CREATED) => Step::Ok,
+                                Ok(status) => {
+                                    Step::Err(format!("POST /api/orders answered {status}"))
+                                }
+                                Err(e) => Step::Err(e.to_string()),
+                            }
                         }
                     }
-                }
-            },
+                },
+            ),
         )
         .await,
     );
@@ -410,6 +432,57 @@ async fn event_path(
         attempts as f64 / settings.event_tickets.max(1) as f64
     );
     Ok(summary)
+}
+
+/// With `BENCH_PERF=1`, samples `service` with `perf record` while `measurement` runs and
+/// writes its hottest symbols to `perf-<key>.txt` in the run's folder: the profile of a figure.
+async fn profiled<F: std::future::Future<Output = Summary>>(
+    settings: &Settings,
+    service: &str,
+    key: &str,
+    measurement: F,
+) -> Summary {
+    let pid = settings
+        .stack_dir
+        .as_deref()
+        .and_then(|dir| stack::service_pid(dir, service));
+    let (Ok("1"), Some(pid)) = (std::env::var("BENCH_PERF").as_deref(), pid) else {
+        return measurement.await;
+    };
+    let data = settings.out_dir.join(format!("perf-{key}.data"));
+    let seconds = (settings.warmup + settings.duration).as_secs().max(1);
+    let perf = tokio::process::Command::new("perf")
+        .args(["record", "-F", "499", "-p", &pid.to_string(), "-o"])
+        .arg(&data)
+        .args(["--", "sleep", &seconds.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let summary = measurement.await;
+    if let Ok(mut perf) = perf {
+        let _ = perf.wait().await;
+        if let Ok(output) = tokio::process::Command::new("perf")
+            .args([
+                "report",
+                "--stdio",
+                "--sort",
+                "dso,symbol",
+                "--percent-limit",
+                "1",
+                "-i",
+            ])
+            .arg(&data)
+            .output()
+            .await
+        {
+            let _ = std::fs::write(
+                settings.out_dir.join(format!("perf-{key}.txt")),
+                output.stdout,
+            );
+            eprintln!("[bench]     profile of {service}: perf-{key}.txt");
+        }
+    }
+    summary
 }
 
 async fn get_loop(
