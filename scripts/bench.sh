@@ -107,5 +107,5 @@ case "${1:-}" in
     [ -n "$BENCH_OUT" ] || die "no run in bench-reports/ yet: scripts/bench.sh all"
     report
     ;;
-  *) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
