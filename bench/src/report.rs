@@ -611,3 +611,93 @@ fn memory_mb() -> u64 {
         })
         .map_or(0, |kb| kb / 1024)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn settings() -> Settings {
+        Settings {
+            root: "/repo".into(),
+            stack_url: "http://127.0.0.1:1".into(),
+            stack_dir: None,
+            port_base: 3100,
+            out_dir: "/repo/bench-reports/x".into(),
+            bin_dir: "/bin".into(),
+            smoke: false,
+            connections: 16,
+            warmup: std::time::Duration::ZERO,
+            duration: std::time::Duration::ZERO,
+            event_tickets: 1,
+            flow_users: 1,
+            flow_rate: 1,
+            flow_seconds: 1,
+        }
+    }
+
+    fn loop_of(rps: f64) -> Value {
+        json!({ "name": "x", "rps": rps, "p50_ms": 1.0, "p99_ms": 3.0, "errors": 0, "cpu": [["tickets", 0.9]] })
+    }
+
+    #[test]
+    fn figures_are_read_against_their_ceilings_and_targets() {
+        let run = Run {
+            micro: json!({
+                "date": "2026-11-24T05:10:00Z", "connections": 16,
+                "ceiling_empty_handler": loop_of(1000.0), "currentuser": loop_of(600.0),
+                "ceiling_mongo_find_100": loop_of(1000.0), "tickets_list": loop_of(300.0),
+                "ceiling_insert_and_publish": loop_of(1000.0), "tickets_create": null,
+                "event_path": { "count": 1000, "p50_ms": 3.0, "p99_ms": 25.0, "max_ms": 40.0, "errors": 0 },
+                "not_measured": ["POST /api/orders: orders service not yet landed"],
+            }),
+            flows: Value::Null,
+            footprint: json!({ "idle_rss_kb": { "auth": 10240 }, "binary_bytes": { "auth": 10485760 } }),
+            startup: Value::Null,
+            audit_micro: json!({ "events": { "ticket:created": 3 }, "checks": [{ "what": "one ticket:created per ticket", "ok": true, "detail": "expected 3, found 3" }] }),
+            audit_flows: Value::Null,
+        };
+        let text = render(&settings(), &run);
+        assert!(
+            text.contains(
+                "| `currentuser` ≥ 50% of the empty-handler ceiling | 60% of ceiling | ✅ |"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "| `GET /api/tickets` (100) ≥ 50% of raw MongoDB | 30% of ceiling | ❌ |"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("| `POST /api/tickets` ≥ 50% of raw MongoDB + JetStream | not measured: service not yet landed | — |"), "{text}");
+        assert!(
+            text.contains("| event path p99 < 20 ms | p99 25 ms | ❌ |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| zero errors in the flow load |") || !text.contains("zero errors"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| idle RSS ≤ 15 MB per service | largest 10.0 MB | ✅ |"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "| start → ready ≤ 100 ms (MongoDB/NATS up) | not measured in this run | — |"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("| no event lost or duplicated | every check holds | ✅ |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("- ✅ one ticket:created per ticket — expected 3, found 3"),
+            "{text}"
+        );
+        assert!(text.contains("| x | tickets 0.90 |"), "{text}");
+        assert!(text.contains("_Run of 2026-11-24 05:10 UTC"), "{text}");
+    }
+}
