@@ -19,8 +19,9 @@
 //!   with one key are handled one at a time, so concurrent retries replay too.
 //! - `GET /__requests` lists every `/v1` request received (method, path, the headers that matter,
 //!   the parsed form) as JSON, oldest first; `DELETE /__requests` forgets them. [`StandIn`] offers
-//!   the same to in-process tests, plus [`StandIn::drop_next_responses`] to lose a response after
-//!   the charge was made (the "network failed after Stripe charged" case).
+//!   the same to in-process tests, plus [`StandIn::drop_next_responses`] to lose the next
+//!   responses after the charge was made or replayed (the "network failed after Stripe charged"
+//!   case).
 //! - `GET /healthz` → `{"status":"ok"}`.
 //!
 //! State lives in memory: a restart forgets every charge and key, which is what tests want.
@@ -128,7 +129,8 @@ impl StandInState {
     }
 
     /// Makes the next `n` charge requests run (the charge is made and stored under its
-    /// idempotency key) but lose their response: the connection breaks mid-response.
+    /// idempotency key, or a stored response is replayed) but lose their response: the
+    /// connection breaks mid-response.
     pub fn drop_next_responses(&self, n: usize) {
         self.inner.drop_responses.store(n, Ordering::SeqCst);
     }
@@ -148,7 +150,10 @@ fn lock<T>(mutex: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The stand-in's routes.
 pub fn router(state: StandInState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { axum::Json(json!({"status":"ok"})) }))
+        .route(
+            "/healthz",
+            get(|| async { axum::Json(json!({"status":"ok"})) }),
+        )
         .route("/__requests", get(list_requests).delete(clear_requests))
         .route("/v1/charges", post(create_charge))
         .route("/v1/charges/{id}", get(retrieve_charge))
@@ -373,8 +378,7 @@ async fn create_charge(
                 }),
             );
         }
-        let mut response = Response::new(Body::from(stored.body.clone()));
-        *response.status_mut() = stored.status;
+        let mut response = respond(&state, stored.status, stored.body.clone(), true);
         set_json_headers(&mut response, &key);
         response.headers_mut().insert(
             "idempotent-replayed",
@@ -435,7 +439,10 @@ fn respond(state: &StandInState, status: StatusCode, body: Bytes, may_drop: bool
 }
 
 fn new_id(prefix: &str) -> String {
-    format!("{prefix}_{}", &uuid::Uuid::new_v4().simple().to_string()[..24])
+    format!(
+        "{prefix}_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..24]
+    )
 }
 
 /// Runs `POST /v1/charges`: (status, JSON body, whether the endpoint began executing).

@@ -27,7 +27,11 @@ async fn post_charge(
     (status, headers, response.json().await.expect("json"))
 }
 
-const VISA: [(&str, &str); 3] = [("amount", "1999"), ("currency", "usd"), ("source", "tok_visa")];
+const VISA: [(&str, &str); 3] = [
+    ("amount", "1999"),
+    ("currency", "usd"),
+    ("source", "tok_visa"),
+];
 
 #[tokio::test]
 async fn a_secret_key_is_required() {
@@ -56,10 +60,25 @@ async fn tok_visa_creates_a_succeeded_charge() {
     let (status, _, body) = post_charge(&standin, Some(KEY), None, &VISA).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["object"], "charge");
-    assert!(body["id"].as_str().is_some_and(|id| id.starts_with("ch_")), "{body}");
+    assert!(
+        body["id"].as_str().is_some_and(|id| id.starts_with("ch_")),
+        "{body}"
+    );
     assert_eq!(
-        (&body["amount"], &body["currency"], &body["status"], &body["paid"], &body["captured"]),
-        (&json!(1999), &json!("usd"), &json!("succeeded"), &json!(true), &json!(true))
+        (
+            &body["amount"],
+            &body["currency"],
+            &body["status"],
+            &body["paid"],
+            &body["captured"]
+        ),
+        (
+            &json!(1999),
+            &json!("usd"),
+            &json!("succeeded"),
+            &json!(true),
+            &json!(true)
+        )
     );
     assert_eq!(standin.succeeded_charges(), vec![body]);
 }
@@ -67,7 +86,11 @@ async fn tok_visa_creates_a_succeeded_charge() {
 #[tokio::test]
 async fn tok_charge_declined_is_a_card_error() {
     let standin = StandIn::spawn().await;
-    let form = [("amount", "1999"), ("currency", "usd"), ("source", "tok_chargeDeclined")];
+    let form = [
+        ("amount", "1999"),
+        ("currency", "usd"),
+        ("source", "tok_chargeDeclined"),
+    ];
     let (status, _, body) = post_charge(&standin, Some(KEY), None, &form).await;
     assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
     let charge = standin.charges().pop().expect("a failed charge is kept");
@@ -90,15 +113,24 @@ async fn unknown_tokens_and_missing_params_are_invalid_requests() {
         &standin,
         Some(KEY),
         None,
-        &[("amount", "1999"), ("currency", "usd"), ("source", "tok_nope")],
+        &[
+            ("amount", "1999"),
+            ("currency", "usd"),
+            ("source", "tok_nope"),
+        ],
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["code"], "resource_missing");
     assert_eq!(body["error"]["param"], "source");
     assert_eq!(body["error"]["message"], "No such token: 'tok_nope'");
-    let (status, _, body) =
-        post_charge(&standin, Some(KEY), None, &[("currency", "usd"), ("source", "tok_visa")]).await;
+    let (status, _, body) = post_charge(
+        &standin,
+        Some(KEY),
+        None,
+        &[("currency", "usd"), ("source", "tok_visa")],
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
         body,
@@ -118,14 +150,24 @@ async fn an_idempotency_key_replays_the_first_response() {
     let (status, headers, again) = post_charge(&standin, Some(KEY), Some("k1"), &VISA).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again, first, "the stored response, byte for byte");
-    assert_eq!(headers.get("idempotent-replayed").map(|v| v.as_bytes()), Some(&b"true"[..]));
+    assert_eq!(
+        headers.get("idempotent-replayed").map(|v| v.as_bytes()),
+        Some(&b"true"[..])
+    );
     assert_eq!(standin.charges().len(), 1, "no second charge");
 
     // A declined response is replayed as well: only a new key (a new card) charges again.
-    let declined = [("amount", "1999"), ("currency", "usd"), ("source", "tok_chargeDeclined")];
+    let declined = [
+        ("amount", "1999"),
+        ("currency", "usd"),
+        ("source", "tok_chargeDeclined"),
+    ];
     let (s1, _, d1) = post_charge(&standin, Some(KEY), Some("k2"), &declined).await;
     let (s2, _, d2) = post_charge(&standin, Some(KEY), Some("k2"), &declined).await;
-    assert_eq!((s1, s2), (StatusCode::PAYMENT_REQUIRED, StatusCode::PAYMENT_REQUIRED));
+    assert_eq!(
+        (s1, s2),
+        (StatusCode::PAYMENT_REQUIRED, StatusCode::PAYMENT_REQUIRED)
+    );
     assert_eq!(d1, d2);
     assert_eq!(standin.charges().len(), 2);
 }
@@ -135,8 +177,10 @@ async fn concurrent_requests_with_one_key_charge_once() {
     let standin = StandIn::spawn().await;
     let attempts = (0..5).map(|_| post_charge(&standin, Some(KEY), Some("same"), &VISA));
     let results = futures::future::join_all(attempts).await;
-    let ids: std::collections::BTreeSet<_> =
-        results.iter().map(|(_, _, body)| body["id"].clone()).collect();
+    let ids: std::collections::BTreeSet<_> = results
+        .iter()
+        .map(|(_, _, body)| body["id"].to_string())
+        .collect();
     assert_eq!(ids.len(), 1, "{results:?}");
     assert_eq!(standin.charges().len(), 1);
 }
@@ -145,7 +189,11 @@ async fn concurrent_requests_with_one_key_charge_once() {
 async fn a_key_reused_with_other_parameters_is_an_idempotency_error() {
     let standin = StandIn::spawn().await;
     post_charge(&standin, Some(KEY), Some("k"), &VISA).await;
-    let other = [("amount", "2000"), ("currency", "usd"), ("source", "tok_visa")];
+    let other = [
+        ("amount", "2000"),
+        ("currency", "usd"),
+        ("source", "tok_visa"),
+    ];
     let (status, _, body) = post_charge(&standin, Some(KEY), Some("k"), &other).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(
@@ -167,7 +215,11 @@ async fn a_dropped_response_still_charged_and_the_retry_replays_it() {
         .send()
         .await;
     let lost = match lost {
-        Ok(response) => response.bytes().await.map(|_| ()).map_err(|e| e.to_string()),
+        Ok(response) => response
+            .bytes()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
         Err(error) => Err(error.to_string()),
     };
     assert!(lost.is_err(), "the client never gets the answer");
@@ -181,14 +233,31 @@ async fn a_dropped_response_still_charged_and_the_retry_replays_it() {
 #[tokio::test]
 async fn requests_are_recorded_and_served_as_json() {
     let standin = StandIn::spawn().await;
-    post_charge(&standin, Some(KEY), Some("k"), &[("amount", "1999"), ("currency", "usd"), ("source", "tok_visa"), ("metadata[order_id]", "abc")]).await;
+    post_charge(
+        &standin,
+        Some(KEY),
+        Some("k"),
+        &[
+            ("amount", "1999"),
+            ("currency", "usd"),
+            ("source", "tok_visa"),
+            ("metadata[order_id]", "abc"),
+        ],
+    )
+    .await;
     let recorded = standin.charge_requests();
     assert_eq!(recorded.len(), 1);
     let request = &recorded[0];
-    assert_eq!((request.method.as_str(), request.path.as_str()), ("POST", "/v1/charges"));
+    assert_eq!(
+        (request.method.as_str(), request.path.as_str()),
+        ("POST", "/v1/charges")
+    );
     assert_eq!(request.header("authorization"), Some(KEY));
     assert_eq!(request.header("idempotency-key"), Some("k"));
-    assert_eq!(request.header("content-type"), Some("application/x-www-form-urlencoded"));
+    assert_eq!(
+        request.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
     assert_eq!(request.param("metadata[order_id]"), Some("abc"));
     assert_eq!(request.param("amount"), Some("1999"));
 
@@ -198,7 +267,10 @@ async fn requests_are_recorded_and_served_as_json() {
         .json()
         .await
         .expect("json");
-    assert_eq!(over_http, serde_json::to_value(&recorded).expect("serialises"));
+    assert_eq!(
+        over_http,
+        serde_json::to_value(&recorded).expect("serialises")
+    );
     let charge_id = standin.charges()[0]["id"].as_str().expect("id").to_owned();
     let fetched: Value = reqwest::Client::new()
         .get(format!("{}/v1/charges/{charge_id}", standin.url()))

@@ -8,11 +8,11 @@ use common::http::{Readiness, finish_router};
 use common::outbox::Outbox;
 use mongodb::{Collection, Database};
 
+use crate::charges::Stripe;
 use crate::config::Config;
 use crate::models::order::Order;
 use crate::models::payment::Payment;
 use crate::routes;
-use crate::charges::Stripe;
 
 #[derive(Clone)]
 pub struct AppState {

@@ -74,7 +74,11 @@ impl Stripe {
         let client = ClientBuilder::new(key)
             .url(base)
             .timeout(ATTEMPT_TIMEOUT)
-            .app_info("ticketing-payments", Some(env!("CARGO_PKG_VERSION").to_owned()), None)
+            .app_info(
+                "ticketing-payments",
+                Some(env!("CARGO_PKG_VERSION").to_owned()),
+                None,
+            )
             .build()
             .map_err(|error| anyhow::anyhow!("cannot configure the Stripe client: {error}"))?;
         Ok(Self { client })
@@ -83,7 +87,8 @@ impl Stripe {
     /// Charges the card `token` for the order, in US dollars; returns the charge id (`ch_…`).
     pub async fn charge(&self, request: &ChargeRequest<'_>) -> Result<String, ChargeError> {
         let key = idempotency_key(&request.order_id, request.token);
-        let key = IdempotencyKey::new(&key).map_err(|error| ChargeError::Failed(anyhow::anyhow!("{error:?}")))?;
+        let key = IdempotencyKey::new(&key)
+            .map_err(|error| ChargeError::Failed(anyhow::anyhow!("{error:?}")))?;
         let mut attempt = 0;
         loop {
             attempt += 1;

@@ -11,11 +11,11 @@
 //! and the card token (`stripe::idempotency_key`), and a unique index on `payments.orderId`.
 
 pub mod app;
+pub mod charges;
 pub mod config;
 pub mod events;
 pub mod models;
 pub mod routes;
-pub mod charges;
 
 pub use app::{AppState, router};
 pub use config::Config;

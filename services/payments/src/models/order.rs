@@ -46,14 +46,21 @@ impl Order {
     pub const COLLECTION: &'static str = "orders";
 }
 
-pub async fn find(orders: &Collection<Order>, id: ObjectId) -> mongodb::error::Result<Option<Order>> {
+pub async fn find(
+    orders: &Collection<Order>,
+    id: ObjectId,
+) -> mongodb::error::Result<Option<Order>> {
     orders.find_one(doc! { "_id": id }).await
 }
 
 /// Takes the order for a payment attempt keyed `key`: only if it is unpaid, not cancelled, and
 /// nobody else holds a live claim. The same key may take it again (a retry of the same request
 /// is safe: Stripe answers it from its idempotency store). Returns whether the claim is ours.
-pub async fn claim(orders: &Collection<Order>, id: ObjectId, key: &str) -> mongodb::error::Result<bool> {
+pub async fn claim(
+    orders: &Collection<Order>,
+    id: ObjectId,
+    key: &str,
+) -> mongodb::error::Result<bool> {
     let now = DateTime::now();
     let until = DateTime::from_millis(
         now.timestamp_millis()
@@ -78,7 +85,11 @@ pub async fn claim(orders: &Collection<Order>, id: ObjectId, key: &str) -> mongo
 }
 
 /// Gives up a claim after an attempt that charged nothing (declined, or Stripe unreachable).
-pub async fn release(orders: &Collection<Order>, id: ObjectId, key: &str) -> mongodb::error::Result<()> {
+pub async fn release(
+    orders: &Collection<Order>,
+    id: ObjectId,
+    key: &str,
+) -> mongodb::error::Result<()> {
     orders
         .update_one(
             doc! { "_id": id, "claim.key": key },
