@@ -5,7 +5,8 @@
 //! purchase offline while still going through a real HTTP exchange in Stripe's wire format:
 //!
 //! - `POST /v1/charges` (form-encoded, as Stripe's v1 API) with `amount`, `currency` and `source`.
-//!   The test token `tok_visa` succeeds (200, a `charge` object); `tok_chargeDeclined` is declined
+//!   The test tokens `tok_visa` (and `tok_visa_debit`, `tok_mastercard`, `tok_amex`) succeed
+//!   (200, a `charge` object); `tok_chargeDeclined` is declined
 //!   (402, `card_error` / `card_declined` / `generic_decline`, "Your card was declined."); any other
 //!   token is unknown (400 `resource_missing` on `source`). Missing or malformed parameters get
 //!   Stripe's `parameter_missing` / `parameter_invalid_integer` errors.
@@ -45,6 +46,8 @@ use tokio::sync::Mutex;
 
 /// The test token that always succeeds.
 pub const TOKEN_OK: &str = "tok_visa";
+/// Other cards that succeed, as in Stripe's test mode.
+pub const TOKENS_OK: [&str; 4] = [TOKEN_OK, "tok_visa_debit", "tok_mastercard", "tok_amex"];
 /// The test token whose charge is always declined.
 pub const TOKEN_DECLINED: &str = "tok_chargeDeclined";
 /// Stripe's message for a generic decline.
@@ -517,7 +520,7 @@ fn charge(state: &StandInState, params: &[(String, String)]) -> (StatusCode, Byt
         );
     };
     let declined = match source {
-        TOKEN_OK => false,
+        good if TOKENS_OK.contains(&good) => false,
         TOKEN_DECLINED => true,
         other => {
             let body = json!({ "error": {

@@ -70,20 +70,31 @@ async fn concurrent_identical_requests_charge_once() {
 async fn concurrent_requests_with_different_cards_charge_once() {
     let app = TestApp::spawn().await;
     let (order_id, cookie) = paid_order(&app, 20.0).await;
-    // Two different tokens, so two different idempotency keys: only the claim keeps them apart.
-    // The stand-in knows only tok_visa as a good card, so the second is a retry of the first
-    // token interleaved with a declined one.
-    let (visa, declined) = (
-        body("tok_visa", order_id),
-        body("tok_chargeDeclined", order_id),
-    );
+    // Different cards, so different idempotency keys: only the claim keeps them apart.
+    let (visa, mastercard) = (body("tok_visa", order_id), body("tok_mastercard", order_id));
     let responses = futures::future::join_all([
         app.pay(Some(&cookie), &visa),
-        app.pay(Some(&cookie), &declined),
+        app.pay(Some(&cookie), &mastercard),
         app.pay(Some(&cookie), &visa),
+        app.pay(Some(&cookie), &mastercard),
     ])
     .await;
     assert_eq!(responses.iter().filter(|r| r.status() == 201).count(), 1);
+    for response in responses.into_iter().filter(|r| r.status() != 201) {
+        let body: Value = response.json().await.expect("json");
+        let message = body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            [
+                "Order has already been paid",
+                "A payment for this order is already in progress"
+            ]
+            .contains(&message.as_str()),
+            "{body}"
+        );
+    }
     assert_eq!(app.standin.succeeded_charges().len(), 1);
     assert_eq!(app.payments_for(order_id).await.len(), 1);
 }

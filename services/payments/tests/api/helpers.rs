@@ -8,7 +8,7 @@ use async_nats::jetstream;
 use bson::oid::ObjectId;
 use bson::{Document, doc};
 use common::SessionKeys;
-use common::events::{Event, Nats, OrderStatus, STREAM};
+use common::events::{Event, OrderStatus, Publisher, STREAM};
 use reqwest::Response;
 use reqwest::header::COOKIE;
 use serde_json::Value;
@@ -27,7 +27,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub db: TestDb,
     pub standin: StandIn,
-    pub nats: Nats,
+    /// The test's own JetStream context, to publish events and read the stream.
+    pub jetstream: jetstream::Context,
     _nats_server: NatsServer,
 }
 
@@ -40,6 +41,8 @@ pub struct Stored {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        // Logs show up in the output of a failing test (RUST_LOG to filter).
+        common::telemetry::init();
         let db = TestDb::new().await;
         let nats_server = NatsServer::start().await;
         let standin = StandIn::spawn().await;
@@ -67,16 +70,17 @@ impl TestApp {
                 panic!("payments stopped: {error:?}");
             }
         });
+        // The service has created the stream by the time it is ready.
         let client = async_nats::connect(&nats_server.url)
             .await
             .expect("test connects to NATS");
-        let nats = Nats::from_client(client).await.expect("stream exists");
+        let jetstream = jetstream::new(client);
         let app = Self {
             address,
             http: test_support::http::client(),
             db,
             standin,
-            nats,
+            jetstream,
             _nats_server: nats_server,
         };
         test_support::http::wait_ready(&app.http, &app.url(""), Duration::from_secs(20)).await;
@@ -141,8 +145,7 @@ impl TestApp {
     }
 
     pub async fn publish<E: Event>(&self, event: &E) {
-        self.nats
-            .publisher()
+        Publisher::new(self.jetstream.clone())
             .publish(event)
             .await
             .expect("event published");
@@ -151,8 +154,7 @@ impl TestApp {
     /// Every message on `subject` in the stream, oldest first.
     pub async fn stored(&self, subject: &str) -> Vec<Stored> {
         let stream = self
-            .nats
-            .jetstream()
+            .jetstream
             .get_stream(STREAM)
             .await
             .expect("the stream exists");
@@ -183,7 +185,7 @@ impl TestApp {
 
     /// Waits until `durable` has acknowledged everything it was given.
     pub async fn wait_acked(&self, durable: &str) {
-        let js: &jetstream::Context = self.nats.jetstream();
+        let js = &self.jetstream;
         eventually(&format!("{durable} to ack everything"), WAIT, || async {
             let mut consumer: jetstream::consumer::PullConsumer =
                 js.get_consumer_from_stream(durable, STREAM).await.ok()?;
