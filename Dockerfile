@@ -8,11 +8,13 @@
 # `builder` (dependencies compiled in their own cached layer, then our sources), and the runtime
 # image, which holds the binary and the CA bundle only, and runs as an unprivileged user.
 #
-# Only the shared crates and `services/$SERVICE` are copied, never the other services, so a change
-# in one service neither invalidates another's layers nor (through skaffold's Dockerfile
-# dependency detection) triggers another's rebuild. With the other services absent, the workspace
-# glob `services/*` simply has one member; Cargo.lock still pins every version (cargo drops the
-# absent members' entries from it, which is why the builds below cannot use `--locked`).
+# Only the shared workspace members (crates/*, e2e; their tests are in .dockerignore) and
+# `services/$SERVICE` are copied, never the other services, so a change in one service neither
+# invalidates another's layers nor (through skaffold's Dockerfile dependency detection) triggers
+# another's rebuild. With the other services absent, the workspace glob `services/*` simply has
+# one member; Cargo.lock still pins every version (cargo drops the absent members' entries from
+# it, which is why the builds below cannot use `--locked`). A new workspace member outside
+# services/ must be copied here too (scripts/check-k8s.sh checks that).
 
 ARG RUST_IMAGE=docker.io/library/rust:1-bookworm
 ARG RUNTIME_IMAGE=docker.io/library/debian:bookworm-slim
@@ -31,6 +33,7 @@ RUN case "${SERVICE}" in \
     esac
 COPY Cargo.toml Cargo.lock ./
 COPY crates crates
+COPY e2e e2e
 COPY services/${SERVICE} services/${SERVICE}
 RUN cargo chef prepare --recipe-path recipe.json
 
@@ -42,6 +45,7 @@ RUN cargo chef cook --release --package "${SERVICE}" --recipe-path recipe.json
 # Our sources.
 COPY Cargo.toml Cargo.lock ./
 COPY crates crates
+COPY e2e e2e
 COPY services/${SERVICE} services/${SERVICE}
 RUN cargo build --release --package "${SERVICE}" --bin "${SERVICE}" \
     && install -D -m 0755 "target/release/${SERVICE}" /out/service

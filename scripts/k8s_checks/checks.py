@@ -7,6 +7,7 @@ once per set of manifests skaffold deploys (the default set and each profile's).
 from __future__ import annotations
 
 import re
+import tomllib
 from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -567,9 +568,18 @@ def _dockerfile_instructions(text: str) -> list[tuple[str, str]]:
     return out
 
 
+def _workspace_members(repo: Repo) -> list[str]:
+    path = repo.root / "Cargo.toml"
+    if not path.is_file():
+        return []
+    workspace = tomllib.loads(path.read_text()).get("workspace") or {}
+    return [str(m) for m in workspace.get("members") or []]
+
+
 def check_dockerfile(repo: Repo) -> list[str]:
     """The Dockerfile builds one service by SERVICE, copies only shared sources and
-    services/${SERVICE} (so skaffold rebuilds only the artifact that changed), and ends in a
+    services/${SERVICE} (so skaffold rebuilds only the artifact that changed) but every other
+    workspace member cargo needs to load the workspace, and ends in a
     runtime stage that runs as a numeric non-root user; .dockerignore keeps build output, local
     data and tools out of the context."""
     errors = []
@@ -596,6 +606,15 @@ def check_dockerfile(repo: Repo) -> list[str]:
                     errors.append(f"Dockerfile: `{op} {args}` copies every service; copy services/${{SERVICE}} only")
                 elif normalized.startswith("services/") and "${SERVICE}" not in normalized and "$SERVICE" not in normalized:
                     errors.append(f"Dockerfile: `{op} {args}` copies a fixed service; use services/${{SERVICE}}")
+    copied = {a.rstrip("/") for op, args in instructions if op in ("COPY", "ADD") and "--from" not in args
+              for a in [x for x in args.split() if not x.startswith("--")][:-1]}
+    for member in _workspace_members(repo):
+        if member.startswith("services/"):
+            continue  # only services/${SERVICE}, checked above
+        base = member.split("*")[0].rstrip("/")
+        if not any(base == c or base.startswith(c + "/") for c in copied):
+            errors.append(f"Dockerfile: workspace member {member!r} (Cargo.toml) is never copied; "
+                          f"cargo cannot load the workspace without it")
     final = stages[-1] if stages else []
     users = [args for op, args in final if op == "USER"]
     if not users:

@@ -391,6 +391,13 @@ def test_dockerfile_rejects_copying_the_whole_context(scratch):
     assert_fails(checks.check_dockerfile(scratch.repo()), "`COPY . .` copies every service")
 
 
+def test_dockerfile_copies_every_shared_workspace_member(scratch):
+    scratch.replace("Dockerfile", "COPY e2e e2e\n", "")
+    assert_fails(checks.check_dockerfile(scratch.repo()), "workspace member 'e2e'", "never copied")
+    scratch.replace("Cargo.toml", '"e2e"', '"e2e", "tools/*"')
+    assert_fails(checks.check_dockerfile(scratch.repo()), "workspace member 'tools/*'")
+
+
 def test_dockerfile_requires_non_root_runtime_user(scratch):
     scratch.replace("Dockerfile", "USER 10001:10001", "USER root")
     assert_fails(checks.check_dockerfile(scratch.repo()), "runtime USER 'root' must be a numeric non-root uid")
