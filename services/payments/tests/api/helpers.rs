@@ -4,19 +4,17 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use async_nats::jetstream;
 use bson::oid::ObjectId;
 use bson::{Document, doc};
 use common::SessionKeys;
-use common::events::{Event, OrderStatus, Publisher, STREAM};
+use common::events::{Event, OrderStatus, Publisher};
 use reqwest::Response;
 use reqwest::header::COOKIE;
 use serde_json::Value;
 use stripe_standin::StandIn;
 pub use test_support::http::{assert_errors, eventually};
 use test_support::mongo::TestDb;
-
-use crate::nats_server::NatsServer;
+use test_support::nats::{StoredEvent, TestNats};
 
 pub const JWT_KEY: &str = "test-jwt-key";
 pub const STRIPE_KEY: &str = "sk_test_payments";
@@ -27,16 +25,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub db: TestDb,
     pub standin: StandIn,
-    /// The test's own JetStream context, to publish events and read the stream.
-    pub jetstream: jetstream::Context,
-    _nats_server: NatsServer,
-}
-
-/// A message as it sits in the stream.
-#[derive(Debug, Clone)]
-pub struct Stored {
-    pub body: Value,
-    pub msg_id: Option<String>,
+    pub nats: TestNats,
 }
 
 impl TestApp {
@@ -44,11 +33,11 @@ impl TestApp {
         // Logs show up in the output of a failing test (RUST_LOG to filter).
         common::telemetry::init();
         let db = TestDb::new().await;
-        let nats_server = NatsServer::start().await;
+        let nats = TestNats::start().await;
         let standin = StandIn::spawn().await;
         let config = payments::Config {
             mongo_uri: db.uri.clone(),
-            nats_url: nats_server.url.clone(),
+            nats_url: nats.url.clone(),
             nats_client_id: "payments-test".to_owned(),
             jwt_key: JWT_KEY.to_owned(),
             stripe_key: STRIPE_KEY.to_owned(),
@@ -70,18 +59,12 @@ impl TestApp {
                 panic!("payments stopped: {error:?}");
             }
         });
-        // The service has created the stream by the time it is ready.
-        let client = async_nats::connect(&nats_server.url)
-            .await
-            .expect("test connects to NATS");
-        let jetstream = jetstream::new(client);
         let app = Self {
             address,
             http: test_support::http::client(),
             db,
             standin,
-            jetstream,
-            _nats_server: nats_server,
+            nats,
         };
         test_support::http::wait_ready(&app.http, &app.url(""), Duration::from_secs(20)).await;
         app
@@ -145,56 +128,23 @@ impl TestApp {
     }
 
     pub async fn publish<E: Event>(&self, event: &E) {
-        Publisher::new(self.jetstream.clone())
+        Publisher::new(self.nats.jetstream().await)
             .publish(event)
             .await
             .expect("event published");
     }
 
-    /// Every message on `subject` in the stream, oldest first.
-    pub async fn stored(&self, subject: &str) -> Vec<Stored> {
-        let stream = self
-            .jetstream
-            .get_stream(STREAM)
-            .await
-            .expect("the stream exists");
-        let last = stream
-            .get_info()
-            .await
-            .expect("stream info")
-            .state
-            .last_sequence;
-        let mut found = Vec::new();
-        for sequence in 1..=last {
-            let Ok(message) = stream.get_raw_message(sequence).await else {
-                continue;
-            };
-            if message.subject.as_str() != subject {
-                continue;
-            }
-            found.push(Stored {
-                body: serde_json::from_slice(&message.payload).expect("a JSON body"),
-                msg_id: message
-                    .headers
-                    .get("Nats-Msg-Id")
-                    .map(|value| value.as_str().to_owned()),
-            });
-        }
-        found
+    /// Every event stored on `subject`, oldest first.
+    pub async fn stored(&self, subject: &str) -> Vec<StoredEvent> {
+        self.nats.published(subject).await
     }
 
     /// Waits until `durable` has acknowledged everything it was given.
     pub async fn wait_acked(&self, durable: &str) {
-        let js = &self.jetstream;
-        eventually(&format!("{durable} to ack everything"), WAIT, || async {
-            let mut consumer: jetstream::consumer::PullConsumer =
-                js.get_consumer_from_stream(durable, STREAM).await.ok()?;
-            let info = consumer.info().await.ok()?;
-            (info.num_pending == 0
-                && info.num_ack_pending == 0
-                && info.delivered.stream_sequence > 0)
-                .then_some(())
-        })
-        .await;
+        let info = self.nats.wait_consumer_idle(durable, WAIT).await;
+        assert!(
+            info.delivered.stream_sequence > 0,
+            "{durable} delivered nothing: {info:?}"
+        );
     }
 }

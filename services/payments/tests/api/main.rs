@@ -6,4 +6,3 @@ mod config;
 mod create_payment;
 mod helpers;
 mod listeners;
-mod nats_server;
