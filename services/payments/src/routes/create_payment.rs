@@ -14,7 +14,9 @@
 //!    the attempt ends (400 `A payment for this order is already in progress`).
 //! 2. **Charge** through Stripe with the idempotency key of (order, token) (`charges`). A
 //!    declined card is a 400 with Stripe's message; the claim is released, nothing is stored or
-//!    published, and another card may be tried.
+//!    published, and another card may be tried. When Stripe could not be heard (a 500), the
+//!    claim is kept until its lease lapses: the card may have been charged, and only a retry with
+//!    the same card, which Stripe answers from its idempotency store, may go on.
 //! 3. **Record** in one transaction: the payment (a unique index on `orderId`), the replica's
 //!    `paymentId`, and the `payment:created` event in the outbox. Losing a race here is 400
 //!    `Order has already been paid`: by then the winner holds the same charge (same key).
@@ -92,18 +94,18 @@ pub async fn handler(
         .await;
     let stripe_id = match charged {
         Ok(stripe_id) => stripe_id,
-        Err(error) => {
-            if let Err(release_error) = order::release(&state.orders, order.id, &key).await {
-                tracing::warn!(order = %order.id, error = %release_error, "cannot release the payment claim; it lapses by itself");
+        Err(ChargeError::Rejected(message)) => {
+            // Stripe said no, so nothing was charged: another card may try at once.
+            if let Err(error) = order::release(&state.orders, order.id, &key).await {
+                tracing::warn!(order = %order.id, %error, "cannot release the payment claim; it lapses by itself");
             }
-            return Err(match error {
-                ChargeError::Rejected(message) => {
-                    tracing::info!(order = %order.id, %message, "Stripe rejected the charge");
-                    AppError::BadRequest(message)
-                }
-                ChargeError::Failed(cause) => AppError::Internal(cause),
-            });
+            tracing::info!(order = %order.id, %message, "Stripe rejected the charge");
+            return Err(AppError::BadRequest(message));
         }
+        // The card may have been charged without our hearing of it: the claim stays, so only a
+        // retry with this card (the same key, which Stripe answers from its store) can proceed
+        // until the lease lapses.
+        Err(ChargeError::Failed(cause)) => return Err(AppError::Internal(cause)),
     };
 
     let payment = Payment::new(order.id, stripe_id);

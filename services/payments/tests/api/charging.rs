@@ -169,6 +169,20 @@ async fn a_user_retry_after_a_failed_request_does_not_charge_twice() {
     assert_errors(failed, 500, json!([{ "message": "Something went wrong" }])).await;
     assert!(app.payments_for(order_id).await.is_empty());
     assert_eq!(app.standin.succeeded_charges().len(), 1);
+    // Another card must not go ahead while the first may have been charged.
+    let other = app
+        .pay(Some(&cookie), &body("tok_mastercard", order_id))
+        .await;
+    assert_errors(
+        other,
+        400,
+        json!([{ "message": "A payment for this order is already in progress" }]),
+    )
+    .await;
+    assert_eq!(
+        app.standin.charge_requests().len(),
+        payments::charges::ATTEMPTS as usize
+    );
     // The user presses Pay again: the same key, so Stripe answers with the charge it made.
     let retried = app.pay(Some(&cookie), &body("tok_visa", order_id)).await;
     assert_eq!(retried.status(), 201);
@@ -289,4 +303,23 @@ async fn payment_created_is_published_with_the_payment() {
         (pending == 0).then_some(())
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_stripe_that_refuses_our_key_is_a_500_and_changes_nothing() {
+    let app = TestApp::spawn_with(|config| config.stripe_key = "rk_wrong".to_owned()).await;
+    let (order_id, cookie) = paid_order(&app, 20.0).await;
+    let response = app.pay(Some(&cookie), &body("tok_visa", order_id)).await;
+    assert_errors(
+        response,
+        500,
+        json!([{ "message": "Something went wrong" }]),
+    )
+    .await;
+    let sent = app.standin.charge_requests();
+    assert_eq!(sent.len(), 1, "an answer, even a refusal, is not retried");
+    assert_eq!(sent[0].header("authorization"), Some("Bearer rk_wrong"));
+    assert!(app.standin.charges().is_empty());
+    assert!(app.payments_for(order_id).await.is_empty());
+    assert!(app.stored("payment:created").await.is_empty());
 }

@@ -30,12 +30,17 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns with the configuration changed by `configure` first.
+    pub async fn spawn_with(configure: impl FnOnce(&mut payments::Config)) -> Self {
         // Logs show up in the output of a failing test (RUST_LOG to filter).
         common::telemetry::init();
         let db = TestDb::new().await;
         let nats = TestNats::start().await;
         let standin = StandIn::spawn().await;
-        let config = payments::Config {
+        let mut config = payments::Config {
             mongo_uri: db.uri.clone(),
             nats_url: nats.url.clone(),
             nats_client_id: "payments-test".to_owned(),
@@ -45,6 +50,7 @@ impl TestApp {
             port: 0,
             cookie_secure: false,
         };
+        configure(&mut config);
         let mut tuning = payments::Tuning::default();
         tuning.listener.not_yet_delay = Duration::from_millis(50);
         tuning.listener.retry_delay = Duration::from_millis(100);
