@@ -16,8 +16,10 @@
 //! - `Idempotency-Key` is honoured as Stripe does for v1: the first response of an endpoint that
 //!   began executing (success or card error) is stored under the key; the same key with the same
 //!   method, path and parameters replays it byte for byte (header `Idempotent-Replayed: true`) and
-//!   charges nothing; the same key with anything different is a 400 `idempotency_error`. Requests
-//!   with one key are handled one at a time, so concurrent retries replay too.
+//!   charges nothing; the same key with anything different is a 400 `idempotency_error`; a
+//!   request arriving while another with its key is being executed is a 409
+//!   `idempotency_key_in_use`, saved nowhere (retry it). [`StandInState::set_latency`] makes
+//!   charges take time, so tests can make such requests overlap.
 //! - `GET /__requests` lists every `/v1` request received (method, path, the headers that matter,
 //!   the parsed form) as JSON, oldest first; `DELETE /__requests` forgets them. [`StandIn`] offers
 //!   the same to in-process tests, plus [`StandIn::drop_next_responses`] to lose the next
@@ -100,6 +102,8 @@ struct Inner {
     keys: StdMutex<HashMap<String, Arc<Mutex<Option<Stored>>>>>,
     /// How many upcoming charge responses to lose after the charge was made.
     drop_responses: AtomicUsize,
+    /// How long a charge takes, in milliseconds (Stripe's latency; 0 by default).
+    latency_ms: std::sync::atomic::AtomicU64,
 }
 
 /// The stand-in's shared state; cheap to clone.
@@ -136,6 +140,13 @@ impl StandInState {
     /// connection breaks mid-response.
     pub fn drop_next_responses(&self, n: usize) {
         self.inner.drop_responses.store(n, Ordering::SeqCst);
+    }
+
+    /// Makes every charge take `latency` while holding its idempotency key, as a real card
+    /// network does, so that concurrent requests with one key overlap.
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        let millis = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        self.inner.latency_ms.store(millis, Ordering::SeqCst);
     }
 
     pub fn clear_requests(&self) {
@@ -370,7 +381,19 @@ async fn create_charge(
         .entry(key.clone())
         .or_default()
         .clone();
-    let mut slot = slot.lock().await;
+    // As Stripe: a request whose key is being executed right now is refused, not queued, and
+    // nothing is saved for it; the client retries it later and gets the saved response then.
+    let Ok(mut slot) = slot.try_lock() else {
+        return stripe_error(
+            StatusCode::CONFLICT,
+            json!({
+                "type": "invalid_request_error",
+                "code": "idempotency_key_in_use",
+                "doc_url": "https://stripe.com/docs/error-codes/idempotency-key-in-use",
+                "message": format!("There is currently another in-progress request using this Idempotency Key (that probably means you submitted twice, and the other request is still going through): {key}. Please try again later."),
+            }),
+        );
+    };
     if let Some(stored) = slot.as_ref() {
         if stored.fingerprint != fingerprint {
             return stripe_error(
@@ -388,6 +411,10 @@ async fn create_charge(
             header::HeaderValue::from_static("true"),
         );
         return response;
+    }
+    let latency = state.inner.latency_ms.load(Ordering::SeqCst);
+    if latency > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
     }
     let (status, body, began) = charge(&state, &fingerprint.2);
     // As Stripe: only a request whose endpoint began executing is saved; a failed validation is not.

@@ -173,16 +173,36 @@ async fn an_idempotency_key_replays_the_first_response() {
 }
 
 #[tokio::test]
-async fn concurrent_requests_with_one_key_charge_once() {
+async fn a_key_in_use_is_a_conflict_and_charges_once() {
     let standin = StandIn::spawn().await;
-    let attempts = (0..5).map(|_| post_charge(&standin, Some(KEY), Some("same"), &VISA));
+    standin
+        .state
+        .set_latency(std::time::Duration::from_millis(300));
+    let attempts = (0..3).map(|_| post_charge(&standin, Some(KEY), Some("same"), &VISA));
     let results = futures::future::join_all(attempts).await;
-    let ids: std::collections::BTreeSet<_> = results
+    let statuses: Vec<_> = results
         .iter()
-        .map(|(_, _, body)| body["id"].to_string())
+        .map(|(status, _, _)| status.as_u16())
         .collect();
-    assert_eq!(ids.len(), 1, "{results:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{results:?}"
+    );
+    for (status, _, body) in results
+        .iter()
+        .filter(|(status, _, _)| *status != StatusCode::OK)
+    {
+        assert_eq!(*status, StatusCode::CONFLICT);
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+        assert_eq!(body["error"]["code"], "idempotency_key_in_use");
+    }
     assert_eq!(standin.charges().len(), 1);
+    // Once the first is done, the key replays it.
+    let (status, headers, again) = post_charge(&standin, Some(KEY), Some("same"), &VISA).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.get("idempotent-replayed").is_some());
+    assert_eq!(again["id"], standin.charges()[0]["id"]);
 }
 
 #[tokio::test]

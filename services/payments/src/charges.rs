@@ -28,16 +28,17 @@ use std::time::Duration;
 use bson::oid::ObjectId;
 use sha2::{Digest, Sha256};
 use stripe::{
-    ApiErrorsType, Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError,
-    StripeRequest as _,
+    ApiErrorsCode, ApiErrorsType, Client, ClientBuilder, IdempotencyKey, RequestStrategy,
+    StripeError, StripeRequest as _,
 };
 use stripe_core::charge::CreateCharge;
 use stripe_types::Currency;
 
-/// How long one attempt may take before it counts as lost.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long one attempt may take before it counts as lost. With the retries' pauses, a charge
+/// takes at most `ATTEMPTS` of these plus 1.5 s (see `models::order::CLAIM_LEASE`).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Attempts per charge when the exchange fails without an answer (all with the same key).
-pub const ATTEMPTS: u32 = 3;
+pub const ATTEMPTS: u32 = 4;
 
 /// The Stripe client; cheap to clone.
 #[derive(Clone)]
@@ -106,16 +107,23 @@ impl Stripe {
                 .await;
             match sent {
                 Ok(charge) => return Ok(charge.id.to_string()),
-                // No answer: the charge may have been made. The same key makes asking again safe.
-                Err(error @ (StripeError::ClientError(_) | StripeError::Timeout))
-                    if attempt < ATTEMPTS =>
-                {
-                    tracing::warn!(order = %request.order_id, attempt, %error, "Stripe did not answer; retrying with the same idempotency key");
-                    tokio::time::sleep(Duration::from_millis(200) * attempt).await;
+                // No answer (the charge may have been made), or the same key still executing in
+                // another request (this one's twin): the same key makes asking again safe.
+                Err(error) if attempt < ATTEMPTS && worth_retrying(&error) => {
+                    tracing::warn!(order = %request.order_id, attempt, %error, "retrying the charge with the same idempotency key");
+                    tokio::time::sleep(Duration::from_millis(250) * attempt).await;
                 }
                 Err(error) => return Err(classify(error)),
             }
         }
+    }
+}
+
+fn worth_retrying(error: &StripeError) -> bool {
+    match error {
+        StripeError::ClientError(_) | StripeError::Timeout => true,
+        StripeError::Stripe(api, 409) => api.code == Some(ApiErrorsCode::IdempotencyKeyInUse),
+        _ => false,
     }
 }
 

@@ -44,6 +44,11 @@ async fn paying_twice_is_refused_and_charges_once() {
 async fn concurrent_identical_requests_charge_once() {
     let app = TestApp::spawn().await;
     let (order_id, cookie) = paid_order(&app, 20.0).await;
+    // A card network's latency, so that the requests meet at Stripe: the twins get
+    // `idempotency_key_in_use` there and retry into the replayed charge.
+    app.standin
+        .state
+        .set_latency(std::time::Duration::from_millis(300));
     let request = body("tok_visa", order_id);
     let attempts = (0..4).map(|_| app.pay(Some(&cookie), &request));
     let responses = futures::future::join_all(attempts).await;
@@ -57,6 +62,13 @@ async fn concurrent_identical_requests_charge_once() {
         )
         .await;
     }
+    let sent = app.standin.charge_requests();
+    assert!(sent.len() > 1, "the twins reached Stripe too: {sent:?}");
+    let key = sent[0].header("idempotency-key");
+    assert!(
+        sent.iter()
+            .all(|request| request.header("idempotency-key") == key)
+    );
     assert_eq!(
         app.standin.succeeded_charges().len(),
         1,
