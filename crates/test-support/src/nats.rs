@@ -10,7 +10,7 @@
 //! in the stream, not a subscription, so they see every event published since the server
 //! started, whoever published it and whenever the test starts looking.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -58,7 +58,7 @@ impl TestNats {
             client: OnceCell::new(),
         };
         for _ in 0..5 {
-            nats.port = free_port();
+            nats.port = crate::process::free_port();
             nats.url = format!("nats://127.0.0.1:{}", nats.port);
             match nats.spawn_and_wait().await {
                 Ok(()) => return nats,
@@ -296,46 +296,12 @@ fn terminate(child: &mut Child) {
     let _ = child.wait();
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
-/// `$NATS_SERVER`, or `nats-server` from PATH or /usr/sbin, installing it once if missing.
+/// `$NATS_SERVER`, or `nats-server` from PATH, installing it once if missing.
 fn nats_server_binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
-        .get_or_init(|| {
-            if let Ok(path) = std::env::var("NATS_SERVER") {
-                return PathBuf::from(path);
-            }
-            if let Some(found) = find_nats_server() {
-                return found;
-            }
-            let script = crate::mongo::repo_root().join("scripts/infra.sh");
-            let status = Command::new("bash")
-                .arg(script)
-                .arg("install")
-                .status()
-                .expect("scripts/infra.sh runs");
-            assert!(status.success(), "scripts/infra.sh install failed");
-            find_nats_server().expect("nats-server is installed")
-        })
+        .get_or_init(|| crate::process::server_binary("nats-server", "NATS_SERVER"))
         .clone()
-}
-
-fn find_nats_server() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
-        .map(|dir| dir.join("nats-server"))
-        .find(|candidate| is_executable(candidate))
-}
-
-fn is_executable(path: &Path) -> bool {
-    path.is_file()
 }
 
 /// Every event stored on `subject` in the `ticketing` stream of the server `client` is connected
