@@ -41,9 +41,7 @@ impl Config {
             nats_url: config::required("NATS_URL")?,
             jwt_key: config::required("JWT_KEY")?,
             stripe_key: config::required("STRIPE_KEY")?,
-            nats_client_id: config::optional("NATS_CLIENT_ID")
-                .or_else(|| config::optional("HOSTNAME"))
-                .unwrap_or_else(|| "payments".to_owned()),
+            nats_client_id: config::nats_client_id("payments"),
             stripe_api_base: config::optional("STRIPE_API_BASE")
                 .unwrap_or_else(|| DEFAULT_STRIPE_API_BASE.to_owned()),
             port: config::parsed_or("PORT", 3000)?,

@@ -1,14 +1,7 @@
 //! The binary itself: configuration errors stop it with one clear line.
 
-use std::process::Command;
-
 fn run_payments(env: &[(&str, &str)]) -> std::process::Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_payments"));
-    command.env_clear();
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.output().expect("payments binary runs")
+    test_support::process::run_with_env(env!("CARGO_BIN_EXE_payments"), env)
 }
 
 const ALL: [(&str, &str); 4] = [
@@ -35,4 +28,19 @@ fn each_missing_variable_is_named() {
             )
         );
     }
+}
+
+#[test]
+fn a_malformed_port_is_named() {
+    let mut env = ALL.to_vec();
+    env.push(("PORT", "http"));
+    let output = run_payments(&env);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with("payments: configuration error:")
+            && stderr.contains("PORT")
+            && stderr.contains("\"http\""),
+        "{stderr}"
+    );
 }
