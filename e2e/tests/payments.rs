@@ -65,6 +65,13 @@ async fn a_paid_order_completes_and_survives_its_expiration() {
     );
     assert_eq!(payment["id"].as_str().map(str::len), Some(24), "{payment}");
 
+    // Stripe (the stack's stand-in) saw one charge for this order, in cents.
+    let charges = standin_charges(&order_id).await;
+    assert_eq!(charges.len(), 1, "{charges:?}");
+    assert_eq!(charges[0]["form"]["amount"], "1999");
+    assert_eq!(charges[0]["form"]["currency"], "usd");
+    assert_eq!(charges[0]["form"]["source"], "tok_visa");
+
     // Paying again is refused, not charged.
     let again = buyer
         .post(
@@ -78,6 +85,8 @@ async fn a_paid_order_completes_and_survives_its_expiration() {
         json!([{ "message": "Order has already been paid" }]),
     )
     .await;
+
+    assert_eq!(standin_charges(&order_id).await.len(), 1);
 
     // The orders service completes the order on `payment:created`.
     let path = format!("/api/orders/{order_id}");
@@ -173,4 +182,30 @@ fn expiration_window() -> Duration {
         "the stack's expiration window is {seconds} s; run the e2e stack with EXPIRATION_WINDOW_SECONDS=6"
     );
     Duration::from_secs(seconds)
+}
+
+/// The charge requests the stack's Stripe stand-in (`PORT_BASE` + 7) received for `order_id`.
+async fn standin_charges(order_id: &str) -> Vec<Value> {
+    e2e::stack_url();
+    let base: u16 = std::env::var("PORT_BASE")
+        .ok()
+        .and_then(|base| base.parse().ok())
+        .unwrap_or(13100);
+    let requests: Value = test_support::http::client()
+        .get(format!("http://127.0.0.1:{}/__requests", base + 7))
+        .send()
+        .await
+        .expect("the stack's Stripe stand-in answers (a stack started without STRIPE_KEY)")
+        .json()
+        .await
+        .expect("json");
+    requests
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|request| {
+            request["path"] == "/v1/charges" && request["form"]["metadata[order_id]"] == order_id
+        })
+        .cloned()
+        .collect()
 }
