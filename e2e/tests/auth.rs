@@ -8,9 +8,17 @@ use test_support::http::{assert_errors, client, set_cookie};
 #[tokio::test]
 async fn signup_then_currentuser_through_the_ingress() {
     let user = User::sign_up().await;
-    let cookie = user.cookie.as_deref().expect("signup sets the session cookie");
+    let cookie = user
+        .cookie
+        .as_deref()
+        .expect("signup sets the session cookie");
     assert!(cookie.starts_with("session="), "{cookie}");
-    let me: Value = user.get("/api/users/currentuser").await.json().await.expect("json");
+    let me: Value = user
+        .get("/api/users/currentuser")
+        .await
+        .json()
+        .await
+        .expect("json");
     assert_eq!(me["currentUser"]["id"], user.id.as_str());
     assert_eq!(me["currentUser"]["email"], user.email.as_str());
 }
@@ -25,8 +33,14 @@ async fn the_local_stack_sets_a_cookie_that_works_over_plain_http() {
         .expect("sent");
     assert_eq!(response.status(), StatusCode::CREATED);
     let header = set_cookie(&response).expect("Set-Cookie");
-    assert!(!header.contains("Secure"), "a Secure cookie would not come back over http: {header}");
-    assert!(header.contains("HttpOnly") && header.contains("Path=/"), "{header}");
+    assert!(
+        !header.contains("Secure"),
+        "a Secure cookie would not come back over http: {header}"
+    );
+    assert!(
+        header.contains("HttpOnly") && header.contains("Path=/"),
+        "{header}"
+    );
 }
 
 #[tokio::test]
@@ -35,7 +49,12 @@ async fn signout_then_currentuser_is_null() {
     let response = user.post("/api/users/signout", &json!({})).await;
     assert_eq!(response.status(), StatusCode::OK);
     user.cookie = test_support::http::cookie_pair(&response);
-    let me: Value = user.get("/api/users/currentuser").await.json().await.expect("json");
+    let me: Value = user
+        .get("/api/users/currentuser")
+        .await
+        .json()
+        .await
+        .expect("json");
     assert_eq!(me, json!({ "currentUser": null }));
 }
 

@@ -6,7 +6,8 @@
 //! - [`config`], [`telemetry`], [`http`]: start-up, logs, probes and graceful shutdown;
 //! - [`mongo`]: connecting and the id rules;
 //! - [`events`]: the typed events on NATS JetStream, their publisher and listener;
-//! - [`outbox`]: committing a state change and its event together.
+//! - [`outbox`]: committing a state change and its event together;
+//! - [`version`]: optimistic concurrency for owned documents, in-order application for replicas.
 
 pub mod config;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod outbox;
 pub mod session;
 pub mod telemetry;
 pub mod validation;
+pub mod version;
 
 pub use error::{AppError, AppResult, ErrorBody, ErrorItem};
 pub use json::{JsonBody, JsonObject};

@@ -1,1 +1,335 @@
-//! Transactional outbox (see the module docs once written).
+//! The transactional outbox: a state change and the event it causes are committed together.
+//!
+//! Publishing to NATS after writing to MongoDB loses the event if the process dies in between
+//! or NATS is away; publishing before writing announces changes that may never happen. Instead,
+//! the event is written as a document of the service's own `outbox` collection in the same
+//! MongoDB transaction as the change ([`Outbox::transaction`], [`Tx::publish`]). Then:
+//!
+//! - right after the commit, on the request path, the staged events are published (the fast
+//!   path; a request finds its event in the stream when it returns, NATS permitting);
+//! - a background relay ([`Outbox::spawn_relay`]) publishes whatever is still pending, oldest
+//!   first: after a crash between commit and publish, or while NATS was down.
+//!
+//! An entry's id is its `Nats-Msg-Id`, so the fast path and the relay (or two replicas' relays)
+//! publishing the same entry store it once, within JetStream's duplicate window. Published
+//! entries are kept for a day (a TTL index removes them) for inspection.
+//!
+//! The transaction needs a replica set (the local stack and the tests run a single-node one) and
+//! is retried on `TransientTransactionError` and `UnknownTransactionCommitResult`.
+//!
+//! ```no_run
+//! use bson::doc;
+//! use common::events::TicketCreated;
+//! use common::outbox::Outbox;
+//! use futures::FutureExt as _;
+//!
+//! async fn create(outbox: &Outbox, tickets: &mongodb::Collection<bson::Document>, event: TicketCreated)
+//!     -> mongodb::error::Result<()>
+//! {
+//!     outbox
+//!         .transaction((tickets, &event), |mut tx, (tickets, event)| {
+//!             async move {
+//!                 let ticket = doc! { "_id": event.id, "title": &event.title, "version": 0 };
+//!                 tickets.insert_one(ticket).session(tx.session()).await?;
+//!                 tx.publish(*event).await
+//!             }
+//!             .boxed()
+//!         })
+//!         .await
+//! }
+//! ```
+
+use std::time::Duration;
+
+use bson::oid::ObjectId;
+use bson::{DateTime, doc};
+use bytes::Bytes;
+use futures::TryStreamExt as _;
+use futures::future::BoxFuture;
+use mongodb::options::IndexOptions;
+use mongodb::{Client, ClientSession, Collection, Database, IndexModel};
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::events::{Event, Publisher, Subject};
+
+/// The collection, in the service's own database.
+pub const COLLECTION: &str = "outbox";
+
+/// One event waiting to be, or having been, published.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    /// Also the `Nats-Msg-Id`.
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub subject: String,
+    /// The body exactly as published.
+    pub payload: String,
+    pub created_at: DateTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<DateTime>,
+}
+
+impl Entry {
+    fn new<E: Event>(event: &E) -> Result<Self, serde_json::Error> {
+        Ok(Self {
+            id: ObjectId::new(),
+            subject: E::SUBJECT.as_str().to_owned(),
+            payload: serde_json::to_string(event)?,
+            created_at: DateTime::now(),
+            published_at: None,
+        })
+    }
+
+    pub fn msg_id(&self) -> String {
+        self.id.to_hex()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboxOptions {
+    /// Publish right after the commit. Off only in tests that simulate a crash before it.
+    pub fast_path: bool,
+    /// How often the relay looks for pending entries.
+    pub relay_interval: Duration,
+    /// How old a pending entry must be before the relay takes it, so that it does not race the
+    /// fast path of a transaction that has just committed (a race would be harmless, only
+    /// wasteful: the publish is deduplicated).
+    pub relay_grace: Duration,
+    /// Entries per relay query.
+    pub relay_batch: i64,
+    /// How long published entries are kept.
+    pub retention: Duration,
+}
+
+impl Default for OutboxOptions {
+    fn default() -> Self {
+        Self {
+            fast_path: true,
+            relay_interval: Duration::from_secs(1),
+            relay_grace: Duration::from_secs(2),
+            relay_batch: 100,
+            retention: Duration::from_secs(24 * 60 * 60),
+        }
+    }
+}
+
+/// A service's outbox: its collection, the client that runs transactions, and the publisher.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    client: Client,
+    entries: Collection<Entry>,
+    publisher: Publisher,
+    options: OutboxOptions,
+}
+
+/// A transaction in progress: the session to pass to every write, and the events to stage.
+pub struct Tx<'a> {
+    session: &'a mut ClientSession,
+    staged: &'a mut Vec<Entry>,
+    entries: &'a Collection<Entry>,
+}
+
+impl Tx<'_> {
+    /// The session; pass it with `.session(tx.session())` to every read and write that belongs
+    /// to the transaction.
+    pub fn session(&mut self) -> &mut ClientSession {
+        self.session
+    }
+
+    /// Stages `event`: it is written to the outbox in this transaction and published once the
+    /// transaction has committed.
+    pub async fn publish<E: Event>(&mut self, event: &E) -> mongodb::error::Result<()> {
+        let entry = Entry::new(event).map_err(mongodb::error::Error::custom)?;
+        self.entries
+            .insert_one(&entry)
+            .session(&mut *self.session)
+            .await?;
+        self.staged.push(entry);
+        Ok(())
+    }
+}
+
+impl Outbox {
+    pub fn new(client: Client, database: &Database, publisher: Publisher) -> Self {
+        Self {
+            client,
+            entries: database.collection(COLLECTION),
+            publisher,
+            options: OutboxOptions::default(),
+        }
+    }
+
+    pub fn with_options(mut self, options: OutboxOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    pub fn collection(&self) -> &Collection<Entry> {
+        &self.entries
+    }
+
+    /// The TTL index that removes published entries after the retention period, and serves the
+    /// relay's query for pending ones (`publishedAt: null`).
+    pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
+        let ttl = IndexModel::builder()
+            .keys(doc! { "publishedAt": 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("published_ttl".to_owned())
+                    .expire_after(self.options.retention)
+                    .build(),
+            )
+            .build();
+        self.entries.create_index(ttl).await?;
+        Ok(())
+    }
+
+    /// Runs `work` in a MongoDB transaction and commits it, retrying the whole of `work` on
+    /// transient errors (so `work` must do nothing but database writes through `tx`); then
+    /// publishes the events it staged (unless the fast path is off).
+    ///
+    /// `context` is handed to every attempt by reference, which is how `work` reaches outside
+    /// values (the futures of `work` may borrow only from its arguments). To roll back, return
+    /// an error, e.g. `mongodb::error::Error::custom(reason)` (found again with
+    /// `error.get_custom::<Reason>()`); `Ok` commits whatever was written.
+    pub async fn transaction<R, C, F>(&self, context: C, mut work: F) -> mongodb::error::Result<R>
+    where
+        C: Send,
+        F: for<'b> FnMut(Tx<'b>, &'b mut C) -> BoxFuture<'b, mongodb::error::Result<R>> + Send,
+    {
+        let mut staged: Vec<Entry> = Vec::new();
+        let mut session = self.client.start_session().await?;
+        let value = session
+            .start_transaction()
+            .and_run(
+                (&mut staged, context, &mut work, &self.entries),
+                |session, (staged, context, work, entries)| {
+                    // A retried attempt starts over: entries staged by an aborted one were
+                    // rolled back with it.
+                    staged.clear();
+                    let tx = Tx {
+                        session,
+                        staged,
+                        entries,
+                    };
+                    (**work)(tx, context)
+                },
+            )
+            .await?;
+        if self.options.fast_path {
+            self.publish_entries(&staged).await;
+        }
+        Ok(value)
+    }
+
+    /// Publishes `entries` in order and marks each published; stops at the first failure,
+    /// leaving the rest to the relay.
+    async fn publish_entries(&self, entries: &[Entry]) -> usize {
+        let mut published = 0;
+        for entry in entries {
+            match self.publish_entry(entry).await {
+                Ok(()) => published += 1,
+                Err(error) => {
+                    tracing::warn!(entry = %entry.id, subject = %entry.subject, %error, "event not published yet; the relay will retry");
+                    break;
+                }
+            }
+        }
+        published
+    }
+
+    async fn publish_entry(&self, entry: &Entry) -> anyhow::Result<()> {
+        let Some(subject) = Subject::parse(&entry.subject) else {
+            anyhow::bail!("unknown subject {:?}", entry.subject);
+        };
+        let payload = Bytes::from(entry.payload.clone().into_bytes());
+        let published = self
+            .publisher
+            .publish_payload(subject, &entry.msg_id(), payload)
+            .await?;
+        tracing::debug!(entry = %entry.id, %subject, sequence = published.sequence, duplicate = published.duplicate, "event published");
+        self.entries
+            .update_one(
+                doc! { "_id": entry.id, "publishedAt": null },
+                doc! { "$set": { "publishedAt": DateTime::now() } },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// One relay pass: publishes every entry pending for longer than the grace period, oldest
+    /// first. Returns how many were published; stops early when NATS is unreachable.
+    pub async fn relay_once(&self) -> anyhow::Result<usize> {
+        self.relay_older_than(self.options.relay_grace).await
+    }
+
+    /// Publishes every pending entry, however young (what a relay does at start, and tests).
+    pub async fn flush(&self) -> anyhow::Result<usize> {
+        self.relay_older_than(Duration::ZERO).await
+    }
+
+    async fn relay_older_than(&self, grace: Duration) -> anyhow::Result<usize> {
+        let mut total = 0;
+        loop {
+            if !self.publisher.is_connected() {
+                return Ok(total);
+            }
+            let cutoff = DateTime::from_millis(
+                DateTime::now()
+                    .timestamp_millis()
+                    .saturating_sub(i64::try_from(grace.as_millis()).unwrap_or(i64::MAX)),
+            );
+            let batch: Vec<Entry> = self
+                .entries
+                .find(doc! { "publishedAt": null, "createdAt": { "$lte": cutoff } })
+                .sort(doc! { "_id": 1 })
+                .limit(self.options.relay_batch)
+                .await?
+                .try_collect()
+                .await?;
+            if batch.is_empty() {
+                return Ok(total);
+            }
+            let published = self.publish_entries(&batch).await;
+            total += published;
+            if published < batch.len() {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Entries not yet published.
+    pub async fn pending(&self) -> mongodb::error::Result<u64> {
+        self.entries
+            .count_documents(doc! { "publishedAt": null })
+            .await
+    }
+
+    /// Starts the relay: a pass at once (whatever a previous process left), then every
+    /// `relay_interval`, until `shutdown`.
+    pub fn spawn_relay(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let outbox = self.clone();
+        tokio::spawn(async move {
+            let mut first = true;
+            loop {
+                let pass = if first {
+                    outbox.flush().await
+                } else {
+                    outbox.relay_once().await
+                };
+                first = false;
+                match pass {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, "outbox relay published pending events"),
+                    Err(error) => tracing::warn!(error = %error, "outbox relay pass failed"),
+                }
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(outbox.options.relay_interval) => {}
+                }
+            }
+        })
+    }
+}

@@ -1,1 +1,223 @@
-//! Events on NATS JetStream (see the module docs once written).
+//! Events on NATS JetStream: what the services tell each other.
+//!
+//! The original system sends six events over NATS Streaming. Here they travel through one
+//! JetStream stream, `ticketing` ([`STREAM`]), under the original subjects, with the original
+//! camelCase bodies. The pieces:
+//!
+//! - [`Subject`] and one struct per body ([`TicketCreated`], [`OrderCreated`], …). Each body
+//!   implements [`Event`], whose `SUBJECT` constant binds it to its subject at compile time: the
+//!   only way to publish an `OrderCreated` is on `order:created`.
+//! - [`Nats`]: the connection, created with [`Nats::connect`], which also creates or updates the
+//!   stream ([`ensure_stream`]) so every service can start first.
+//! - [`Publisher`]: publishes a body with a unique `Nats-Msg-Id` and waits for JetStream's ack.
+//!   Services that own a database do not call it directly: they stage events in the
+//!   [`crate::outbox`] inside the transaction that changes their documents.
+//! - [`Listener`]: one durable pull consumer per (queue group, subject), shared by a service's
+//!   replicas, driving a handler `async fn(E, State) -> Result<(), HandlerError>` with the
+//!   delivery rules below.
+//!
+//! # Delivery rules
+//!
+//! | handler outcome | what the listener does |
+//! |---|---|
+//! | `Ok(())` | ack, waiting for the server to confirm it (double ack) |
+//! | [`HandlerError::NotYet`] (e.g. a version gap) | nak with a short delay: it comes back soon |
+//! | [`HandlerError::Failed`] | nak with an exponential backoff |
+//! | the body does not parse | terminate (`+TERM`) and log the body: retrying cannot help |
+//! | any error on the last allowed delivery | *park*: one `error` log line with subject, stream sequence, delivery count and body, then terminate |
+//!
+//! A parked or terminated event stays in the stream (it is never deleted), so an operator can
+//! read it back by its sequence; JetStream also emits its own `MSG_TERMINATED` advisory.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use common::events::{HandlerError, Nats, OrderCreated, QueueGroup};
+//! use tokio_util::sync::CancellationToken;
+//!
+//! #[derive(Clone)]
+//! struct State;
+//!
+//! async fn on_order_created(event: OrderCreated, _state: State) -> Result<(), HandlerError> {
+//!     tracing::info!(order = %event.id, "reserving");
+//!     Ok(())
+//! }
+//!
+//! # async fn run() -> anyhow::Result<()> {
+//! let nats = Nats::connect("nats://127.0.0.1:4222", "tickets-1").await?;
+//! let shutdown = CancellationToken::new();
+//! let mut listener = nats.listener(QueueGroup::TICKETS, shutdown.clone());
+//! listener.listen(State, on_order_created).await?;
+//! // … serve; on SIGTERM:
+//! shutdown.cancel();
+//! listener.join().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod bodies;
+mod listener;
+mod publisher;
+mod stream;
+pub mod wire;
+
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use bodies::{
+    ExpirationComplete, OrderCancelled, OrderCancelledTicket, OrderCreated, OrderCreatedTicket,
+    OrderStatus, PaymentCreated, TicketCreated, TicketUpdated,
+};
+pub use listener::{HandlerError, Listener, ListenerOptions, ListenerStats};
+pub use publisher::{PublishError, Published, Publisher};
+pub use stream::{DUPLICATE_WINDOW, Nats, STREAM, ensure_stream, stream_config};
+
+/// The six subjects, spelled as the original system spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Subject {
+    TicketCreated,
+    TicketUpdated,
+    OrderCreated,
+    OrderCancelled,
+    ExpirationComplete,
+    PaymentCreated,
+}
+
+impl Subject {
+    pub const ALL: [Subject; 6] = [
+        Subject::TicketCreated,
+        Subject::TicketUpdated,
+        Subject::OrderCreated,
+        Subject::OrderCancelled,
+        Subject::ExpirationComplete,
+        Subject::PaymentCreated,
+    ];
+
+    /// The NATS subject, e.g. `order:created`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Subject::TicketCreated => "ticket:created",
+            Subject::TicketUpdated => "ticket:updated",
+            Subject::OrderCreated => "order:created",
+            Subject::OrderCancelled => "order:cancelled",
+            Subject::ExpirationComplete => "expiration:complete",
+            Subject::PaymentCreated => "payment:created",
+        }
+    }
+
+    /// The subject as it can appear in a consumer name, which allows no `:`: `order-created`.
+    pub const fn slug(self) -> &'static str {
+        match self {
+            Subject::TicketCreated => "ticket-created",
+            Subject::TicketUpdated => "ticket-updated",
+            Subject::OrderCreated => "order-created",
+            Subject::OrderCancelled => "order-cancelled",
+            Subject::ExpirationComplete => "expiration-complete",
+            Subject::PaymentCreated => "payment-created",
+        }
+    }
+
+    /// The subject named `text`, if it is one of the six.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|subject| subject.as_str() == text)
+    }
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An event body, bound to its subject.
+///
+/// Implemented only by the six bodies in this module, so the subject of a publish always
+/// follows from the type of what is published.
+pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
+    const SUBJECT: Subject;
+}
+
+/// The queue group a service's replicas share, as the original names it. A durable consumer is
+/// named `<group>-<subject slug>`, e.g. `tickets-service-order-created`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct QueueGroup(&'static str);
+
+impl QueueGroup {
+    pub const TICKETS: Self = Self("tickets-service");
+    pub const ORDERS: Self = Self("orders-service");
+    pub const PAYMENTS: Self = Self("payments-service");
+    pub const EXPIRATION: Self = Self("expiration-service");
+
+    /// Another group (tests use their own). The name must be a valid consumer name: no
+    /// whitespace, `.`, `*` or `>`.
+    pub const fn new(name: &'static str) -> Self {
+        Self(name)
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        self.0
+    }
+
+    /// The durable consumer of this group for `subject`.
+    pub fn durable_name(self, subject: Subject) -> String {
+        format!("{}-{}", self.0, subject.slug())
+    }
+}
+
+impl fmt::Display for QueueGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_are_spelled_as_the_original() {
+        let names: Vec<_> = Subject::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "ticket:created",
+                "ticket:updated",
+                "order:created",
+                "order:cancelled",
+                "expiration:complete",
+                "payment:created"
+            ]
+        );
+        for subject in Subject::ALL {
+            assert_eq!(Subject::parse(subject.as_str()), Some(subject));
+            assert_eq!(subject.slug(), subject.as_str().replace(':', "-"));
+        }
+        assert_eq!(Subject::parse("ticket.created"), None);
+    }
+
+    #[test]
+    fn durable_names_derive_from_the_queue_group() {
+        assert_eq!(
+            QueueGroup::TICKETS.durable_name(Subject::OrderCreated),
+            "tickets-service-order-created"
+        );
+        assert_eq!(
+            QueueGroup::PAYMENTS.durable_name(Subject::OrderCancelled),
+            "payments-service-order-cancelled"
+        );
+    }
+
+    #[test]
+    fn bodies_are_bound_to_their_subjects() {
+        assert_eq!(TicketCreated::SUBJECT, Subject::TicketCreated);
+        assert_eq!(TicketUpdated::SUBJECT, Subject::TicketUpdated);
+        assert_eq!(OrderCreated::SUBJECT, Subject::OrderCreated);
+        assert_eq!(OrderCancelled::SUBJECT, Subject::OrderCancelled);
+        assert_eq!(ExpirationComplete::SUBJECT, Subject::ExpirationComplete);
+        assert_eq!(PaymentCreated::SUBJECT, Subject::PaymentCreated);
+    }
+}

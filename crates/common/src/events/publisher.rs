@@ -1,0 +1,98 @@
+//! Publishing to the stream, with an id JetStream deduplicates on, confirmed by its ack.
+
+use std::time::Duration;
+
+use async_nats::connection::State;
+use async_nats::jetstream::{self, message::PublishMessage};
+use bytes::Bytes;
+
+use super::{Event, Subject};
+
+/// How long a publish waits for JetStream's ack before it counts as failed. A failed publish may
+/// still have been stored; republishing it under the same id is harmless (deduplicated).
+const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("cannot serialise the event: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// The client is not connected now; the publish was not attempted (it would only queue up
+    /// and time out).
+    #[error("not connected to NATS")]
+    Disconnected,
+    #[error("JetStream did not confirm the publish within {0:?}")]
+    TimedOut(Duration),
+    #[error("publish failed: {0}")]
+    Nats(#[source] async_nats::Error),
+}
+
+/// What JetStream said about a publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    /// The stream sequence of the message (of the first copy, for a duplicate).
+    pub sequence: u64,
+    /// JetStream had already stored a message with this `Nats-Msg-Id`, and dropped this one.
+    pub duplicate: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Publisher {
+    jetstream: jetstream::Context,
+}
+
+impl Publisher {
+    pub fn new(jetstream: jetstream::Context) -> Self {
+        Self { jetstream }
+    }
+
+    /// Publishes `event` on its subject under a fresh unique id.
+    pub async fn publish<E: Event>(&self, event: &E) -> Result<Published, PublishError> {
+        self.publish_with_id(&uuid::Uuid::new_v4().to_string(), event)
+            .await
+    }
+
+    /// Publishes `event` under `msg_id`: a second publish with the same id inside the
+    /// [duplicate window](super::DUPLICATE_WINDOW) is dropped by JetStream.
+    pub async fn publish_with_id<E: Event>(
+        &self,
+        msg_id: &str,
+        event: &E,
+    ) -> Result<Published, PublishError> {
+        let payload = Bytes::from(serde_json::to_vec(event)?);
+        self.publish_payload(E::SUBJECT, msg_id, payload).await
+    }
+
+    /// Publishes an already serialised body (the outbox stores bodies serialised). Prefer
+    /// [`Publisher::publish_with_id`], which cannot put a body on the wrong subject.
+    pub async fn publish_payload(
+        &self,
+        subject: Subject,
+        msg_id: &str,
+        payload: Bytes,
+    ) -> Result<Published, PublishError> {
+        if !self.is_connected() {
+            return Err(PublishError::Disconnected);
+        }
+        let publish = PublishMessage::build().payload(payload).message_id(msg_id);
+        let confirmed = async {
+            let ack = self
+                .jetstream
+                .send_publish(subject.as_str(), publish)
+                .await
+                .map_err(|error| PublishError::Nats(error.into()))?;
+            ack.await.map_err(|error| PublishError::Nats(error.into()))
+        };
+        let ack = tokio::time::timeout(ACK_TIMEOUT, confirmed)
+            .await
+            .map_err(|_| PublishError::TimedOut(ACK_TIMEOUT))??;
+        Ok(Published {
+            sequence: ack.sequence,
+            duplicate: ack.duplicate,
+        })
+    }
+
+    /// Whether the client is connected now.
+    pub fn is_connected(&self) -> bool {
+        self.jetstream.client().connection_state() == State::Connected
+    }
+}

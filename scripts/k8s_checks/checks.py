@@ -1,0 +1,651 @@
+"""Consistency checks between the manifests, skaffold.yaml, the Dockerfile and the contract.
+
+Each check takes a Repo and returns a list of problems (empty: passed). Cross-reference checks run
+once per set of manifests skaffold deploys (the default set and each profile's).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from typing import Callable
+from urllib.parse import parse_qs, urlsplit
+
+import jsonschema
+
+from . import contract
+from .model import Repo, Resource, env_map, iter_probes, split_image
+
+Check = Callable[[Repo], "list[str]"]
+
+
+def _services(resources: list[Resource]) -> dict[str, Resource]:
+    return {r.name: r for r in resources if r.kind == "Service"}
+
+
+def _workloads(resources: list[Resource]) -> list[Resource]:
+    return [r for r in resources if r.is_workload]
+
+
+def _service_of(container: dict) -> str | None:
+    """`ticketing/auth` -> "auth": the service a container runs, if it is one of ours."""
+    name, _ = split_image(str(container.get("image", "")))
+    if name.startswith(contract.IMAGE_PREFIX):
+        return name[len(contract.IMAGE_PREFIX):]
+    return None
+
+
+def _our_containers(resources: list[Resource]):
+    for workload in _workloads(resources):
+        for container in workload.containers():
+            service = _service_of(container)
+            if service is not None:
+                yield workload, container, service
+
+
+def _service_ports(service: Resource) -> list[dict]:
+    return list((service.obj.get("spec") or {}).get("ports") or [])
+
+
+def _selected_workloads(service: Resource, resources: list[Resource]) -> list[Resource]:
+    selector = (service.obj.get("spec") or {}).get("selector") or {}
+    if not selector:
+        return []
+    return [w for w in _workloads(resources)
+            if w.namespace == service.namespace and all(w.pod_labels.get(k) == v for k, v in selector.items())]
+
+
+def _container_port(container: dict, port) -> int | None:
+    """Resolves a probe/target port (number or name) against a container's ports."""
+    if isinstance(port, int):
+        return port
+    for declared in container.get("ports") or []:
+        if declared.get("name") == port:
+            return declared.get("containerPort")
+    return None
+
+
+def _per_set(repo: Repo, check: Callable[[str, list[Resource]], list[str]]) -> list[str]:
+    errors = []
+    for set_name, resources in repo.deploy_sets().items():
+        errors += [f"[{set_name}] {problem}" for problem in check(set_name, resources)]
+    return errors
+
+
+# --- skaffold.yaml ----------------------------------------------------------------------------
+
+# The subset of skaffold's v4beta13 schema this project uses, closed (additionalProperties: false)
+# so a misspelt key fails here rather than being ignored or rejected only by skaffold itself.
+_ARTIFACT = {
+    "type": "object",
+    "required": ["image", "docker"],
+    "additionalProperties": False,
+    "properties": {
+        "image": {"type": "string"},
+        "context": {"type": "string"},
+        "docker": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "dockerfile": {"type": "string"},
+                "target": {"type": "string"},
+                "buildArgs": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        },
+    },
+}
+_BUILD = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "local": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "push": {"type": "boolean"},
+                "useBuildkit": {"type": "boolean"},
+                "useDockerCLI": {"type": "boolean"},
+                "concurrency": {"type": "integer"},
+                "tryImportMissing": {"type": "boolean"},
+            },
+        },
+        "artifacts": {"type": "array", "items": _ARTIFACT},
+        "tagPolicy": {"type": "object"},
+    },
+}
+_MANIFESTS = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["rawYaml"],
+    "properties": {"rawYaml": {"type": "array", "minItems": 1, "items": {"type": "string"}}},
+}
+_PORT_FORWARD = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["resourceType", "resourceName", "port"],
+        "additionalProperties": False,
+        "properties": {
+            "resourceType": {"enum": ["pod", "deployment", "service", "statefulset", "replicaset"]},
+            "resourceName": {"type": "string"},
+            "namespace": {"type": "string"},
+            "port": {"type": ["integer", "string"]},
+            "address": {"type": "string"},
+            "localPort": {"type": "integer"},
+        },
+    },
+}
+SKAFFOLD_SUBSET_SCHEMA = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "build", "manifests", "deploy"],
+    "additionalProperties": False,
+    "properties": {
+        "apiVersion": {"const": contract.SKAFFOLD_API_VERSION},
+        "kind": {"const": "Config"},
+        "metadata": {"type": "object", "properties": {"name": {"type": "string"}}, "additionalProperties": False},
+        "build": dict(_BUILD, required=["artifacts"]),
+        "manifests": _MANIFESTS,
+        "deploy": {
+            "type": "object",
+            "required": ["kubectl"],
+            "additionalProperties": False,
+            "properties": {"kubectl": {"type": "object"}, "statusCheckDeadlineSeconds": {"type": "integer"}},
+        },
+        "portForward": _PORT_FORWARD,
+        "profiles": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"type": "string"},
+                    "build": _BUILD,
+                    "manifests": _MANIFESTS,
+                    "portForward": _PORT_FORWARD,
+                },
+            },
+        },
+    },
+}
+
+
+def check_skaffold(repo: Repo) -> list[str]:
+    """skaffold.yaml: current schema, artifacts built from our Dockerfile with SERVICE, manifests
+    that exist and cover infra/k8s*, kubectl deploy, local build without push, NATS port-forward."""
+    config = repo.skaffold()
+    errors = [f"skaffold.yaml: {'.'.join(str(p) for p in e.absolute_path) or '(top level)'}: {e.message}"
+              for e in jsonschema.Draft7Validator(SKAFFOLD_SUBSET_SCHEMA).iter_errors(config)]
+    if errors:
+        return errors
+
+    if (config["build"].get("local") or {}).get("push") is not False:
+        errors.append("skaffold.yaml: build.local.push must be false (the dev loop builds for a local cluster)")
+    seen = set()
+    for artifact in config["build"]["artifacts"]:
+        image = artifact["image"]
+        if image in seen:
+            errors.append(f"skaffold.yaml: artifact {image} is declared twice")
+        seen.add(image)
+        docker = artifact["docker"]
+        dockerfile = (repo.root / artifact.get("context", ".") / docker.get("dockerfile", "Dockerfile"))
+        if not dockerfile.is_file():
+            errors.append(f"skaffold.yaml: artifact {image}: Dockerfile {dockerfile.relative_to(repo.root)} not found")
+        expected = image[len(contract.IMAGE_PREFIX):] if image.startswith(contract.IMAGE_PREFIX) else None
+        service = (docker.get("buildArgs") or {}).get("SERVICE")
+        if service != expected:
+            errors.append(f"skaffold.yaml: artifact {image} builds SERVICE={service!r}; expected {expected!r}")
+    missing = [s for s in contract.SERVICES if contract.IMAGE_PREFIX + s not in seen]
+    if missing:
+        errors.append(f"skaffold.yaml: no artifact for {', '.join(contract.IMAGE_PREFIX + s for s in missing)}")
+
+    covered = set()
+    for set_name, patterns in repo.raw_yaml_sets().items():
+        for pattern in patterns:
+            matched = repo.expand(pattern)
+            if not matched:
+                errors.append(f"skaffold.yaml: {set_name} manifests: {pattern} matches no file")
+            covered.update(matched)
+    for rel in repo.manifest_files():
+        if rel not in covered:
+            errors.append(f"skaffold.yaml: {rel} is not deployed by any manifests.rawYaml glob")
+
+    forwards = config.get("portForward") or []
+    if not any(f["resourceType"] == "service" and f["resourceName"] == "nats-srv" and f["port"] == 8222
+               for f in forwards):
+        errors.append("skaffold.yaml: no portForward for NATS monitoring (service nats-srv, port 8222)")
+    services = _services(repo.deploy_sets().get("default", []))
+    for forward in forwards:
+        if forward["resourceType"] == "service":
+            target = services.get(forward["resourceName"])
+            if target is None:
+                errors.append(f"skaffold.yaml: portForward names service {forward['resourceName']}, which is not deployed")
+            elif not any(p.get("port") == forward["port"] or p.get("name") == forward["port"]
+                         for p in _service_ports(target)):
+                errors.append(f"skaffold.yaml: portForward: service {forward['resourceName']} has no port {forward['port']}")
+    return errors
+
+
+# --- images -----------------------------------------------------------------------------------
+
+def check_images(repo: Repo) -> list[str]:
+    """Every image we run is built by skaffold (or is a pinned third-party image), and every
+    skaffold artifact is run by some manifest."""
+    artifacts = {a.get("image") for a in repo.artifacts()}
+
+    def per_set(set_name: str, resources: list[Resource]) -> list[str]:
+        errors, used = [], set()
+        for workload in _workloads(resources):
+            for container in workload.containers():
+                image = str(container.get("image", ""))
+                name, tag = split_image(image)
+                if name in contract.THIRD_PARTY_IMAGES:
+                    if tag in (None, "latest"):
+                        errors.append(f"{workload}: third-party image {image!r} must be pinned to a version tag")
+                elif image in artifacts:
+                    used.add(image)
+                elif name in artifacts:
+                    errors.append(f"{workload}: image {image!r} must be untagged ({name}) so skaffold substitutes its build")
+                else:
+                    errors.append(f"{workload}: image {image!r} is neither built by skaffold nor an allowed third-party image")
+        for artifact in sorted(artifacts - used):
+            errors.append(f"skaffold artifact {artifact} is built but no manifest runs it")
+        return errors
+
+    return _per_set(repo, per_set)
+
+
+# --- the fleet --------------------------------------------------------------------------------
+
+def check_fleet(repo: Repo) -> list[str]:
+    """Each service: one Deployment running its image on port 3000; the five with HTTP routes
+    have their original-named ClusterIP Service on port 3000 selecting it."""
+
+    def per_set(set_name: str, resources: list[Resource]) -> list[str]:
+        errors = []
+        services = _services(resources)
+        for service in contract.SERVICES:
+            runs = [(w, c) for w, c, s in _our_containers(resources) if s == service]
+            deployments = [w for w, _ in runs if w.kind == "Deployment"]
+            if len(deployments) != 1 or len(runs) != 1:
+                errors.append(f"{service}: expected exactly one Deployment running {contract.IMAGE_PREFIX}{service}, "
+                              f"found {[str(w) for w, _ in runs]}")
+                continue
+            workload, container = runs[0]
+            ports = [p.get("containerPort") for p in container.get("ports") or []]
+            if contract.SERVICE_PORT not in ports:
+                errors.append(f"{workload}: container {container.get('name')} does not declare containerPort {contract.SERVICE_PORT}")
+            declared_port = env_map(container).get("PORT", {}).get("value")
+            if declared_port is not None and str(declared_port) != str(contract.SERVICE_PORT):
+                errors.append(f"{workload}: PORT={declared_port} but the container port is {contract.SERVICE_PORT}")
+            service_name = contract.HTTP_SERVICE.get(service)
+            if service_name is None:
+                continue
+            svc = services.get(service_name)
+            if svc is None:
+                errors.append(f"{service}: Service {service_name} is missing")
+                continue
+            spec = svc.obj.get("spec") or {}
+            if spec.get("type", "ClusterIP") != "ClusterIP" or spec.get("clusterIP") == "None":
+                errors.append(f"{svc}: must be a ClusterIP Service")
+            if not any(p.get("port") == contract.SERVICE_PORT for p in _service_ports(svc)):
+                errors.append(f"{svc}: must expose port {contract.SERVICE_PORT}")
+            if workload not in _selected_workloads(svc, resources):
+                errors.append(f"{svc}: does not select the pods of {workload}")
+        return errors
+
+    return _per_set(repo, per_set)
+
+
+# --- environment ------------------------------------------------------------------------------
+
+def _has_value(entry: dict | None) -> bool:
+    if not entry:
+        return False
+    if "valueFrom" in entry:
+        return bool(entry["valueFrom"])
+    return str(entry.get("value") or "").strip() != ""
+
+
+def check_required_env(repo: Repo) -> list[str]:
+    """Every variable a service requires at start (docs/architecture.md) is set in its Deployment;
+    services on NATS name their connection after the pod (NATS_CLIENT_ID from metadata.name)."""
+    errors = []
+    for workload, container, service in _our_containers(repo.resources()):
+        env = env_map(container)
+        for required in contract.REQUIRED_ENV.get(service, ()):
+            options = required if isinstance(required, tuple) else (required,)
+            if not any(_has_value(env.get(name)) for name in options):
+                errors.append(f"{workload}: {service} requires {' or '.join(options)}, which is not set")
+        if "NATS_URL" in env:
+            field = ((env.get("NATS_CLIENT_ID") or {}).get("valueFrom") or {}).get("fieldRef") or {}
+            if field.get("fieldPath") != "metadata.name":
+                errors.append(f"{workload}: NATS_CLIENT_ID must come from the pod name (fieldRef metadata.name)")
+    return errors
+
+
+def check_env_references(repo: Repo) -> list[str]:
+    """Hosts in MONGO_URI, NATS_URL, REDIS_HOST/REDIS_URL are Services deployed alongside, exposing
+    the port used; MONGO_URI names the service's own database and the replica set."""
+
+    def per_set(set_name: str, resources: list[Resource]) -> list[str]:
+        errors = []
+        services = _services(resources)
+
+        def refer(workload: Resource, var: str, host: str | None, port: int | None) -> None:
+            target = services.get(host or "")
+            if target is None:
+                errors.append(f"{workload}: {var} points at {host!r}, which is not a Service here")
+            elif not any(p.get("port") == port for p in _service_ports(target)):
+                errors.append(f"{workload}: {var} uses port {port} but Service {host} does not expose it")
+
+        for workload, container, service in _our_containers(resources):
+            env = env_map(container)
+            for var, scheme, default_port in (("MONGO_URI", "mongodb", 27017), ("NATS_URL", "nats", 4222),
+                                              ("REDIS_URL", "redis", 6379)):
+                value = (env.get(var) or {}).get("value")
+                if value is None:
+                    continue
+                url = urlsplit(str(value))
+                if url.scheme != scheme:
+                    errors.append(f"{workload}: {var} must be a {scheme}:// URL, got {value!r}")
+                    continue
+                try:
+                    port = url.port or default_port
+                except ValueError:
+                    errors.append(f"{workload}: {var} has an invalid port: {value!r}")
+                    continue
+                refer(workload, var, url.hostname, port)
+                if var == "MONGO_URI":
+                    if url.path.strip("/") != service:
+                        errors.append(f"{workload}: MONGO_URI must name the database {service!r}, got {url.path!r}")
+                    if parse_qs(url.query).get("replicaSet") != [contract.MONGO_REPLICA_SET]:
+                        errors.append(f"{workload}: MONGO_URI must set replicaSet={contract.MONGO_REPLICA_SET}")
+            redis_host = (env.get("REDIS_HOST") or {}).get("value")
+            if redis_host is not None:
+                refer(workload, "REDIS_HOST", str(redis_host), 6379)
+        return errors
+
+    return _per_set(repo, per_set)
+
+
+# --- Services, selectors and ports ------------------------------------------------------------
+
+def check_service_selectors(repo: Repo) -> list[str]:
+    """Each Service selects the pods of a Deployment/StatefulSet and each of its targetPorts is a
+    containerPort (by number or name) of those pods; workloads select their own pods; a
+    StatefulSet's serviceName is a Service."""
+
+    def per_set(set_name: str, resources: list[Resource]) -> list[str]:
+        errors = []
+        services = _services(resources)
+        for svc in services.values():
+            spec = svc.obj.get("spec") or {}
+            if not spec.get("selector"):
+                errors.append(f"{svc}: has no selector")
+                continue
+            selected = _selected_workloads(svc, resources)
+            if not selected:
+                errors.append(f"{svc}: selector {spec['selector']} matches no Deployment/StatefulSet pod labels")
+                continue
+            for port in spec.get("ports") or []:
+                target = port.get("targetPort", port.get("port"))
+                ok = any(
+                    (isinstance(target, int) and target == p.get("containerPort"))
+                    or (isinstance(target, str) and target == p.get("name"))
+                    for w in selected for c in w.containers(include_init=False) for p in c.get("ports") or []
+                )
+                if not ok:
+                    errors.append(f"{svc}: targetPort {target!r} (port {port.get('port')}) is not a containerPort "
+                                  f"of {', '.join(str(w) for w in selected)}")
+        for workload in _workloads(resources):
+            selector = ((workload.obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+            if not selector or any(workload.pod_labels.get(k) != v for k, v in selector.items()):
+                errors.append(f"{workload}: selector.matchLabels {selector} does not match its pod labels {workload.pod_labels}")
+            if workload.kind == "StatefulSet":
+                governing = (workload.obj.get("spec") or {}).get("serviceName")
+                if governing not in services:
+                    errors.append(f"{workload}: serviceName {governing!r} is not a Service")
+        return errors
+
+    return _per_set(repo, per_set)
+
+
+# --- ingress ----------------------------------------------------------------------------------
+
+def check_ingress(repo: Repo) -> list[str]:
+    """Every ingress backend names an existing Service and a port it exposes; the routes are the
+    original's, in its order, regex paths for ingress-nginx; the dev set serves ticketing.dev."""
+
+    def per_set(set_name: str, resources: list[Resource]) -> list[str]:
+        errors = []
+        services = _services(resources)
+        ingresses = [r for r in resources if r.kind == "Ingress"]
+        if len(ingresses) != 1:
+            return [f"expected exactly one Ingress, found {[str(i) for i in ingresses]}"]
+        ingress = ingresses[0]
+        spec = ingress.obj.get("spec") or {}
+        annotations = (ingress.obj.get("metadata") or {}).get("annotations") or {}
+        if spec.get("ingressClassName") != "nginx":
+            errors.append(f"{ingress}: ingressClassName must be nginx")
+        if annotations.get("nginx.ingress.kubernetes.io/use-regex") != "true":
+            errors.append(f"{ingress}: needs annotation nginx.ingress.kubernetes.io/use-regex: \"true\"")
+        rules = spec.get("rules") or []
+        if set_name == "default" and [r.get("host") for r in rules] != [contract.DEV_HOST]:
+            errors.append(f"{ingress}: the dev ingress must have one rule, for host {contract.DEV_HOST}")
+        for rule in rules:
+            paths = ((rule.get("http") or {}).get("paths")) or []
+            routes = []
+            for path in paths:
+                backend = (path.get("backend") or {}).get("service") or {}
+                name, port = backend.get("name"), backend.get("port") or {}
+                routes.append((path.get("path"), name))
+                if path.get("pathType") != "ImplementationSpecific":
+                    errors.append(f"{ingress}: path {path.get('path')}: pathType must be ImplementationSpecific (regex)")
+                svc = services.get(name)
+                if svc is None:
+                    errors.append(f"{ingress}: path {path.get('path')}: backend Service {name!r} does not exist")
+                    continue
+                wanted = port.get("number", port.get("name"))
+                if not any(p.get("port") == wanted or (p.get("name") is not None and p.get("name") == wanted)
+                           for p in _service_ports(svc)):
+                    errors.append(f"{ingress}: path {path.get('path')}: Service {name} does not expose port {wanted!r}")
+            if tuple(routes) != contract.INGRESS_ROUTES:
+                errors.append(f"{ingress}: host {rule.get('host')}: routes {routes} differ from the contract's "
+                              f"{list(contract.INGRESS_ROUTES)} (order matters)")
+        return errors
+
+    return _per_set(repo, per_set)
+
+
+# --- probes, resources, security --------------------------------------------------------------
+
+def check_hardening(repo: Repo) -> list[str]:
+    """Every Deployment container has readiness and liveness probes (ours: /readyz and /healthz on
+    port 3000); every StatefulSet container that serves a port has both too; every container has
+    cpu/memory requests and limits and a non-root, no-escalation, all-capabilities-dropped
+    security context; ours also a read-only root filesystem."""
+    errors = []
+    for workload in _workloads(repo.resources()):
+        pod_security = workload.pod_spec.get("securityContext") or {}
+        for container in workload.containers():
+            where = f"{workload}: container {container.get('name')}"
+            ours = _service_of(container) is not None
+            needs_probes = workload.kind == "Deployment" or bool(container.get("ports"))
+            if needs_probes:
+                for probe in ("readinessProbe", "livenessProbe"):
+                    if not container.get(probe):
+                        errors.append(f"{where}: no {probe}")
+            if ours:
+                for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+                    http = (container.get(probe) or {}).get("httpGet") or {}
+                    if http and (http.get("path") != path
+                                 or _container_port(container, http.get("port")) != contract.SERVICE_PORT):
+                        errors.append(f"{where}: {probe} must GET {path} on port {contract.SERVICE_PORT}")
+                    elif container.get(probe) and not http:
+                        errors.append(f"{where}: {probe} must be an httpGet of {path}")
+            for kind, probe in iter_probes(container):
+                http = probe.get("httpGet") or probe.get("tcpSocket")
+                if http and _container_port(container, http.get("port")) is None:
+                    errors.append(f"{where}: {kind} uses port {http.get('port')!r}, which the container does not declare")
+
+            resources = container.get("resources") or {}
+            for section in ("requests", "limits"):
+                for quantity in ("cpu", "memory"):
+                    if not (resources.get(section) or {}).get(quantity):
+                        errors.append(f"{where}: no resources.{section}.{quantity}")
+
+            security = container.get("securityContext") or {}
+
+            def setting(key: str):
+                return security.get(key, pod_security.get(key))
+
+            if setting("runAsNonRoot") is not True:
+                errors.append(f"{where}: runAsNonRoot must be true (pod or container securityContext)")
+            if setting("runAsUser") == 0:
+                errors.append(f"{where}: runAsUser must not be 0")
+            if security.get("allowPrivilegeEscalation") is not False:
+                errors.append(f"{where}: securityContext.allowPrivilegeEscalation must be false")
+            if security.get("privileged"):
+                errors.append(f"{where}: must not be privileged")
+            if "ALL" not in ((security.get("capabilities") or {}).get("drop") or []):
+                errors.append(f"{where}: securityContext.capabilities.drop must include ALL")
+            if ours and security.get("readOnlyRootFilesystem") is not True:
+                errors.append(f"{where}: securityContext.readOnlyRootFilesystem must be true")
+    return errors
+
+
+# --- secrets ----------------------------------------------------------------------------------
+
+_SECRET_NAME = re.compile(r"(KEY|SECRET|PASSWORD|PASSWD|TOKEN)", re.I)
+_SECRET_VALUE = re.compile(r"\b(sk|rk)_(live|test)_[0-9A-Za-z]{8,}|-----BEGIN [A-Z ]*PRIVATE KEY-----")
+
+
+def check_no_secrets(repo: Repo) -> list[str]:
+    """No secret value in the repository's deployment files: no Secret with data, secret-looking
+    env vars only by secretKeyRef (JWT_KEY from jwt-secret, STRIPE_KEY from stripe-secret), no
+    Stripe/private key material anywhere in them."""
+    errors = []
+    for resource in repo.resources():
+        if resource.kind == "Secret" and (resource.obj.get("data") or resource.obj.get("stringData")):
+            errors.append(f"{resource}: a Secret with data is committed; create it with kubectl instead")
+        if not resource.is_workload:
+            continue
+        for container in resource.containers():
+            for name, entry in env_map(container).items():
+                where = f"{resource}: container {container.get('name')}: env {name}"
+                ref = ((entry.get("valueFrom") or {}).get("secretKeyRef")) or {}
+                if name in contract.SECRET_ENV:
+                    secret, key = contract.SECRET_ENV[name]
+                    if "value" in entry:
+                        errors.append(f"{where}: has a literal value; use secretKeyRef {secret}/{key}")
+                    elif (ref.get("name"), ref.get("key")) != (secret, key):
+                        errors.append(f"{where}: must come from secretKeyRef {secret}/{key}")
+                elif _SECRET_NAME.search(str(name)) and name not in contract.NOT_SECRET_ENV and "value" in entry:
+                    errors.append(f"{where}: looks secret but has a literal value; use a secretKeyRef")
+    files = repo.manifest_files() + ["skaffold.yaml", "Dockerfile"]
+    for rel in files:
+        path = repo.root / rel
+        if path.is_file() and _SECRET_VALUE.search(path.read_text(errors="replace")):
+            errors.append(f"{rel}: contains what looks like a Stripe secret key or a private key")
+    return errors
+
+
+# --- Dockerfile -------------------------------------------------------------------------------
+
+_INSTRUCTION = re.compile(r"^\s*([A-Za-z]+)\s+(.*)$")
+
+
+def _dockerfile_instructions(text: str) -> list[tuple[str, str]]:
+    joined = re.sub(r"\\\n", " ", text)
+    out = []
+    for line in joined.splitlines():
+        if line.lstrip().startswith("#"):
+            continue
+        match = _INSTRUCTION.match(line)
+        if match:
+            out.append((match.group(1).upper(), match.group(2).strip()))
+    return out
+
+
+def _workspace_members(repo: Repo) -> list[str]:
+    path = repo.root / "Cargo.toml"
+    if not path.is_file():
+        return []
+    workspace = tomllib.loads(path.read_text()).get("workspace") or {}
+    return [str(m) for m in workspace.get("members") or []]
+
+
+def check_dockerfile(repo: Repo) -> list[str]:
+    """The Dockerfile builds one service by SERVICE, copies only shared sources and
+    services/${SERVICE} (so skaffold rebuilds only the artifact that changed) but every other
+    workspace member cargo needs to load the workspace, and ends in a
+    runtime stage that runs as a numeric non-root user; .dockerignore keeps build output, local
+    data and tools out of the context."""
+    errors = []
+    path = repo.root / "Dockerfile"
+    if not path.is_file():
+        return ["Dockerfile: missing"]
+    instructions = _dockerfile_instructions(path.read_text())
+    stages = []
+    for op, args in instructions:
+        if op == "FROM":
+            stages.append([])
+        elif stages:
+            stages[-1].append((op, args))
+    if len(stages) < 2:
+        errors.append("Dockerfile: must be multi-stage (build stages and a runtime stage)")
+    if not any(op == "ARG" and args.split("=")[0] == "SERVICE" for op, args in instructions):
+        errors.append("Dockerfile: no ARG SERVICE")
+    for op, args in instructions:
+        if op in ("COPY", "ADD") and "--from" not in args:
+            sources = [a for a in args.split() if not a.startswith("--")][:-1]
+            for source in sources:
+                normalized = source.rstrip("/")
+                if normalized in (".", "services", "./services", "*") or normalized.startswith("services/*"):
+                    errors.append(f"Dockerfile: `{op} {args}` copies every service; copy services/${{SERVICE}} only")
+                elif normalized.startswith("services/") and "${SERVICE}" not in normalized and "$SERVICE" not in normalized:
+                    errors.append(f"Dockerfile: `{op} {args}` copies a fixed service; use services/${{SERVICE}}")
+    copied = {a.rstrip("/") for op, args in instructions if op in ("COPY", "ADD") and "--from" not in args
+              for a in [x for x in args.split() if not x.startswith("--")][:-1]}
+    for member in _workspace_members(repo):
+        if member.startswith("services/"):
+            continue  # only services/${SERVICE}, checked above
+        base = member.split("*")[0].rstrip("/")
+        if not any(base == c or base.startswith(c + "/") for c in copied):
+            errors.append(f"Dockerfile: workspace member {member!r} (Cargo.toml) is never copied; "
+                          f"cargo cannot load the workspace without it")
+    final = stages[-1] if stages else []
+    users = [args for op, args in final if op == "USER"]
+    if not users:
+        errors.append("Dockerfile: the runtime stage sets no USER (it would run as root)")
+    else:
+        uid = users[-1].split(":")[0]
+        if not uid.isdigit() or int(uid) == 0:
+            errors.append(f"Dockerfile: runtime USER {users[-1]!r} must be a numeric non-root uid")
+    if any(op == "COPY" and "--from" not in args for op, args in final):
+        errors.append("Dockerfile: the runtime stage must copy only build outputs (COPY --from=...)")
+
+    ignore = repo.root / ".dockerignore"
+    patterns = set()
+    if ignore.is_file():
+        patterns = {line.strip().rstrip("/") for line in ignore.read_text().splitlines()
+                    if line.strip() and not line.startswith("#")}
+    for required in ("target", ".stack", ".tools", ".git"):
+        if required not in patterns and f"/{required}" not in patterns:
+            errors.append(f".dockerignore: must exclude {required}")
+    return errors
+
+
+CHECKS: dict[str, Check] = {
+    "skaffold": check_skaffold,
+    "images": check_images,
+    "fleet": check_fleet,
+    "required-env": check_required_env,
+    "env-references": check_env_references,
+    "service-selectors": check_service_selectors,
+    "ingress": check_ingress,
+    "hardening": check_hardening,
+    "no-secrets": check_no_secrets,
+    "dockerfile": check_dockerfile,
+}

@@ -1,0 +1,58 @@
+"""What the manifests must honour, encoded from DESIGN.md §1/§6 and docs/architecture.md.
+
+Change these tables together with the docs they come from.
+"""
+
+# Kubernetes API version the manifests are validated against (kubernetes-validate bundles its
+# schemas; a Kubernetes release that local clusters ship today). preStop `sleep` needs >= 1.30.
+K8S_VERSION = "1.35.0"
+
+# skaffold.yaml schema version: current enough for skaffold 2.15+, which upgrades it on the fly.
+SKAFFOLD_API_VERSION = "skaffold/v4beta13"
+
+# The six services: image built by skaffold, Deployment and (except expiration) ClusterIP Service.
+SERVICES = ("auth", "tickets", "orders", "expiration", "payments", "client")
+IMAGE_PREFIX = "ticketing/"
+SERVICE_PORT = 3000
+HTTP_SERVICE = {
+    "auth": "auth-srv",
+    "tickets": "tickets-srv",
+    "orders": "orders-srv",
+    "payments": "payments-srv",
+    "client": "client-srv",
+}
+
+# docs/architecture.md, "Services, ports and configuration": what each service needs at start.
+# A tuple means "one of these".
+REQUIRED_ENV = {
+    "auth": ("MONGO_URI", "JWT_KEY"),
+    "tickets": ("MONGO_URI", "NATS_URL", "JWT_KEY"),
+    "orders": ("MONGO_URI", "NATS_URL", "JWT_KEY"),
+    "expiration": ("NATS_URL", ("REDIS_HOST", "REDIS_URL")),
+    "payments": ("MONGO_URI", "NATS_URL", "JWT_KEY", "STRIPE_KEY"),
+    "client": ("INGRESS_URL",),
+}
+
+# The database each service owns (the path of its MONGO_URI) — its own name.
+MONGO_REPLICA_SET = "rs0"
+
+# Secrets, referenced by name only: env var -> (Secret name, key).
+SECRET_ENV = {
+    "JWT_KEY": ("jwt-secret", "JWT_KEY"),
+    "STRIPE_KEY": ("stripe-secret", "STRIPE_KEY"),
+}
+# Env names that look secret but are not (a Stripe publishable key is public by design).
+NOT_SECRET_ENV = {"STRIPE_PUBLISHABLE_KEY"}
+
+# Images we run but do not build. Everything else must be a skaffold artifact.
+THIRD_PARTY_IMAGES = {"mongo", "nats", "redis"}
+
+# The ingress routes, in the order the original declares them (regex paths, first match wins).
+INGRESS_ROUTES = (
+    ("/api/payments/?(.*)", "payments-srv"),
+    ("/api/users/?(.*)", "auth-srv"),
+    ("/api/tickets/?(.*)", "tickets-srv"),
+    ("/api/orders/?(.*)", "orders-srv"),
+    ("/?(.*)", "client-srv"),
+)
+DEV_HOST = "ticketing.dev"

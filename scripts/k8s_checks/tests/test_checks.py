@@ -1,0 +1,413 @@
+"""Each check passes the repository as committed and catches a copy broken on purpose."""
+
+from __future__ import annotations
+
+import pytest
+
+from k8s_checks import checks
+from k8s_checks.__main__ import run
+from k8s_checks.checks import CHECKS
+from k8s_checks.model import Repo
+from k8s_checks.schema import check_schemas
+
+from .conftest import REPO_ROOT, assert_fails, env_set
+
+AUTH = "infra/k8s/auth-depl.yaml"
+TICKETS = "infra/k8s/tickets-depl.yaml"
+ORDERS = "infra/k8s/orders-depl.yaml"
+PAYMENTS = "infra/k8s/payments-depl.yaml"
+EXPIRATION = "infra/k8s/expiration-depl.yaml"
+AUTH_MONGO = "infra/k8s/auth-mongo.yaml"
+NATS = "infra/k8s/nats.yaml"
+DEV_INGRESS = "infra/k8s-dev/ingress-srv.yaml"
+PROD_INGRESS = "infra/k8s-prod/ingress-srv.yaml"
+
+ALL_CHECKS = {"schema": check_schemas, **CHECKS}
+
+
+# --- baseline -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ALL_CHECKS)
+def test_repository_passes(name):
+    assert ALL_CHECKS[name](Repo(REPO_ROOT)) == []
+
+
+@pytest.mark.parametrize("name", ALL_CHECKS)
+def test_unbroken_copy_passes(scratch, name):
+    # The copy the other tests break is itself clean, so each failure below is the break's.
+    assert ALL_CHECKS[name](scratch.repo()) == []
+
+
+def test_command_exits_non_zero_on_a_broken_copy(scratch, capsys):
+    assert run(scratch.root) == 0
+    scratch.container(AUTH, "Deployment", "auth-depl", lambda c: c.pop("readinessProbe"))
+    assert run(scratch.root) == 1
+    assert "no readinessProbe" in capsys.readouterr().out
+
+
+# --- schema ---------------------------------------------------------------------------------
+
+def test_schema_rejects_unknown_field(scratch):
+    scratch.container(AUTH, "Deployment", "auth-depl", lambda c: c.update(imagePullPolicyy="Always"))
+    assert_fails(check_schemas(scratch.repo()), "auth-depl", "'imagePullPolicyy' was unexpected")
+
+
+def test_schema_rejects_wrong_type(scratch):
+    scratch.edit(AUTH, "Deployment", "auth-depl", lambda d: d["spec"].update(replicas="one"))
+    assert_fails(check_schemas(scratch.repo()), "auth-depl", "spec.replicas")
+
+
+def test_schema_rejects_unknown_kind(scratch):
+    scratch.edit(AUTH, "Service", "auth-srv", lambda d: d.update(kind="Servise"))
+    assert_fails(check_schemas(scratch.repo()), "no Kubernetes", "kind Servise")
+
+
+# --- skaffold.yaml -------------------------------------------------------------------------
+
+def test_skaffold_rejects_obsolete_schema(scratch):
+    scratch.edit_skaffold(lambda c: c.update(apiVersion="skaffold/v2alpha3"))
+    assert_fails(checks.check_skaffold(scratch.repo()), "apiVersion", "skaffold/v4beta13")
+
+
+def test_skaffold_rejects_misspelt_key(scratch):
+    def typo(config):
+        docker = config["build"]["artifacts"][0]["docker"]
+        docker["buildArg"] = docker.pop("buildArgs")
+    scratch.edit_skaffold(typo)
+    assert_fails(checks.check_skaffold(scratch.repo()), "'buildArg' was unexpected")
+
+
+def test_skaffold_rejects_wrong_service_build_arg(scratch):
+    scratch.edit_skaffold(lambda c: c["build"]["artifacts"][1]["docker"]["buildArgs"].update(SERVICE="auth"))
+    assert_fails(checks.check_skaffold(scratch.repo()), "ticketing/tickets builds SERVICE='auth'")
+
+
+def test_skaffold_rejects_pushing_in_the_dev_loop(scratch):
+    scratch.edit_skaffold(lambda c: c["build"]["local"].update(push=True))
+    assert_fails(checks.check_skaffold(scratch.repo()), "push must be false")
+
+
+def test_skaffold_rejects_glob_matching_nothing(scratch):
+    scratch.edit_skaffold(lambda c: c["manifests"]["rawYaml"].append("infra/k8s-staging/*.yaml"))
+    assert_fails(checks.check_skaffold(scratch.repo()), "infra/k8s-staging/*.yaml matches no file")
+
+
+def test_skaffold_rejects_manifest_nobody_deploys(scratch):
+    scratch.write("infra/k8s-extra/thing.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")
+    assert_fails(checks.check_skaffold(scratch.repo()), "infra/k8s-extra/thing.yaml is not deployed")
+
+
+def test_skaffold_requires_nats_monitoring_port_forward(scratch):
+    scratch.edit_skaffold(lambda c: c.pop("portForward"))
+    assert_fails(checks.check_skaffold(scratch.repo()), "no portForward for NATS monitoring")
+
+
+def test_skaffold_port_forward_must_name_a_deployed_service(scratch):
+    scratch.edit_skaffold(lambda c: c["portForward"][0].update(resourceName="nats"))
+    assert_fails(checks.check_skaffold(scratch.repo()), "names service nats, which is not deployed")
+
+
+# --- images ---------------------------------------------------------------------------------
+
+def test_images_rejects_image_skaffold_does_not_build(scratch):
+    scratch.container(AUTH, "Deployment", "auth-depl", lambda c: c.update(image="ticketing/authentication"))
+    errors = checks.check_images(scratch.repo())
+    assert_fails(errors, "'ticketing/authentication' is neither built by skaffold")
+    assert_fails(errors, "ticketing/auth is built but no manifest runs it")
+
+
+def test_images_rejects_artifact_nobody_runs(scratch):
+    def add(config):
+        extra = dict(config["build"]["artifacts"][0], image="ticketing/extra")
+        config["build"]["artifacts"].append(extra)
+    scratch.edit_skaffold(add)
+    assert_fails(checks.check_images(scratch.repo()), "ticketing/extra is built but no manifest runs it")
+
+
+def test_images_rejects_tagged_own_image(scratch):
+    scratch.container(TICKETS, "Deployment", "tickets-depl", lambda c: c.update(image="ticketing/tickets:latest"))
+    assert_fails(checks.check_images(scratch.repo()), "must be untagged")
+
+
+def test_images_rejects_unpinned_third_party_image(scratch):
+    scratch.container(AUTH_MONGO, "StatefulSet", "auth-mongo", lambda c: c.update(image="mongo"))
+    assert_fails(checks.check_images(scratch.repo()), "'mongo' must be pinned")
+
+
+# --- fleet ------------------------------------------------------------------------------------
+
+def test_fleet_requires_every_service(scratch):
+    (scratch.root / EXPIRATION).unlink()
+    assert_fails(checks.check_fleet(scratch.repo()), "expiration: expected exactly one Deployment")
+
+
+def test_fleet_requires_service_port_3000(scratch):
+    scratch.edit(ORDERS, "Service", "orders-srv", lambda d: d["spec"]["ports"][0].update(port=80))
+    assert_fails(checks.check_fleet(scratch.repo()), "orders-srv: must expose port 3000")
+
+
+def test_fleet_requires_original_service_names(scratch):
+    scratch.edit(PAYMENTS, "Service", "payments-srv", lambda d: d["metadata"].update(name="payments"))
+    assert_fails(checks.check_fleet(scratch.repo()), "Service payments-srv is missing")
+
+
+def test_fleet_rejects_port_env_disagreeing_with_container_port(scratch):
+    scratch.container(AUTH, "Deployment", "auth-depl", lambda c: env_set(c, "PORT", {"value": "8080"}))
+    assert_fails(checks.check_fleet(scratch.repo()), "PORT=8080")
+
+
+# --- required env -----------------------------------------------------------------------------
+
+def test_required_env_catches_missing_variable(scratch):
+    scratch.container(PAYMENTS, "Deployment", "payments-depl", lambda c: env_set(c, "STRIPE_KEY", None))
+    assert_fails(checks.check_required_env(scratch.repo()), "payments-depl", "requires STRIPE_KEY")
+
+
+def test_required_env_catches_empty_variable(scratch):
+    scratch.container(TICKETS, "Deployment", "tickets-depl", lambda c: env_set(c, "NATS_URL", {"value": ""}))
+    assert_fails(checks.check_required_env(scratch.repo()), "tickets-depl", "requires NATS_URL")
+
+
+def test_required_env_accepts_either_redis_variable_but_not_neither(scratch):
+    scratch.container(EXPIRATION, "Deployment", "expiration-depl",
+                      lambda c: env_set(c, "REDIS_URL", {"value": "redis://expiration-redis-srv:6379"}))
+    scratch.container(EXPIRATION, "Deployment", "expiration-depl", lambda c: env_set(c, "REDIS_HOST", None))
+    assert checks.check_required_env(scratch.repo()) == []
+    scratch.container(EXPIRATION, "Deployment", "expiration-depl", lambda c: env_set(c, "REDIS_URL", None))
+    assert_fails(checks.check_required_env(scratch.repo()), "requires REDIS_HOST or REDIS_URL")
+
+
+def test_required_env_wants_nats_client_id_from_pod_name(scratch):
+    scratch.container(ORDERS, "Deployment", "orders-depl", lambda c: env_set(c, "NATS_CLIENT_ID", {"value": "orders"}))
+    assert_fails(checks.check_required_env(scratch.repo()), "orders-depl", "NATS_CLIENT_ID must come from the pod name")
+
+
+# --- env references ---------------------------------------------------------------------------
+
+def test_env_references_catch_unknown_mongo_host(scratch):
+    scratch.container(AUTH, "Deployment", "auth-depl", lambda c: env_set(
+        c, "MONGO_URI", {"value": "mongodb://auth-mongo:27017/auth?replicaSet=rs0"}))
+    assert_fails(checks.check_env_references(scratch.repo()), "MONGO_URI points at 'auth-mongo'")
+
+
+def test_env_references_catch_someone_elses_database(scratch):
+    scratch.container(ORDERS, "Deployment", "orders-depl", lambda c: env_set(
+        c, "MONGO_URI", {"value": "mongodb://orders-mongo-srv:27017/tickets?replicaSet=rs0"}))
+    assert_fails(checks.check_env_references(scratch.repo()), "must name the database 'orders'")
+
+
+def test_env_references_require_the_replica_set(scratch):
+    scratch.container(TICKETS, "Deployment", "tickets-depl", lambda c: env_set(
+        c, "MONGO_URI", {"value": "mongodb://tickets-mongo-srv:27017/tickets"}))
+    assert_fails(checks.check_env_references(scratch.repo()), "replicaSet=rs0")
+
+
+def test_env_references_catch_wrong_nats_port(scratch):
+    scratch.container(TICKETS, "Deployment", "tickets-depl", lambda c: env_set(
+        c, "NATS_URL", {"value": "nats://nats-srv:4223"}))
+    assert_fails(checks.check_env_references(scratch.repo()), "NATS_URL uses port 4223")
+
+
+def test_env_references_catch_unknown_redis_host(scratch):
+    scratch.container(EXPIRATION, "Deployment", "expiration-depl", lambda c: env_set(
+        c, "REDIS_HOST", {"value": "redis-srv"}))
+    assert_fails(checks.check_env_references(scratch.repo()), "REDIS_HOST points at 'redis-srv'")
+
+
+# --- Services, selectors, ports ---------------------------------------------------------------
+
+def test_selectors_catch_service_selecting_nothing(scratch):
+    scratch.edit(TICKETS, "Service", "tickets-srv", lambda d: d["spec"].update(selector={"app": "ticket"}))
+    assert_fails(checks.check_service_selectors(scratch.repo()), "tickets-srv", "matches no Deployment/StatefulSet")
+
+
+def test_selectors_catch_unknown_named_target_port(scratch):
+    scratch.edit(NATS, "Service", "nats-srv", lambda d: d["spec"]["ports"][1].update(targetPort="monitor"))
+    assert_fails(checks.check_service_selectors(scratch.repo()), "nats-srv", "targetPort 'monitor'")
+
+
+def test_selectors_catch_numeric_target_port_mismatch(scratch):
+    scratch.edit(AUTH, "Service", "auth-srv", lambda d: d["spec"]["ports"][0].update(targetPort=3001))
+    assert_fails(checks.check_service_selectors(scratch.repo()), "auth-srv", "targetPort 3001")
+
+
+def test_selectors_catch_target_port_defaulting_to_a_missing_port(scratch):
+    scratch.edit(AUTH, "Service", "auth-srv", lambda d: d["spec"]["ports"][0].update(port=80) or
+                 d["spec"]["ports"][0].pop("targetPort"))
+    assert_fails(checks.check_service_selectors(scratch.repo()), "auth-srv", "targetPort 80")
+
+
+def test_selectors_catch_statefulset_without_its_service(scratch):
+    scratch.edit(AUTH_MONGO, "StatefulSet", "auth-mongo", lambda d: d["spec"].update(serviceName="auth-mongo-hl"))
+    assert_fails(checks.check_service_selectors(scratch.repo()), "serviceName 'auth-mongo-hl' is not a Service")
+
+
+def test_selectors_catch_workload_not_selecting_its_pods(scratch):
+    scratch.edit(ORDERS, "Deployment", "orders-depl",
+                 lambda d: d["spec"]["selector"].update(matchLabels={"app": "order"}))
+    assert_fails(checks.check_service_selectors(scratch.repo()), "orders-depl", "does not match its pod labels")
+
+
+# --- ingress ----------------------------------------------------------------------------------
+
+def _path(index):
+    return lambda d: d["spec"]["rules"][0]["http"]["paths"][index]
+
+
+def test_ingress_catches_backend_service_that_does_not_exist(scratch):
+    scratch.edit(DEV_INGRESS, "Ingress", "ingress-service",
+                 lambda d: _path(1)(d)["backend"]["service"].update(name="users-srv"))
+    assert_fails(checks.check_ingress(scratch.repo()), "[default]", "backend Service 'users-srv' does not exist")
+
+
+def test_ingress_catches_port_the_service_does_not_expose(scratch):
+    scratch.edit(PROD_INGRESS, "Ingress", "ingress-service",
+                 lambda d: _path(2)(d)["backend"]["service"].update(port={"number": 80}))
+    assert_fails(checks.check_ingress(scratch.repo()), "[profile prod]", "tickets-srv does not expose port 80")
+
+
+def test_ingress_catches_routes_out_of_order(scratch):
+    def swap(d):
+        paths = d["spec"]["rules"][0]["http"]["paths"]
+        paths.insert(0, paths.pop())  # the catch-all first would shadow every API route
+    scratch.edit(DEV_INGRESS, "Ingress", "ingress-service", swap)
+    assert_fails(checks.check_ingress(scratch.repo()), "differ from the contract", "order matters")
+
+
+def test_ingress_requires_regex_paths_and_nginx(scratch):
+    def break_it(d):
+        d["metadata"].pop("annotations")
+        d["spec"]["ingressClassName"] = "traefik"
+        _path(0)(d)["pathType"] = "Prefix"
+    scratch.edit(DEV_INGRESS, "Ingress", "ingress-service", break_it)
+    errors = checks.check_ingress(scratch.repo())
+    assert_fails(errors, "use-regex")
+    assert_fails(errors, "ingressClassName must be nginx")
+    assert_fails(errors, "pathType must be ImplementationSpecific")
+
+
+def test_ingress_dev_host(scratch):
+    scratch.edit(DEV_INGRESS, "Ingress", "ingress-service", lambda d: d["spec"]["rules"][0].update(host="ticketing.local"))
+    assert_fails(checks.check_ingress(scratch.repo()), "host ticketing.dev")
+
+
+# --- hardening --------------------------------------------------------------------------------
+
+def test_hardening_requires_both_probes(scratch):
+    scratch.container(ORDERS, "Deployment", "orders-depl", lambda c: c.pop("livenessProbe"))
+    assert_fails(checks.check_hardening(scratch.repo()), "orders-depl", "no livenessProbe")
+
+
+def test_hardening_requires_probes_on_the_contract_paths(scratch):
+    scratch.container(ORDERS, "Deployment", "orders-depl",
+                      lambda c: c["readinessProbe"]["httpGet"].update(path="/healthz"))
+    assert_fails(checks.check_hardening(scratch.repo()), "orders-depl", "readinessProbe must GET /readyz on port 3000")
+
+
+def test_hardening_catches_probe_on_undeclared_port(scratch):
+    scratch.container(NATS, "StatefulSet", "nats", lambda c: c["livenessProbe"]["httpGet"].update(port="monitor"))
+    assert_fails(checks.check_hardening(scratch.repo()), "nats", "livenessProbe uses port 'monitor'")
+
+
+def test_hardening_requires_probes_on_serving_statefulset_containers(scratch):
+    scratch.container(AUTH_MONGO, "StatefulSet", "auth-mongo", lambda c: c.pop("readinessProbe"))
+    assert_fails(checks.check_hardening(scratch.repo()), "auth-mongo", "container mongo", "no readinessProbe")
+
+
+def test_hardening_requires_requests_and_limits(scratch):
+    scratch.container(PAYMENTS, "Deployment", "payments-depl", lambda c: c["resources"].pop("limits"))
+    errors = checks.check_hardening(scratch.repo())
+    assert_fails(errors, "payments-depl", "no resources.limits.cpu")
+    assert_fails(errors, "payments-depl", "no resources.limits.memory")
+
+
+def test_hardening_requires_non_root(scratch):
+    scratch.edit(AUTH, "Deployment", "auth-depl", lambda d: d["spec"]["template"]["spec"]["securityContext"].update(
+        runAsNonRoot=False))
+    scratch.container(AUTH, "Deployment", "auth-depl", lambda c: c["securityContext"].pop("runAsNonRoot"))
+    assert_fails(checks.check_hardening(scratch.repo()), "auth-depl", "runAsNonRoot must be true")
+
+
+def test_hardening_rejects_root_uid(scratch):
+    scratch.edit(NATS, "StatefulSet", "nats", lambda d: d["spec"]["template"]["spec"]["securityContext"].update(
+        runAsUser=0))
+    assert_fails(checks.check_hardening(scratch.repo()), "nats", "runAsUser must not be 0")
+
+
+def test_hardening_requires_dropped_capabilities_and_no_escalation(scratch):
+    def loosen(c):
+        c["securityContext"]["capabilities"] = {"drop": ["NET_RAW"]}
+        c["securityContext"]["allowPrivilegeEscalation"] = True
+    scratch.container(AUTH_MONGO, "StatefulSet", "auth-mongo", loosen, index=1)
+    errors = checks.check_hardening(scratch.repo())
+    assert_fails(errors, "container rs-init", "capabilities.drop must include ALL")
+    assert_fails(errors, "container rs-init", "allowPrivilegeEscalation must be false")
+
+
+def test_hardening_requires_read_only_root_for_our_services(scratch):
+    scratch.container(EXPIRATION, "Deployment", "expiration-depl",
+                      lambda c: c["securityContext"].update(readOnlyRootFilesystem=False))
+    assert_fails(checks.check_hardening(scratch.repo()), "expiration-depl", "readOnlyRootFilesystem must be true")
+
+
+# --- secrets ----------------------------------------------------------------------------------
+
+def test_no_secrets_rejects_committed_secret(scratch):
+    scratch.write("infra/k8s/jwt-secret.yaml",
+                  "apiVersion: v1\nkind: Secret\nmetadata:\n  name: jwt-secret\nstringData:\n  JWT_KEY: asdf\n")
+    assert_fails(checks.check_no_secrets(scratch.repo()), "Secret/jwt-secret", "a Secret with data is committed")
+
+
+def test_no_secrets_rejects_literal_jwt_key(scratch):
+    scratch.container(TICKETS, "Deployment", "tickets-depl", lambda c: env_set(c, "JWT_KEY", {"value": "asdf"}))
+    assert_fails(checks.check_no_secrets(scratch.repo()), "tickets-depl", "env JWT_KEY: has a literal value")
+
+
+def test_no_secrets_requires_the_contract_secret_names(scratch):
+    scratch.container(PAYMENTS, "Deployment", "payments-depl", lambda c: env_set(
+        c, "STRIPE_KEY", {"valueFrom": {"secretKeyRef": {"name": "stripe", "key": "key"}}}))
+    assert_fails(checks.check_no_secrets(scratch.repo()), "env STRIPE_KEY: must come from secretKeyRef stripe-secret/STRIPE_KEY")
+
+
+def test_no_secrets_rejects_other_secret_looking_literals(scratch):
+    scratch.container(AUTH, "Deployment", "auth-depl", lambda c: env_set(c, "MONGO_PASSWORD", {"value": "hunter2"}))
+    assert_fails(checks.check_no_secrets(scratch.repo()), "env MONGO_PASSWORD: looks secret")
+
+
+def test_no_secrets_finds_stripe_key_material_anywhere(scratch):
+    scratch.replace("skaffold.yaml", "kind: Config", "kind: Config\n# sk_test_" + "51Habcdefghijklmnop")
+    assert_fails(checks.check_no_secrets(scratch.repo()), "skaffold.yaml: contains what looks like a Stripe secret key")
+
+
+# --- Dockerfile -------------------------------------------------------------------------------
+
+def test_dockerfile_rejects_copying_every_service(scratch):
+    scratch.replace("Dockerfile", "COPY services/${SERVICE} services/${SERVICE}", "COPY services services")
+    assert_fails(checks.check_dockerfile(scratch.repo()), "copies every service")
+
+
+def test_dockerfile_rejects_copying_the_whole_context(scratch):
+    scratch.replace("Dockerfile", "COPY crates crates", "COPY . .")
+    assert_fails(checks.check_dockerfile(scratch.repo()), "`COPY . .` copies every service")
+
+
+def test_dockerfile_copies_every_shared_workspace_member(scratch):
+    scratch.replace("Dockerfile", "COPY e2e e2e\n", "")
+    assert_fails(checks.check_dockerfile(scratch.repo()), "workspace member 'e2e'", "never copied")
+    scratch.replace("Cargo.toml", '"e2e"', '"e2e", "tools/*"')
+    assert_fails(checks.check_dockerfile(scratch.repo()), "workspace member 'tools/*'")
+
+
+def test_dockerfile_requires_non_root_runtime_user(scratch):
+    scratch.replace("Dockerfile", "USER 10001:10001", "USER root")
+    assert_fails(checks.check_dockerfile(scratch.repo()), "runtime USER 'root' must be a numeric non-root uid")
+
+
+def test_dockerfile_runtime_holds_build_outputs_only(scratch):
+    scratch.replace("Dockerfile", "ENTRYPOINT", "COPY services/${SERVICE} /src\nENTRYPOINT")
+    assert_fails(checks.check_dockerfile(scratch.repo()), "runtime stage must copy only build outputs")
+
+
+def test_dockerignore_keeps_local_data_out(scratch):
+    scratch.replace(".dockerignore", "\n.stack\n", "\n")
+    assert_fails(checks.check_dockerfile(scratch.repo()), ".dockerignore: must exclude .stack")
