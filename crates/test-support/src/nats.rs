@@ -1,1 +1,359 @@
+//! A NATS server with JetStream for one test, and ways to look into its `ticketing` stream.
+//!
+//! Each [`TestNats`] runs its own `nats-server -js` (Debian's package; `scripts/infra.sh install`
+//! is run once if the binary is missing) on a free loopback port, with its store in a temporary
+//! folder. It is killed and its folder removed on drop. [`TestNats::stop`] and
+//! [`TestNats::start_again`] take it away and bring it back on the same port and store, for
+//! tests of what happens while NATS is down.
+//!
+//! The readers ([`TestNats::published`], [`TestNats::wait_for_published`]) read what is stored
+//! in the stream, not a subscription, so they see every event published since the server
+//! started, whoever published it and whenever the test starts looking.
 
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer};
+use tokio::sync::OnceCell;
+
+/// The stream the services publish to (`common::events::STREAM`).
+pub const STREAM: &str = "ticketing";
+
+/// One event read back from the stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub sequence: u64,
+    pub subject: String,
+    /// The `Nats-Msg-Id` header, if it had one.
+    pub msg_id: Option<String>,
+    /// The body as JSON (a JSON string holding the raw text if it is not JSON).
+    pub body: serde_json::Value,
+}
+
+#[derive(Debug)]
+pub struct TestNats {
+    /// `nats://127.0.0.1:<port>`, for `NATS_URL`.
+    pub url: String,
+    port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+    client: OnceCell<async_nats::Client>,
+}
+
+impl TestNats {
+    /// Starts a server on a free port with an empty store; returns once JetStream answers.
+    pub async fn start() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("ticketing-nats-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(dir.join("store")).expect("nats temp dir is created");
+        let mut last_error = String::new();
+        // A port found free can be taken before the server binds it; try another then.
+        let mut nats = Self {
+            url: String::new(),
+            port: 0,
+            dir,
+            child: None,
+            client: OnceCell::new(),
+        };
+        for _ in 0..5 {
+            nats.port = free_port();
+            nats.url = format!("nats://127.0.0.1:{}", nats.port);
+            match nats.spawn_and_wait().await {
+                Ok(()) => return nats,
+                Err(error) => last_error = error,
+            }
+        }
+        panic!("nats-server did not start: {last_error}");
+    }
+
+    /// Stops the server (as Kubernetes would: SIGTERM, so JetStream flushes its store).
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            tokio::task::spawn_blocking(move || terminate(&mut child))
+                .await
+                .expect("stopping nats-server does not panic");
+        }
+    }
+
+    /// Starts the server again on the same port with the same store.
+    pub async fn start_again(&mut self) {
+        assert!(self.child.is_none(), "nats-server is already running");
+        let mut last_error = String::new();
+        // The old listening socket may linger for a moment.
+        for _ in 0..20 {
+            match self.spawn_and_wait().await {
+                Ok(()) => return,
+                Err(error) => last_error = error,
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "nats-server did not start again on port {}: {last_error}",
+            self.port
+        );
+    }
+
+    /// A client of this server, shared by the helpers (it reconnects across a restart).
+    pub async fn client(&self) -> async_nats::Client {
+        self.client
+            .get_or_init(|| async {
+                async_nats::ConnectOptions::new()
+                    .name("test-support")
+                    .max_reconnects(None)
+                    .reconnect_delay_callback(|_| Duration::from_millis(100))
+                    .connect(&self.url)
+                    .await
+                    .expect("test client connects to nats-server")
+            })
+            .await
+            .clone()
+    }
+
+    pub async fn jetstream(&self) -> jetstream::Context {
+        jetstream::new(self.client().await)
+    }
+
+    /// Every event stored on `subject` in the `ticketing` stream, in stream order (none if the
+    /// stream does not exist yet).
+    pub async fn published(&self, subject: &str) -> Vec<StoredEvent> {
+        let jetstream = self.jetstream().await;
+        let Ok(stream) = jetstream.get_stream(STREAM).await else {
+            return Vec::new();
+        };
+        let info = stream.get_info().await.expect("stream info");
+        let mut events = Vec::new();
+        if info.state.messages == 0 {
+            return events;
+        }
+        for sequence in info.state.first_sequence..=info.state.last_sequence {
+            let Ok(message) = stream.get_raw_message(sequence).await else {
+                continue;
+            };
+            if message.subject.as_str() != subject {
+                continue;
+            }
+            let msg_id = message
+                .headers
+                .get("Nats-Msg-Id")
+                .map(|value| value.as_str().to_owned());
+            let body = serde_json::from_slice(&message.payload).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&message.payload).into_owned())
+            });
+            events.push(StoredEvent {
+                sequence: message.sequence,
+                subject: subject.to_owned(),
+                msg_id,
+                body,
+            });
+        }
+        events
+    }
+
+    /// The bodies of [`TestNats::published`].
+    pub async fn bodies(&self, subject: &str) -> Vec<serde_json::Value> {
+        self.published(subject)
+            .await
+            .into_iter()
+            .map(|event| event.body)
+            .collect()
+    }
+
+    /// Waits until at least `count` events are stored on `subject`, failing the test after
+    /// `deadline` with what was there.
+    pub async fn wait_for_published(
+        &self,
+        subject: &str,
+        count: usize,
+        deadline: Duration,
+    ) -> Vec<StoredEvent> {
+        let until = tokio::time::Instant::now() + deadline;
+        loop {
+            let events = self.published(subject).await;
+            if events.len() >= count {
+                return events;
+            }
+            assert!(
+                tokio::time::Instant::now() < until,
+                "timed out after {deadline:?} waiting for {count} events on {subject}; stored: {events:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Publishes raw bytes on `subject` under `msg_id` and waits for the stream's ack; returns
+    /// the stream sequence. Tests use it to send what no typed publisher would.
+    pub async fn publish_raw(&self, subject: &str, msg_id: &str, payload: &[u8]) -> u64 {
+        let jetstream = self.jetstream().await;
+        let publish = jetstream::message::PublishMessage::build()
+            .payload(payload.to_vec().into())
+            .message_id(msg_id);
+        jetstream
+            .send_publish(subject.to_owned(), publish)
+            .await
+            .expect("publish sent")
+            .await
+            .expect("publish acknowledged")
+            .sequence
+    }
+
+    /// The state of a durable consumer of the stream, if it exists.
+    pub async fn consumer_info(&self, durable: &str) -> Option<consumer::Info> {
+        let jetstream = self.jetstream().await;
+        let stream = jetstream.get_stream(STREAM).await.ok()?;
+        stream.consumer_info(durable).await.ok()
+    }
+
+    /// Waits until `durable` exists and has delivered and seen acknowledged (or terminated)
+    /// everything it will ever deliver of the stream so far: nothing pending, nothing awaiting
+    /// an ack, nothing waiting for redelivery.
+    pub async fn wait_consumer_idle(&self, durable: &str, deadline: Duration) -> consumer::Info {
+        let until = tokio::time::Instant::now() + deadline;
+        loop {
+            let info = self.consumer_info(durable).await;
+            if let Some(info) = &info
+                && info.num_pending == 0
+                && info.num_ack_pending == 0
+            {
+                return info.clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < until,
+                "timed out after {deadline:?} waiting for consumer {durable} to be idle: {info:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The server's log so far (for failure messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("nats.log")).unwrap_or_default()
+    }
+
+    async fn spawn_and_wait(&mut self) -> Result<(), String> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("nats.log"))
+            .map_err(|error| format!("cannot open the log: {error}"))?;
+        let log_err = log
+            .try_clone()
+            .map_err(|error| format!("cannot open the log: {error}"))?;
+        let mut child = Command::new(nats_server_binary())
+            .arg("-js")
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+            .arg("-sd")
+            .arg(self.dir.join("store"))
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .spawn()
+            .map_err(|error| format!("cannot run nats-server: {error}"))?;
+        let until = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!("nats-server exited with {status}:\n{}", self.log()));
+            }
+            if jetstream_answers(&self.url).await {
+                self.child = Some(child);
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= until {
+                terminate(&mut child);
+                return Err(format!(
+                    "JetStream did not answer within 15 s:\n{}",
+                    self.log()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+impl Drop for TestNats {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Whether a JetStream-enabled server answers at `url` now.
+async fn jetstream_answers(url: &str) -> bool {
+    let attempt = async {
+        let client = async_nats::ConnectOptions::new()
+            .connection_timeout(Duration::from_millis(500))
+            .connect(url)
+            .await
+            .ok()?;
+        // Without JetStream (or before it is up) nobody answers this request.
+        let reply = client.request("$JS.API.INFO", "".into()).await.ok()?;
+        let info: serde_json::Value = serde_json::from_slice(&reply.payload).ok()?;
+        info.get("error").is_none().then_some(())
+    };
+    tokio::time::timeout(Duration::from_secs(2), attempt)
+        .await
+        .ok()
+        .flatten()
+        .is_some()
+}
+
+/// SIGTERM, then SIGKILL if it lingers.
+fn terminate(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    for _ in 0..100 {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// `$NATS_SERVER`, or `nats-server` from PATH or /usr/sbin, installing it once if missing.
+fn nats_server_binary() -> PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            if let Ok(path) = std::env::var("NATS_SERVER") {
+                return PathBuf::from(path);
+            }
+            if let Some(found) = find_nats_server() {
+                return found;
+            }
+            let script = crate::mongo::repo_root().join("scripts/infra.sh");
+            let status = Command::new("bash")
+                .arg(script)
+                .arg("install")
+                .status()
+                .expect("scripts/infra.sh runs");
+            assert!(status.success(), "scripts/infra.sh install failed");
+            find_nats_server().expect("nats-server is installed")
+        })
+        .clone()
+}
+
+fn find_nats_server() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
+        .map(|dir| dir.join("nats-server"))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    path.is_file()
+}

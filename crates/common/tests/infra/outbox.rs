@@ -1,0 +1,232 @@
+//! The transactional outbox: commit together, publish on the fast path or by the relay, never
+//! twice.
+
+use std::time::{Duration, Instant};
+
+use bson::{Document, doc};
+use common::events::TicketCreated;
+use common::outbox::{Outbox, OutboxOptions};
+use futures::FutureExt as _;
+use mongodb::Collection;
+use test_support::http::eventually;
+use test_support::mongo::TestDb;
+use test_support::nats::TestNats;
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::{DEADLINE, connect, ticket_created};
+
+struct Setup {
+    db: TestDb,
+    outbox: Outbox,
+    tickets: Collection<Document>,
+}
+
+async fn setup(nats: &TestNats, options: OutboxOptions) -> Setup {
+    let db = TestDb::new().await;
+    let bus = connect(nats).await;
+    let outbox = Outbox::new(db.client.clone(), &db.db, bus.publisher()).with_options(options);
+    outbox.ensure_indexes().await.expect("indexes");
+    let tickets = db.db.collection("tickets");
+    Setup {
+        db,
+        outbox,
+        tickets,
+    }
+}
+
+fn quick_relay() -> OutboxOptions {
+    OutboxOptions {
+        relay_interval: Duration::from_millis(50),
+        relay_grace: Duration::ZERO,
+        ..OutboxOptions::default()
+    }
+}
+
+/// Inserts a ticket and stages its `ticket:created` in one transaction.
+async fn create_ticket(setup: &Setup, event: &TicketCreated) -> mongodb::error::Result<()> {
+    setup
+        .outbox
+        .transaction((&setup.tickets, event), |mut tx, (tickets, event)| {
+            async move {
+                tickets
+                    .insert_one(doc! { "_id": event.id, "title": &event.title, "version": 0_i64 })
+                    .session(tx.session())
+                    .await?;
+                tx.publish(*event).await
+            }
+            .boxed()
+        })
+        .await
+}
+
+fn body_of(event: &TicketCreated) -> serde_json::Value {
+    serde_json::to_value(event).expect("serialises")
+}
+
+#[tokio::test]
+async fn a_committed_change_and_its_event_are_published_together() {
+    let nats = TestNats::start().await;
+    let setup = setup(&nats, OutboxOptions::default()).await;
+    let event = ticket_created("concert");
+
+    create_ticket(&setup, &event).await.expect("commits");
+
+    // The fast path published before the call returned.
+    let stored = nats.published("ticket:created").await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].body, body_of(&event));
+    let entry = setup
+        .outbox
+        .collection()
+        .find_one(doc! {})
+        .await
+        .expect("reads")
+        .expect("the entry is kept");
+    assert_eq!(
+        stored[0].msg_id.as_deref(),
+        Some(entry.id.to_hex().as_str())
+    );
+    assert_eq!(entry.subject, "ticket:created");
+    assert!(entry.published_at.is_some());
+    assert_eq!(setup.outbox.pending().await.expect("counts"), 0);
+    let ticket = setup
+        .tickets
+        .find_one(doc! { "_id": event.id })
+        .await
+        .expect("reads");
+    assert!(ticket.is_some());
+}
+
+#[derive(Debug)]
+struct Refused;
+
+#[tokio::test]
+async fn a_rolled_back_transaction_writes_and_publishes_nothing() {
+    let nats = TestNats::start().await;
+    let setup = setup(&nats, OutboxOptions::default()).await;
+    let doomed = ticket_created("doomed");
+
+    let error = setup
+        .outbox
+        .transaction((&setup.tickets, &doomed), |mut tx, (tickets, event)| {
+            async move {
+                tickets
+                    .insert_one(doc! { "_id": event.id, "title": &event.title })
+                    .session(tx.session())
+                    .await?;
+                tx.publish(*event).await?;
+                Err::<(), _>(mongodb::error::Error::custom(Refused))
+            }
+            .boxed()
+        })
+        .await
+        .expect_err("rolled back");
+    assert!(error.get_custom::<Refused>().is_some(), "{error}");
+
+    // A later transaction's event is the only one that ever reaches the stream.
+    let later = ticket_created("later");
+    create_ticket(&setup, &later).await.expect("commits");
+    let bodies = nats.bodies("ticket:created").await;
+    assert_eq!(bodies, [body_of(&later)]);
+    assert_eq!(
+        setup
+            .tickets
+            .count_documents(doc! { "_id": doomed.id })
+            .await
+            .expect("counts"),
+        0
+    );
+    assert_eq!(
+        setup
+            .outbox
+            .collection()
+            .count_documents(doc! {})
+            .await
+            .expect("counts"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_event_committed_while_the_relay_is_stopped_is_published_once_it_starts() {
+    let nats = TestNats::start().await;
+    // As if the process died between the commit and the publish.
+    let crashed = setup(
+        &nats,
+        OutboxOptions {
+            fast_path: false,
+            ..quick_relay()
+        },
+    )
+    .await;
+    let event = ticket_created("survivor");
+    create_ticket(&crashed, &event).await.expect("commits");
+    assert_eq!(crashed.outbox.pending().await.expect("counts"), 1);
+    assert!(nats.published("ticket:created").await.is_empty());
+
+    let shutdown = CancellationToken::new();
+    let relay = crashed.outbox.spawn_relay(shutdown.clone());
+
+    let stored = nats.wait_for_published("ticket:created", 1, DEADLINE).await;
+    assert_eq!(stored[0].body, body_of(&event));
+    eventually("the entry to be marked published", DEADLINE, || async {
+        (crashed.outbox.pending().await.ok() == Some(0)).then_some(())
+    })
+    .await;
+    shutdown.cancel();
+    relay.await.expect("relay stops");
+    assert_eq!(nats.published("ticket:created").await.len(), 1);
+    drop(crashed.db);
+}
+
+#[tokio::test]
+async fn with_nats_down_the_commit_succeeds_and_the_relay_publishes_when_it_is_back() {
+    let mut nats = TestNats::start().await;
+    let setup = setup(&nats, quick_relay()).await;
+    let shutdown = CancellationToken::new();
+    let relay = setup.outbox.spawn_relay(shutdown.clone());
+
+    nats.stop().await;
+    let event = ticket_created("while down");
+    let started = Instant::now();
+    create_ticket(&setup, &event)
+        .await
+        .expect("commits without NATS");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the commit does not wait for NATS: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(setup.outbox.pending().await.expect("counts"), 1);
+
+    nats.start_again().await;
+    let stored = nats.wait_for_published("ticket:created", 1, DEADLINE).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].body, body_of(&event));
+    eventually("the entry to be marked published", DEADLINE, || async {
+        (setup.outbox.pending().await.ok() == Some(0)).then_some(())
+    })
+    .await;
+    shutdown.cancel();
+    relay.await.expect("relay stops");
+}
+
+#[tokio::test]
+async fn publishing_an_entry_again_is_deduplicated_by_its_id() {
+    let nats = TestNats::start().await;
+    let setup = setup(&nats, OutboxOptions::default()).await;
+    let event = ticket_created("once");
+    create_ticket(&setup, &event).await.expect("commits");
+
+    // As if the ack had been lost after JetStream stored the message.
+    setup
+        .outbox
+        .collection()
+        .update_many(doc! {}, doc! { "$unset": { "publishedAt": "" } })
+        .await
+        .expect("updates");
+    assert_eq!(setup.outbox.flush().await.expect("relays"), 1);
+
+    assert_eq!(nats.bodies("ticket:created").await, [body_of(&event)]);
+    assert_eq!(setup.outbox.pending().await.expect("counts"), 0);
+}
