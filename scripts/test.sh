@@ -37,7 +37,7 @@ fi
 
 log "building"
 cargo build --workspace --bins --quiet
-cargo nextest run --workspace --no-run --quiet
+cargo nextest run --workspace --no-run --cargo-quiet
 
 export TEST_MONGO_URI
 TEST_MONGO_URI=$(scripts/infra.sh test-mongo)

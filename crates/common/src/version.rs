@@ -58,6 +58,18 @@ pub enum SaveError {
     Mongo(#[from] mongodb::error::Error),
 }
 
+impl SaveError {
+    /// The error of a transaction whose callback returned a [`SaveError`] through `?`: stale
+    /// again if that is what it was.
+    pub fn from_transaction(error: mongodb::error::Error) -> Self {
+        if is_stale(&error) {
+            SaveError::Stale
+        } else {
+            SaveError::Mongo(error)
+        }
+    }
+}
+
 /// The marker a [`SaveError::Stale`] carries through a MongoDB transaction callback (whose
 /// errors must be `mongodb::error::Error`); see [`is_stale`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,41 @@
+//! The router and the state its handlers share.
+
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::get;
+use common::SessionKeys;
+use common::events::Nats;
+use common::http::{Readiness, finish_router};
+use mongodb::Database;
+
+use crate::models::ticket::TicketStore;
+use crate::routes;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: TicketStore,
+    pub keys: SessionKeys,
+}
+
+impl FromRef<AppState> for SessionKeys {
+    fn from_ref(state: &AppState) -> Self {
+        state.keys.clone()
+    }
+}
+
+pub fn router(state: AppState, database: &Database, nats: &Nats) -> Router {
+    let routes = Router::new()
+        .route(
+            "/api/tickets",
+            get(routes::index::handler).post(routes::create::handler),
+        )
+        .route(
+            "/api/tickets/{id}",
+            get(routes::show::handler).put(routes::update::handler),
+        )
+        .with_state(state);
+    let readiness = Readiness::new()
+        .mongo(database.clone())
+        .nats(nats.client().clone());
+    finish_router(routes, readiness)
+}

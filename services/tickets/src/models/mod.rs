@@ -1,0 +1,3 @@
+//! The service's documents and their queries.
+
+pub mod ticket;

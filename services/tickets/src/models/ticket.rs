@@ -1,0 +1,312 @@
+//! The `tickets` collection, and every change to it together with the event it causes.
+//!
+//! A ticket's `version` is 0 when listed and rises by exactly one per save; every save publishes
+//! the ticket as it now is (`ticket:created`, then `ticket:updated`), through the outbox, in the
+//! same transaction. Orders keeps a replica of tickets and applies those events in version order.
+//!
+//! Reserving and releasing are conditional writes, so a redelivered order event finds nothing
+//! left to change and publishes nothing. Cancelled orders leave a tombstone in `released_orders`,
+//! because `order:created` and `order:cancelled` travel on separate consumers and may be handled
+//! in either order: a late `order:created` of an order already cancelled must not reserve.
+
+use bson::oid::ObjectId;
+use bson::{Document, doc};
+use common::events::{OrderCancelled, OrderCreated, TicketCreated, TicketUpdated, wire};
+use common::outbox::Outbox;
+use common::version::{SaveError, save_owned};
+use futures::{FutureExt as _, TryStreamExt as _};
+use mongodb::options::{IndexOptions, ReturnDocument};
+use mongodb::{Collection, Database, IndexModel};
+use serde::{Deserialize, Serialize};
+
+/// A ticket as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub title: String,
+    pub price: f64,
+    #[serde(rename = "userId")]
+    pub user_id: ObjectId,
+    pub version: i64,
+    /// The order holding the ticket; absent while it is free.
+    #[serde(rename = "orderId", default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<ObjectId>,
+}
+
+/// A ticket as the API shows it: `{id,title,price,userId,version,orderId?}`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TicketView {
+    #[serde(with = "wire::object_id")]
+    pub id: ObjectId,
+    pub title: String,
+    #[serde(with = "wire::js_number")]
+    pub price: f64,
+    #[serde(with = "wire::object_id")]
+    pub user_id: ObjectId,
+    pub version: i64,
+    #[serde(
+        with = "wire::option_object_id",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub order_id: Option<ObjectId>,
+}
+
+impl Ticket {
+    pub const COLLECTION: &'static str = "tickets";
+
+    /// A new ticket, version 0, not reserved.
+    pub fn new(title: String, price: f64, user_id: ObjectId) -> Self {
+        Self {
+            id: ObjectId::new(),
+            title,
+            price,
+            user_id,
+            version: 0,
+            order_id: None,
+        }
+    }
+
+    pub fn view(&self) -> TicketView {
+        TicketView {
+            id: self.id,
+            title: self.title.clone(),
+            price: self.price,
+            user_id: self.user_id,
+            version: self.version,
+            order_id: self.order_id,
+        }
+    }
+
+    pub fn created_event(&self) -> TicketCreated {
+        TicketCreated {
+            id: self.id,
+            version: self.version,
+            title: self.title.clone(),
+            price: self.price,
+            user_id: self.user_id,
+        }
+    }
+
+    pub fn updated_event(&self) -> TicketUpdated {
+        TicketUpdated {
+            id: self.id,
+            version: self.version,
+            title: self.title.clone(),
+            price: self.price,
+            user_id: self.user_id,
+            order_id: self.order_id,
+        }
+    }
+
+    pub fn is_reserved(&self) -> bool {
+        self.order_id.is_some()
+    }
+}
+
+/// What an order event did to a ticket.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// The ticket changed (and `ticket:updated` was staged): here it is, as saved.
+    Applied(Ticket),
+    /// The ticket was already in the state the event asks for: a redelivery.
+    Unchanged,
+    /// `order:created` of an order that was already cancelled: the ticket stays free.
+    OrderAlreadyReleased,
+    /// No ticket has the event's ticket id.
+    TicketMissing,
+}
+
+/// The tickets collection, with the outbox its changes are published through.
+#[derive(Debug, Clone)]
+pub struct TicketStore {
+    tickets: Collection<Ticket>,
+    released_orders: Collection<Document>,
+    outbox: Outbox,
+}
+
+impl TicketStore {
+    pub const RELEASED_ORDERS: &'static str = "released_orders";
+
+    pub fn new(database: &Database, outbox: Outbox) -> Self {
+        Self {
+            tickets: database.collection(Ticket::COLLECTION),
+            released_orders: database.collection(Self::RELEASED_ORDERS),
+            outbox,
+        }
+    }
+
+    pub fn collection(&self) -> &Collection<Ticket> {
+        &self.tickets
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    /// Serves the listing of free tickets in creation order.
+    pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
+        let free_by_age = IndexModel::builder()
+            .keys(doc! { "orderId": 1, "_id": 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("order_then_age".to_owned())
+                    .build(),
+            )
+            .build();
+        self.tickets.create_index(free_by_age).await?;
+        self.outbox.ensure_indexes().await
+    }
+
+    pub async fn find(&self, id: ObjectId) -> mongodb::error::Result<Option<Ticket>> {
+        self.tickets.find_one(doc! { "_id": id }).await
+    }
+
+    /// Tickets not reserved, oldest first (ObjectIds grow with creation time).
+    pub async fn list_available(&self) -> mongodb::error::Result<Vec<Ticket>> {
+        self.tickets
+            .find(doc! { "orderId": null })
+            .sort(doc! { "_id": 1 })
+            .await?
+            .try_collect()
+            .await
+    }
+
+    /// Inserts a new ticket and publishes `ticket:created`.
+    pub async fn create(&self, ticket: &Ticket) -> mongodb::error::Result<()> {
+        self.outbox
+            .transaction((&self.tickets, ticket), |mut tx, (tickets, ticket)| {
+                async move {
+                    tickets.insert_one(*ticket).session(tx.session()).await?;
+                    tx.publish(&ticket.created_event()).await
+                }
+                .boxed()
+            })
+            .await
+    }
+
+    /// Saves a new title and price on a ticket read as `read`, and publishes `ticket:updated`;
+    /// [`SaveError::Stale`] if the ticket was saved by someone else since it was read.
+    pub async fn update_details(
+        &self,
+        read: &Ticket,
+        title: String,
+        price: f64,
+    ) -> Result<Ticket, SaveError> {
+        let updated = Ticket {
+            title,
+            price,
+            version: read.version + 1,
+            ..read.clone()
+        };
+        self.outbox
+            .transaction(
+                (&self.tickets, read, &updated),
+                |mut tx, (tickets, read, updated)| {
+                    async move {
+                        let set =
+                            doc! { "$set": { "title": &updated.title, "price": updated.price } };
+                        save_owned(*tickets, Some(tx.session()), read.id, read.version, set)
+                            .await?;
+                        tx.publish(&updated.updated_event()).await
+                    }
+                    .boxed()
+                },
+            )
+            .await
+            .map_err(SaveError::from_transaction)?;
+        Ok(updated)
+    }
+
+    /// Reserves the event's ticket for its order, unless that is done already or the order was
+    /// cancelled already.
+    pub async fn reserve(&self, order: &OrderCreated) -> mongodb::error::Result<Change> {
+        let context = (&self.tickets, &self.released_orders, order);
+        self.outbox
+            .transaction(context, |mut tx, (tickets, released, order)| {
+                async move {
+                    let cancelled = released
+                        .find_one(doc! { "_id": order.id })
+                        .session(tx.session())
+                        .await?;
+                    if cancelled.is_some() {
+                        return Ok(Change::OrderAlreadyReleased);
+                    }
+                    let reserved = tickets
+                        .find_one_and_update(
+                            doc! { "_id": order.ticket.id, "orderId": { "$ne": order.id } },
+                            doc! { "$set": { "orderId": order.id }, "$inc": { "version": 1 } },
+                        )
+                        .return_document(ReturnDocument::After)
+                        .session(tx.session())
+                        .await?;
+                    match reserved {
+                        Some(ticket) => {
+                            tx.publish(&ticket.updated_event()).await?;
+                            Ok(Change::Applied(ticket))
+                        }
+                        None => unchanged_or_missing(tickets, &mut tx, order.ticket.id).await,
+                    }
+                }
+                .boxed()
+            })
+            .await
+    }
+
+    /// Frees the event's ticket if this order holds it, and remembers the order as cancelled.
+    pub async fn release(&self, order: &OrderCancelled) -> mongodb::error::Result<Change> {
+        let context = (&self.tickets, &self.released_orders, order);
+        self.outbox
+            .transaction(context, |mut tx, (tickets, released, order)| {
+                async move {
+                    released
+                        .update_one(
+                            doc! { "_id": order.id },
+                            doc! { "$setOnInsert": {
+                                "ticketId": order.ticket.id,
+                                "releasedAt": bson::DateTime::now(),
+                            } },
+                        )
+                        .upsert(true)
+                        .session(tx.session())
+                        .await?;
+                    let freed = tickets
+                        .find_one_and_update(
+                            doc! { "_id": order.ticket.id, "orderId": order.id },
+                            doc! { "$unset": { "orderId": "" }, "$inc": { "version": 1 } },
+                        )
+                        .return_document(ReturnDocument::After)
+                        .session(tx.session())
+                        .await?;
+                    match freed {
+                        Some(ticket) => {
+                            tx.publish(&ticket.updated_event()).await?;
+                            Ok(Change::Applied(ticket))
+                        }
+                        None => unchanged_or_missing(tickets, &mut tx, order.ticket.id).await,
+                    }
+                }
+                .boxed()
+            })
+            .await
+    }
+}
+
+/// After a conditional update matched nothing: was the ticket already as wanted, or absent?
+async fn unchanged_or_missing(
+    tickets: &Collection<Ticket>,
+    tx: &mut common::outbox::Tx<'_>,
+    id: ObjectId,
+) -> mongodb::error::Result<Change> {
+    let exists = tickets
+        .count_documents(doc! { "_id": id })
+        .session(tx.session())
+        .await?
+        > 0;
+    Ok(if exists {
+        Change::Unchanged
+    } else {
+        Change::TicketMissing
+    })
+}

@@ -1,0 +1,13 @@
+//! `GET /api/tickets` → 200, the tickets not reserved, oldest first.
+
+use axum::Json;
+use axum::extract::State;
+use common::AppResult;
+
+use crate::app::AppState;
+use crate::models::ticket::TicketView;
+
+pub async fn handler(State(state): State<AppState>) -> AppResult<Json<Vec<TicketView>>> {
+    let tickets = state.store.list_available().await?;
+    Ok(Json(tickets.iter().map(|ticket| ticket.view()).collect()))
+}

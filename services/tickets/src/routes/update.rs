@@ -1,0 +1,56 @@
+//! `PUT /api/tickets/:id {title,price}` → 200 ticket (version + 1); publishes `ticket:updated`.
+//!
+//! 404 if there is no such ticket, 401 unless the caller owns it, 400 `Cannot edit a reserved
+//! ticket` while an order holds it. The save is optimistic: if the ticket changed between the
+//! read and the write (typically an order reserving it), the checks run again on a fresh read.
+
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use common::version::SaveError;
+use common::{AppError, AppResult, JsonBody, JsonObject, RequireAuth};
+
+use crate::app::AppState;
+use crate::models::ticket::TicketView;
+use crate::routes::{ticket_fields, ticket_id, user_id};
+
+pub const RESERVED: &str = "Cannot edit a reserved ticket";
+
+/// Fresh reads before giving up on a ticket that keeps changing under the request.
+const ATTEMPTS: usize = 3;
+
+pub async fn handler(
+    State(state): State<AppState>,
+    RequireAuth(user): RequireAuth,
+    path: Result<Path<String>, PathRejection>,
+    JsonBody(body): JsonBody<JsonObject>,
+) -> AppResult<Json<TicketView>> {
+    let (title, price) = ticket_fields(&body)?;
+    let id = ticket_id(path)?;
+    for _ in 0..ATTEMPTS {
+        let ticket = state.store.find(id).await?.ok_or(AppError::NotFound)?;
+        if user_id(&user).ok() != Some(ticket.user_id) {
+            return Err(AppError::NotAuthorized);
+        }
+        if ticket.is_reserved() {
+            return Err(AppError::bad_request(RESERVED));
+        }
+        match state
+            .store
+            .update_details(&ticket, title.clone(), price)
+            .await
+        {
+            Ok(updated) => {
+                tracing::info!(ticket = %updated.id, version = updated.version, "ticket updated");
+                return Ok(Json(updated.view()));
+            }
+            Err(SaveError::Stale) => {
+                tracing::debug!(ticket = %id, "ticket changed while updating; reading it again");
+            }
+            Err(SaveError::Mongo(error)) => return Err(error.into()),
+        }
+    }
+    Err(AppError::internal(anyhow::anyhow!(
+        "ticket {id} kept changing during {ATTEMPTS} update attempts"
+    )))
+}

@@ -1,0 +1,170 @@
+//! `POST /api/tickets`.
+
+use serde_json::json;
+
+use crate::helpers::{TestApp, assert_errors};
+
+fn title_error() -> serde_json::Value {
+    json!({ "message": "Title is required", "field": "title" })
+}
+
+fn price_error() -> serde_json::Value {
+    json!({ "message": "Price must be greater than 0", "field": "price" })
+}
+
+#[tokio::test]
+async fn has_a_route_handler_listening_for_post_requests() {
+    let app = TestApp::spawn().await;
+    let response = app.post_json(None, "/api/tickets", &json!({})).await;
+    assert_ne!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn can_only_be_accessed_if_the_user_is_signed_in() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .post_json(
+            None,
+            "/api/tickets",
+            &json!({ "title": "concert", "price": 10 }),
+        )
+        .await;
+    assert_errors(response, 401, json!([{ "message": "Not authorized" }])).await;
+
+    let forged = common::SessionKeys::new("another-key", false)
+        .cookie_header(&bson::oid::ObjectId::new().to_hex(), "a@b.co")
+        .expect("signs");
+    let response = app
+        .post_json(
+            Some(&forged),
+            "/api/tickets",
+            &json!({ "title": "concert", "price": 10 }),
+        )
+        .await;
+    assert_errors(response, 401, json!([{ "message": "Not authorized" }])).await;
+}
+
+#[tokio::test]
+async fn returns_a_status_other_than_401_if_the_user_is_signed_in() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .post_json(Some(&app.cookie()), "/api/tickets", &json!({}))
+        .await;
+    assert_ne!(response.status(), 401);
+    assert_errors(response, 400, json!([title_error(), price_error()])).await;
+}
+
+#[tokio::test]
+async fn returns_an_error_if_an_invalid_title_is_provided() {
+    let app = TestApp::spawn().await;
+    let cookie = app.cookie();
+    for body in [
+        json!({ "title": "", "price": 10 }),
+        json!({ "title": "   ", "price": 10 }),
+        json!({ "price": 10 }),
+        json!({ "title": 42, "price": 10 }),
+    ] {
+        let response = app.post_json(Some(&cookie), "/api/tickets", &body).await;
+        assert_errors(response, 400, json!([title_error()])).await;
+    }
+}
+
+#[tokio::test]
+async fn returns_an_error_if_an_invalid_price_is_provided() {
+    let app = TestApp::spawn().await;
+    let cookie = app.cookie();
+    for body in [
+        json!({ "title": "concert", "price": -10 }),
+        json!({ "title": "concert", "price": 0 }),
+        json!({ "title": "concert", "price": "ten" }),
+        json!({ "title": "concert" }),
+    ] {
+        let response = app.post_json(Some(&cookie), "/api/tickets", &body).await;
+        assert_errors(response, 400, json!([price_error()])).await;
+    }
+}
+
+#[tokio::test]
+async fn creates_a_ticket_with_valid_inputs() {
+    let app = TestApp::spawn().await;
+    let user_id = bson::oid::ObjectId::new().to_hex();
+    let cookie = app.cookie_for(&user_id);
+    assert_eq!(app.store().list_available().await.expect("lists").len(), 0);
+
+    let response = app
+        .post_json(
+            Some(&cookie),
+            "/api/tickets",
+            &json!({ "title": "concert", "price": 20 }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let ticket: serde_json::Value = response.json().await.expect("JSON");
+    let id = ticket["id"].as_str().expect("an id").to_owned();
+    assert_eq!(
+        ticket,
+        json!({ "id": id, "title": "concert", "price": 20, "userId": user_id, "version": 0 })
+    );
+
+    let stored = app.store().list_available().await.expect("lists");
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        (stored[0].title.as_str(), stored[0].price),
+        ("concert", 20.0)
+    );
+}
+
+#[tokio::test]
+async fn publishes_an_event() {
+    let app = TestApp::spawn().await;
+    let user_id = bson::oid::ObjectId::new().to_hex();
+    let ticket = app
+        .create_ticket(&app.cookie_for(&user_id), "concert", 20.5)
+        .await;
+
+    let events = app.nats.published("ticket:created").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].body,
+        json!({ "id": ticket["id"], "version": 0, "title": "concert", "price": 20.5, "userId": user_id })
+    );
+}
+
+#[tokio::test]
+async fn accepts_a_price_given_as_a_numeric_string() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .post_json(
+            Some(&app.cookie()),
+            "/api/tickets",
+            &json!({ "title": "concert", "price": "20.00" }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let ticket: serde_json::Value = response.json().await.expect("JSON");
+    assert_eq!(ticket["price"], json!(20));
+    assert_eq!(
+        app.nats.bodies("ticket:created").await[0]["price"],
+        json!(20)
+    );
+}
+
+#[tokio::test]
+async fn rejects_a_body_that_is_not_json_with_the_contract_body() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .http
+        .post(app.url("/api/tickets"))
+        .header(reqwest::header::COOKIE, app.cookie())
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body("{\"title\":")
+        .send()
+        .await
+        .expect("request sent");
+    assert_errors(
+        response,
+        400,
+        json!([{ "message": "Request body is not valid JSON" }]),
+    )
+    .await;
+}

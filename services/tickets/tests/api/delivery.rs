@@ -1,0 +1,116 @@
+//! The outbox end to end: one event per change, none lost to a crash or a NATS outage.
+
+use serde_json::json;
+
+use crate::helpers::{DEADLINE, TestApp, eventually};
+
+#[tokio::test]
+async fn each_change_publishes_exactly_one_event() {
+    let app = TestApp::spawn().await;
+    let user_id = bson::oid::ObjectId::new().to_hex();
+    let cookie = app.cookie_for(&user_id);
+    let ticket = app.create_ticket(&cookie, "concert", 20.0).await;
+    let path = format!("/api/tickets/{}", ticket["id"].as_str().expect("id"));
+    for price in [30, 40] {
+        let response = app
+            .put_json(
+                Some(&cookie),
+                &path,
+                &json!({ "title": "concert", "price": price }),
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+
+    // Everything was published on the request path and nothing is left for the relay, so the
+    // stream's content is final.
+    assert_eq!(app.store().outbox().pending().await.expect("counts"), 0);
+    let created = app.nats.published("ticket:created").await;
+    let updated = app.nats.published("ticket:updated").await;
+    assert_eq!(created.len(), 1);
+    assert_eq!(
+        updated.iter().map(|e| e.body.clone()).collect::<Vec<_>>(),
+        [
+            json!({ "id": ticket["id"], "version": 1, "title": "concert", "price": 30, "userId": user_id }),
+            json!({ "id": ticket["id"], "version": 2, "title": "concert", "price": 40, "userId": user_id }),
+        ]
+    );
+    let mut ids: Vec<_> = created
+        .iter()
+        .chain(&updated)
+        .map(|event| event.msg_id.clone().expect("an event id"))
+        .collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "each event has an id of its own");
+}
+
+#[tokio::test]
+async fn an_event_committed_while_the_relay_is_stopped_is_delivered_once_it_starts() {
+    // An instance that dies between its commit and its publish, and runs no relay.
+    let app = TestApp::spawn_with(|config| {
+        config.outbox.fast_path = false;
+        config.relay = false;
+    })
+    .await;
+    let ticket = app.create_ticket(&app.cookie(), "concert", 20.0).await;
+    assert_eq!(app.store().outbox().pending().await.expect("counts"), 1);
+    assert!(app.nats.published("ticket:created").await.is_empty());
+
+    // The next instance to start relays it.
+    let _restarted = app.spawn_replica(|_| {}).await;
+    let events = app
+        .nats
+        .wait_for_published("ticket:created", 1, DEADLINE)
+        .await;
+    assert_eq!(
+        events[0].body,
+        json!({ "id": ticket["id"], "version": 0, "title": "concert", "price": 20, "userId": ticket["userId"] })
+    );
+    eventually("the outbox to be drained", DEADLINE, || async {
+        (app.store().outbox().pending().await.ok() == Some(0)).then_some(())
+    })
+    .await;
+    assert_eq!(app.nats.published("ticket:created").await.len(), 1);
+}
+
+#[tokio::test]
+async fn with_nats_stopped_a_ticket_is_still_created_and_its_event_arrives_when_nats_is_back() {
+    let mut app = TestApp::spawn().await;
+    app.nats.stop().await;
+
+    // Readiness notices; the API keeps working.
+    let unready = eventually("readiness to report NATS", DEADLINE, || async {
+        let response = app.get("/readyz").await;
+        (response.status() == 503).then_some(response)
+    })
+    .await;
+    assert_eq!(
+        unready.json::<serde_json::Value>().await.expect("JSON"),
+        json!({ "status": "unavailable", "failing": ["nats"] })
+    );
+    let started = std::time::Instant::now();
+    let ticket = app.create_ticket(&app.cookie(), "offline", 15.0).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "the request does not wait for NATS: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(app.store().outbox().pending().await.expect("counts"), 1);
+
+    app.nats.start_again().await;
+    let events = app
+        .nats
+        .wait_for_published("ticket:created", 1, DEADLINE)
+        .await;
+    assert_eq!(
+        events[0].body,
+        json!({ "id": ticket["id"], "version": 0, "title": "offline", "price": 15, "userId": ticket["userId"] })
+    );
+    eventually("readiness to recover", DEADLINE, || async {
+        (app.get("/readyz").await.status() == 200).then_some(())
+    })
+    .await;
+
+    // And the consumers are back too.
+    app.reserve(&ticket).await;
+}

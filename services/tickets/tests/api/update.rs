@@ -1,0 +1,153 @@
+//! `PUT /api/tickets/:id`.
+
+use bson::oid::ObjectId;
+use serde_json::json;
+
+use crate::helpers::{TestApp, assert_errors};
+
+fn path(ticket: &serde_json::Value) -> String {
+    format!("/api/tickets/{}", ticket["id"].as_str().expect("id"))
+}
+
+#[tokio::test]
+async fn returns_a_404_if_the_provided_id_does_not_exist() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .put_json(
+            Some(&app.cookie()),
+            &format!("/api/tickets/{}", ObjectId::new().to_hex()),
+            &json!({ "title": "concert", "price": 20 }),
+        )
+        .await;
+    assert_errors(response, 404, json!([{ "message": "Not Found" }])).await;
+}
+
+#[tokio::test]
+async fn returns_a_401_if_the_user_is_not_authenticated() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .put_json(
+            None,
+            &format!("/api/tickets/{}", ObjectId::new().to_hex()),
+            &json!({ "title": "concert", "price": 20 }),
+        )
+        .await;
+    assert_errors(response, 401, json!([{ "message": "Not authorized" }])).await;
+}
+
+#[tokio::test]
+async fn returns_a_401_if_the_user_does_not_own_the_ticket() {
+    let app = TestApp::spawn().await;
+    let ticket = app.create_ticket(&app.cookie(), "concert", 20.0).await;
+
+    let response = app
+        .put_json(
+            Some(&app.cookie()),
+            &path(&ticket),
+            &json!({ "title": "stolen", "price": 1000 }),
+        )
+        .await;
+    assert_errors(response, 401, json!([{ "message": "Not authorized" }])).await;
+    assert_eq!(app.ticket(ticket["id"].as_str().expect("id")).await, ticket);
+    assert!(app.nats.published("ticket:updated").await.is_empty());
+}
+
+#[tokio::test]
+async fn returns_a_400_if_the_user_provides_an_invalid_title_or_price() {
+    let app = TestApp::spawn().await;
+    let cookie = app.cookie();
+    let ticket = app.create_ticket(&cookie, "concert", 20.0).await;
+    let title = json!({ "message": "Title is required", "field": "title" });
+    let price = json!({ "message": "Price must be greater than 0", "field": "price" });
+
+    for (body, errors) in [
+        (json!({ "title": "", "price": 20 }), json!([title])),
+        (json!({ "price": 20 }), json!([title])),
+        (json!({ "title": "concert", "price": -10 }), json!([price])),
+        (json!({ "title": "concert" }), json!([price])),
+        (json!({}), json!([title, price])),
+    ] {
+        let response = app.put_json(Some(&cookie), &path(&ticket), &body).await;
+        assert_errors(response, 400, errors).await;
+    }
+    assert_eq!(app.ticket(ticket["id"].as_str().expect("id")).await, ticket);
+}
+
+#[tokio::test]
+async fn updates_the_ticket_provided_valid_inputs() {
+    let app = TestApp::spawn().await;
+    let user_id = ObjectId::new().to_hex();
+    let cookie = app.cookie_for(&user_id);
+    let ticket = app.create_ticket(&cookie, "concert", 20.0).await;
+
+    let response = app
+        .put_json(
+            Some(&cookie),
+            &path(&ticket),
+            &json!({ "title": "new title", "price": "100" }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let expected = json!({
+        "id": ticket["id"], "title": "new title", "price": 100, "userId": user_id, "version": 1
+    });
+    assert_eq!(
+        response.json::<serde_json::Value>().await.expect("JSON"),
+        expected
+    );
+    assert_eq!(
+        app.ticket(ticket["id"].as_str().expect("id")).await,
+        expected
+    );
+}
+
+#[tokio::test]
+async fn publishes_an_event() {
+    let app = TestApp::spawn().await;
+    let user_id = ObjectId::new().to_hex();
+    let cookie = app.cookie_for(&user_id);
+    let ticket = app.create_ticket(&cookie, "concert", 20.0).await;
+
+    let response = app
+        .put_json(
+            Some(&cookie),
+            &path(&ticket),
+            &json!({ "title": "new title", "price": 100.5 }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+
+    assert_eq!(
+        app.nats.bodies("ticket:updated").await,
+        [json!({
+            "id": ticket["id"], "version": 1, "title": "new title", "price": 100.5, "userId": user_id
+        })]
+    );
+}
+
+#[tokio::test]
+async fn rejects_updates_if_the_ticket_is_reserved() {
+    let app = TestApp::spawn().await;
+    let cookie = app.cookie();
+    let ticket = app.create_ticket(&cookie, "concert", 20.0).await;
+    app.reserve(&ticket).await;
+
+    let response = app
+        .put_json(
+            Some(&cookie),
+            &path(&ticket),
+            &json!({ "title": "new title", "price": 100 }),
+        )
+        .await;
+    assert_errors(
+        response,
+        400,
+        json!([{ "message": "Cannot edit a reserved ticket" }]),
+    )
+    .await;
+    let now = app.ticket(ticket["id"].as_str().expect("id")).await;
+    assert_eq!(
+        (now["title"].clone(), now["version"].clone()),
+        (json!("concert"), json!(1))
+    );
+}
