@@ -71,9 +71,16 @@ test('paying completes the order and My Orders shows it', async () => {
   assert.equal(page.url(), orderUrl);
   await Promise.all([page.waitForURL(`${BASE}/orders`), page.getByRole('button', { name: 'Pay' }).click()]);
   await page.getByRole('heading', { name: 'My Orders' }).waitFor();
-  const line = page.locator('ul.orders li', { hasText: title });
-  assert.equal((await line.innerText()).trim(), `${title} - 20.00 - complete`);
   await browser.shot('my-orders');
+  // Orders learns of the payment from the payment:created event, a moment after the charge.
+  const line = await eventually('the order to be complete', 10_000, async () => {
+    const text = (await page.locator('ul.orders li', { hasText: title }).innerText()).trim();
+    if (text.endsWith(' - complete')) return text;
+    await page.reload();
+    return false;
+  });
+  assert.equal(line, `${title} - 20.00 - complete`);
+  await browser.shot('my-orders-complete');
 });
 
 test('a sold ticket is no longer for sale', async () => {
