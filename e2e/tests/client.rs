@@ -77,3 +77,25 @@ async fn an_unknown_page_is_the_clients_404_page() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("<h1>Page not found</h1>"));
 }
+
+#[tokio::test]
+async fn the_landing_page_lists_a_ticket_listed_through_the_api() {
+    let user = User::sign_up().await;
+    let title = format!("e2e show {}", uuid::Uuid::new_v4().simple());
+    let created = user
+        .post("/api/tickets", &json!({ "title": title, "price": "12.5" }))
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let ticket: Value = created.json().await.expect("json");
+    let id = ticket["id"].as_str().expect("an id");
+
+    let (status, html) = page("/", None).await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&format!(
+        r#"<tr><td>{title}</td><td class="price">12.50</td><td><a href="/tickets/{id}">View<span class="visually-hidden"> {title}</span></a></td></tr>"#
+    )), "{html}");
+    let (status, html) = page(&format!("/tickets/{id}"), user.cookie.as_deref()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(&format!("<h1>{title}</h1><h4>Price: 12.50</h4>")));
+}
