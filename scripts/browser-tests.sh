@@ -32,8 +32,8 @@ fi
 if [ -z "${STACK_URL:-}" ]; then
   export STACK_NAME="${STACK_NAME:-client}" PORT_BASE="${PORT_BASE:-17100}" INGRESS_PORT="${INGRESS_PORT:-18084}"
   export EXPIRATION_WINDOW_SECONDS="${EXPIRATION_WINDOW_SECONDS:-6}"
-  trap 'scripts/stack.sh down >/dev/null 2>&1 || true' EXIT
-  STACK_URL=$(scripts/stack.sh up --detach | tail -n 1)
+  trap '"$ROOT/scripts/stack.sh" down >/dev/null 2>&1 || true' EXIT
+  STACK_URL=$("$ROOT/scripts/stack.sh" up --detach | tail -n 1)
 fi
 export STACK_URL
 
