@@ -63,7 +63,7 @@ present_services() {
   return 0
 }
 
-bin_dir() { echo "$ROOT/target/$PROFILE"; }
+bin_dir() { echo "${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE"; }
 
 build() {
   local flags=()
@@ -133,9 +133,16 @@ start_services() {
     spawn "$s" env $(service_env "$s") "$(bin_dir)/$s"
   done
   for s in $(present_services); do
-    WAIT_SECONDS=60 wait_for "$s to be ready" curl -fsS "http://127.0.0.1:$(service_port "$s")/readyz" \
-      || die "$s did not become ready; see $STACK_DIR/logs/$s.log"
+    WAIT_SECONDS=60 wait_for "$s to be ready" service_ready "$s" \
+      || die "$s did not become ready; last lines of $STACK_DIR/logs/$s.log:
+$(tail -n 5 "$STACK_DIR/logs/$s.log")"
   done
+}
+
+# Ready, or gone for good: a service that exited is not waited for.
+service_ready() {
+  pid_alive "$STACK_DIR/pids/$1.pid" || return 99
+  curl -fsS "http://127.0.0.1:$(service_port "$1")/readyz"
 }
 
 stop_all() {

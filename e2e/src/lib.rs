@@ -48,6 +48,18 @@ pub fn stack_url() -> &'static str {
     })
 }
 
+/// A client of the stack's NATS server (`PORT_BASE` + 22), to read the events in its stream.
+pub async fn stack_nats() -> async_nats::Client {
+    stack_url();
+    let base: u16 = std::env::var("PORT_BASE")
+        .ok()
+        .and_then(|base| base.parse().ok())
+        .unwrap_or(13100);
+    async_nats::connect(format!("nats://127.0.0.1:{}", base + 22))
+        .await
+        .expect("the stack's nats-server answers")
+}
+
 /// A browser-like user: keeps the session cookie it is given, sends it back.
 pub struct User {
     pub http: reqwest::Client,

@@ -75,11 +75,15 @@ stop_pid() {
   rm -f "$pidfile"
 }
 
-# Waits until `$@` succeeds, up to $WAIT_SECONDS (default 30).
+# Waits until `$@` succeeds, up to $WAIT_SECONDS (default 30). A check that exits 99 means
+# "this will never succeed" (the process died): give up at once.
 wait_for() {
   local what=$1; shift
-  local deadline=$(( $(date +%s) + ${WAIT_SECONDS:-30} ))
-  until "$@" >/dev/null 2>&1; do
+  local deadline=$(( $(date +%s) + ${WAIT_SECONDS:-30} )) rc
+  while true; do
+    rc=0; "$@" >/dev/null 2>&1 || rc=$?
+    [ "$rc" -eq 0 ] && return 0
+    [ "$rc" -eq 99 ] && { log "gave up waiting for $what: the process exited"; return 1; }
     [ "$(date +%s)" -ge "$deadline" ] && { log "timed out waiting for $what"; return 1; }
     sleep 0.1
   done

@@ -51,7 +51,7 @@ use mongodb::{Client, ClientSession, Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::events::{Event, Publisher, Subject};
+use crate::events::{Event, PublishError, Publisher, Subject};
 
 /// The collection, in the service's own database.
 pub const COLLECTION: &str = "outbox";
@@ -113,6 +113,16 @@ impl Default for OutboxOptions {
             retention: Duration::from_secs(24 * 60 * 60),
         }
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum EntryError {
+    #[error("unknown subject {0:?}")]
+    Subject(String),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    #[error("published, but not marked so: {0}")]
+    Mark(#[from] mongodb::error::Error),
 }
 
 /// A service's outbox: its collection, the client that runs transactions, and the publisher.
@@ -224,26 +234,33 @@ impl Outbox {
         Ok(value)
     }
 
-    /// Publishes `entries` in order and marks each published; stops at the first failure,
-    /// leaving the rest to the relay.
+    /// Publishes `entries` in order and marks each published. Stops at the first failure that
+    /// says NATS is unreachable, leaving the rest to the relay; an entry that can never be
+    /// published is logged and skipped so it does not hold up the others.
     async fn publish_entries(&self, entries: &[Entry]) -> usize {
         let mut published = 0;
         for entry in entries {
             match self.publish_entry(entry).await {
                 Ok(()) => published += 1,
-                Err(error) => {
+                Err(EntryError::Publish(error)) if error.is_transient() => {
                     tracing::warn!(entry = %entry.id, subject = %entry.subject, %error, "event not published yet; the relay will retry");
                     break;
+                }
+                Err(EntryError::Mark(error)) => {
+                    tracing::warn!(entry = %entry.id, %error, "event published but not marked; it will be published again (deduplicated)");
+                    break;
+                }
+                Err(error) => {
+                    tracing::error!(entry = %entry.id, subject = %entry.subject, %error, "event cannot be published; left pending in the outbox");
                 }
             }
         }
         published
     }
 
-    async fn publish_entry(&self, entry: &Entry) -> anyhow::Result<()> {
-        let Some(subject) = Subject::parse(&entry.subject) else {
-            anyhow::bail!("unknown subject {:?}", entry.subject);
-        };
+    async fn publish_entry(&self, entry: &Entry) -> Result<(), EntryError> {
+        let subject = Subject::parse(&entry.subject)
+            .ok_or_else(|| EntryError::Subject(entry.subject.clone()))?;
         let payload = Bytes::from(entry.payload.clone().into_bytes());
         let published = self
             .publisher

@@ -7,9 +7,15 @@ use reqwest::header::SET_COOKIE;
 use serde_json::Value;
 
 /// A client that does not follow redirects and keeps no cookies: tests pass cookies explicitly.
+/// Like a browser, it takes `ticketing.localhost` (the local stack's URL) to be loopback, which
+/// the system resolver does not.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .resolve(
+            "ticketing.localhost",
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        )
         .build()
         .expect("http client builds")
 }

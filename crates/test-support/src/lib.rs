@@ -4,3 +4,4 @@
 pub mod http;
 pub mod mongo;
 pub mod nats;
+pub mod redis;

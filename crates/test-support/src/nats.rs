@@ -95,6 +95,16 @@ impl TestNats {
         );
     }
 
+    /// Starts the server again on the same port with an empty store, as a NATS without
+    /// persistent storage comes back: streams and consumers are gone.
+    pub async fn start_again_without_store(&mut self) {
+        assert!(self.child.is_none(), "nats-server is already running");
+        let store = self.dir.join("store");
+        std::fs::remove_dir_all(&store).expect("store removed");
+        std::fs::create_dir_all(&store).expect("store recreated");
+        self.start_again().await;
+    }
+
     /// A client of this server, shared by the helpers (it reconnects across a restart).
     pub async fn client(&self) -> async_nats::Client {
         self.client
@@ -118,37 +128,7 @@ impl TestNats {
     /// Every event stored on `subject` in the `ticketing` stream, in stream order (none if the
     /// stream does not exist yet).
     pub async fn published(&self, subject: &str) -> Vec<StoredEvent> {
-        let jetstream = self.jetstream().await;
-        let Ok(stream) = jetstream.get_stream(STREAM).await else {
-            return Vec::new();
-        };
-        let info = stream.get_info().await.expect("stream info");
-        let mut events = Vec::new();
-        if info.state.messages == 0 {
-            return events;
-        }
-        for sequence in info.state.first_sequence..=info.state.last_sequence {
-            let Ok(message) = stream.get_raw_message(sequence).await else {
-                continue;
-            };
-            if message.subject.as_str() != subject {
-                continue;
-            }
-            let msg_id = message
-                .headers
-                .get("Nats-Msg-Id")
-                .map(|value| value.as_str().to_owned());
-            let body = serde_json::from_slice(&message.payload).unwrap_or_else(|_| {
-                serde_json::Value::String(String::from_utf8_lossy(&message.payload).into_owned())
-            });
-            events.push(StoredEvent {
-                sequence: message.sequence,
-                subject: subject.to_owned(),
-                msg_id,
-                body,
-            });
-        }
-        events
+        stored_events(&self.client().await, subject).await
     }
 
     /// The bodies of [`TestNats::published`].
@@ -356,4 +336,41 @@ fn find_nats_server() -> Option<PathBuf> {
 
 fn is_executable(path: &Path) -> bool {
     path.is_file()
+}
+
+/// Every event stored on `subject` in the `ticketing` stream of the server `client` is connected
+/// to, in stream order (none if the stream does not exist yet). The end-to-end tests use it on
+/// the local stack's NATS.
+pub async fn stored_events(client: &async_nats::Client, subject: &str) -> Vec<StoredEvent> {
+    let jetstream = jetstream::new(client.clone());
+    let Ok(stream) = jetstream.get_stream(STREAM).await else {
+        return Vec::new();
+    };
+    let info = stream.get_info().await.expect("stream info");
+    let mut events = Vec::new();
+    if info.state.messages == 0 {
+        return events;
+    }
+    for sequence in info.state.first_sequence..=info.state.last_sequence {
+        let Ok(message) = stream.get_raw_message(sequence).await else {
+            continue;
+        };
+        if message.subject.as_str() != subject {
+            continue;
+        }
+        let msg_id = message
+            .headers
+            .get("Nats-Msg-Id")
+            .map(|value| value.as_str().to_owned());
+        let body = serde_json::from_slice(&message.payload).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&message.payload).into_owned())
+        });
+        events.push(StoredEvent {
+            sequence: message.sequence,
+            subject: subject.to_owned(),
+            msg_id,
+            body,
+        });
+    }
+    events
 }

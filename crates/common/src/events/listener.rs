@@ -18,7 +18,7 @@ use futures::{FutureExt as _, StreamExt as _};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::{Event, QueueGroup, STREAM, Subject};
+use super::{Event, QueueGroup, STREAM, Subject, ensure_stream};
 
 /// Why a handler did not finish an event.
 #[derive(Debug, thiserror::Error)]
@@ -251,6 +251,13 @@ impl Consumer {
             })
     }
 
+    /// After a failure: the server may have restarted without its store, so the stream is
+    /// ensured before the consumer.
+    async fn recreate(&self) -> anyhow::Result<PullConsumer> {
+        ensure_stream(&self.jetstream).await?;
+        self.create().await
+    }
+
     async fn run<E, F, Fut>(self, first: PullConsumer, shutdown: CancellationToken, handler: F)
     where
         E: Event,
@@ -263,20 +270,25 @@ impl Consumer {
             if shutdown.is_cancelled() {
                 return;
             }
-            let pulled = match ready.take() {
-                Some(consumer) => Ok(consumer),
-                None => self.create().await,
-            };
-            let messages = match pulled {
-                Ok(consumer) => consumer
+            let first = ready.take();
+            let subscribe = async {
+                let consumer = match first {
+                    Some(consumer) => consumer,
+                    None => self.recreate().await?,
+                };
+                consumer
                     .stream()
                     .max_messages_per_batch(self.options.batch.max(1))
                     .expires(PULL_EXPIRES)
                     .heartbeat(PULL_HEARTBEAT)
                     .messages()
                     .await
-                    .map_err(anyhow::Error::from),
-                Err(error) => Err(error),
+                    .map_err(anyhow::Error::from)
+            };
+            // While NATS is away these requests wait for their timeouts; shutdown need not.
+            let messages = tokio::select! {
+                () = shutdown.cancelled() => return,
+                messages = subscribe => messages,
             };
             match messages {
                 Ok(mut messages) => loop {

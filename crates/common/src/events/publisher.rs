@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use async_nats::connection::State;
+use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::{self, message::PublishMessage};
 use bytes::Bytes;
 
-use super::{Event, Subject};
+use super::{Event, STREAM, Subject, ensure_stream};
 
 /// How long a publish waits for JetStream's ack before it counts as failed. A failed publish may
 /// still have been stored; republishing it under the same id is harmless (deduplicated).
@@ -22,8 +23,47 @@ pub enum PublishError {
     Disconnected,
     #[error("JetStream did not confirm the publish within {0:?}")]
     TimedOut(Duration),
+    /// The body exceeds the server's maximum message size: it will never be accepted.
+    #[error("the event is larger than the server accepts")]
+    TooLarge,
     #[error("publish failed: {0}")]
     Nats(#[source] async_nats::Error),
+}
+
+impl PublishError {
+    /// Whether trying again later may succeed (NATS away or slow), as opposed to a message
+    /// that will never be accepted.
+    pub fn is_transient(&self) -> bool {
+        !matches!(self, PublishError::Encode(_) | PublishError::TooLarge)
+    }
+}
+
+/// One publish attempt's failure, telling a missing stream apart.
+enum Attempt {
+    StreamNotFound,
+    Failed(PublishError),
+}
+
+impl Attempt {
+    fn into_error(self) -> PublishError {
+        match self {
+            Attempt::StreamNotFound => {
+                PublishError::Nats(format!("stream {STREAM} not found").into())
+            }
+            Attempt::Failed(error) => error,
+        }
+    }
+}
+
+impl From<jetstream::context::PublishError> for Attempt {
+    fn from(error: jetstream::context::PublishError) -> Self {
+        match error.kind() {
+            PublishErrorKind::StreamNotFound => Attempt::StreamNotFound,
+            PublishErrorKind::MaxPayloadExceeded => Attempt::Failed(PublishError::TooLarge),
+            PublishErrorKind::TimedOut => Attempt::Failed(PublishError::TimedOut(ACK_TIMEOUT)),
+            _ => Attempt::Failed(PublishError::Nats(error.into())),
+        }
+    }
 }
 
 /// What JetStream said about a publish.
@@ -73,18 +113,40 @@ impl Publisher {
         if !self.is_connected() {
             return Err(PublishError::Disconnected);
         }
+        match self.try_publish(subject, msg_id, payload.clone()).await {
+            // A NATS server restarted without its store has lost the stream: recreate it
+            // rather than fail every publish until a service restarts.
+            Err(Attempt::StreamNotFound) => {
+                tracing::warn!(stream = STREAM, "stream not found; creating it again");
+                ensure_stream(&self.jetstream)
+                    .await
+                    .map_err(|error| PublishError::Nats(error.into()))?;
+                self.try_publish(subject, msg_id, payload)
+                    .await
+                    .map_err(Attempt::into_error)
+            }
+            other => other.map_err(Attempt::into_error),
+        }
+    }
+
+    async fn try_publish(
+        &self,
+        subject: Subject,
+        msg_id: &str,
+        payload: Bytes,
+    ) -> Result<Published, Attempt> {
         let publish = PublishMessage::build().payload(payload).message_id(msg_id);
         let confirmed = async {
             let ack = self
                 .jetstream
                 .send_publish(subject.as_str(), publish)
                 .await
-                .map_err(|error| PublishError::Nats(error.into()))?;
-            ack.await.map_err(|error| PublishError::Nats(error.into()))
+                .map_err(Attempt::from)?;
+            ack.await.map_err(Attempt::from)
         };
         let ack = tokio::time::timeout(ACK_TIMEOUT, confirmed)
             .await
-            .map_err(|_| PublishError::TimedOut(ACK_TIMEOUT))??;
+            .map_err(|_| Attempt::Failed(PublishError::TimedOut(ACK_TIMEOUT)))??;
         Ok(Published {
             sequence: ack.sequence,
             duplicate: ack.duplicate,

@@ -436,6 +436,47 @@ async fn consumers_resume_after_nats_restarts() {
 }
 
 #[tokio::test]
+async fn a_nats_that_lost_its_store_gets_the_stream_and_consumers_back() {
+    let mut nats = TestNats::start().await;
+    let bus = connect(&nats).await;
+    let shutdown = CancellationToken::new();
+    let seen = Seen::<String>::default();
+    let mut listener = bus
+        .listener(GROUP, shutdown.clone())
+        .with_options(quick_options());
+    listener
+        .listen(
+            seen.clone(),
+            |event: TicketCreated, seen: Seen<_>| async move {
+                seen.push(event.title);
+                Ok(())
+            },
+        )
+        .await
+        .expect("listens");
+    let publisher = bus.publisher();
+    publisher
+        .publish(&ticket_created("before"))
+        .await
+        .expect("published");
+    seen.wait_for(1).await;
+
+    nats.stop().await;
+    nats.start_again_without_store().await;
+
+    let after = ticket_created("after");
+    eventually("a publish once NATS is back", DEADLINE, || async {
+        publisher.publish_with_id("after-wipe", &after).await.ok()
+    })
+    .await;
+    assert_eq!(seen.wait_for(2).await, ["before", "after"]);
+    nats.wait_consumer_idle(TICKET_CREATED_CONSUMER, DEADLINE)
+        .await;
+    shutdown.cancel();
+    listener.join().await;
+}
+
+#[tokio::test]
 async fn shutdown_lets_the_handler_in_flight_finish_and_ack() {
     let nats = TestNats::start().await;
     let bus = connect(&nats).await;
@@ -484,6 +525,37 @@ async fn shutdown_lets_the_handler_in_flight_finish_and_ack() {
         (0, 0),
         "and its delivery was acked"
     );
+}
+
+#[tokio::test]
+async fn a_new_release_with_other_settings_updates_the_durable_consumer() {
+    let nats = TestNats::start().await;
+    let bus = connect(&nats).await;
+    let shutdown = CancellationToken::new();
+    let noop = |_: TicketCreated, (): ()| async { Ok(()) };
+    let mut old = bus.listener(GROUP, shutdown.clone());
+    old.listen((), noop).await.expect("listens");
+    let mut new =
+        bus.listener(GROUP, shutdown.clone())
+            .with_options(common::events::ListenerOptions {
+                ack_wait: Duration::from_secs(7),
+                max_deliver: 5,
+                ..quick_options()
+            });
+    new.listen((), noop)
+        .await
+        .expect("the existing consumer is updated");
+    let info = nats
+        .consumer_info(TICKET_CREATED_CONSUMER)
+        .await
+        .expect("exists");
+    assert_eq!(
+        (info.config.ack_wait, info.config.max_deliver),
+        (Duration::from_secs(7), 5)
+    );
+    shutdown.cancel();
+    old.join().await;
+    new.join().await;
 }
 
 #[test]

@@ -1,0 +1,58 @@
+//! The router and the state its handlers (and the event listeners) share.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::get;
+use common::SessionKeys;
+use common::http::{Readiness, finish_router};
+use common::outbox::Outbox;
+use mongodb::{Collection, Database};
+
+use crate::config::Config;
+use crate::models::order::Order;
+use crate::models::ticket::Ticket;
+use crate::routes;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub orders: Collection<Order>,
+    /// The replica of the tickets service's tickets.
+    pub tickets: Collection<Ticket>,
+    pub outbox: Outbox,
+    pub keys: SessionKeys,
+    pub expiration_window: Duration,
+}
+
+impl AppState {
+    pub fn new(database: &Database, outbox: Outbox, config: &Config) -> Self {
+        Self {
+            orders: database.collection(Order::COLLECTION),
+            tickets: database.collection(Ticket::COLLECTION),
+            outbox,
+            keys: SessionKeys::new(&config.jwt_key, config.cookie_secure),
+            expiration_window: config.expiration_window,
+        }
+    }
+}
+
+impl FromRef<AppState> for SessionKeys {
+    fn from_ref(state: &AppState) -> Self {
+        state.keys.clone()
+    }
+}
+
+pub fn router(state: AppState, readiness: Readiness) -> Router {
+    let routes = Router::new()
+        .route(
+            "/api/orders",
+            get(routes::index::handler).post(routes::new::handler),
+        )
+        .route(
+            "/api/orders/{order_id}",
+            get(routes::show::handler).delete(routes::delete::handler),
+        )
+        .with_state(state);
+    finish_router(routes, readiness)
+}

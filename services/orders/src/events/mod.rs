@@ -1,0 +1,35 @@
+//! What the orders service hears, one module per subject, all in queue group `orders-service`.
+//!
+//! - `ticket:created`, `ticket:updated` keep the ticket replica, by the version rule (version N
+//!   only on N-1; a gap is nakked and comes back; an older or equal version is a duplicate).
+//! - `expiration:complete` cancels an unpaid order and publishes `order:cancelled`.
+//! - `payment:created` marks an order complete.
+//!
+//! Every handler is idempotent: a redelivery changes nothing twice and publishes nothing twice,
+//! because each decides from the stored state (version, status) inside its write.
+//! The listener (`common::events::Listener`) acks, naks and parks according to the handler's
+//! result; see its docs.
+
+pub mod expiration_complete;
+pub mod payment_created;
+pub mod ticket_created;
+pub mod ticket_updated;
+
+use common::events::Listener;
+
+use crate::app::AppState;
+
+/// Starts a durable consumer for each subject this service listens to.
+pub async fn listen(listener: &mut Listener, state: AppState) -> anyhow::Result<()> {
+    listener
+        .listen(state.clone(), ticket_created::handle)
+        .await?;
+    listener
+        .listen(state.clone(), ticket_updated::handle)
+        .await?;
+    listener
+        .listen(state.clone(), expiration_complete::handle)
+        .await?;
+    listener.listen(state, payment_created::handle).await?;
+    Ok(())
+}

@@ -1,0 +1,2 @@
+pub mod order;
+pub mod ticket;

@@ -1,0 +1,312 @@
+//! The `orders` collection, and every state change of an order.
+//!
+//! An order is owned here: it starts at `version` 0 in status `created`, and each save raises the
+//! version by exactly one, written only if the stored version is still the one read
+//! (`common::version::save_owned`). Every change that other services must hear about is
+//! committed in one MongoDB transaction with its event in the outbox (`common::outbox`), so the
+//! event goes out if and only if the change happened.
+//!
+//! # One active order per ticket, decided by MongoDB
+//!
+//! The original checks "is there an order for this ticket that is not cancelled?" and then
+//! inserts; two requests arriving together both pass the check and both reserve the ticket.
+//! Here the rule lives in the database: a **partial unique index** on `ticketId`, covering only
+//! orders whose status is `created`, `awaiting:payment` or `complete` ([`ACTIVE_STATUSES`]).
+//! Of two concurrent inserts of an active order for one ticket, MongoDB lets exactly one commit;
+//! the other fails with a duplicate key (inside a transaction: first a write conflict, which the
+//! transaction retries, then the duplicate key), which the route answers with
+//! `Ticket is already reserved`. Cancelling an order moves it out of the index, which is what
+//! frees the ticket for the next order.
+//!
+//! Why this and not a claim on the ticket replica (a conditional update of `tickets` in the same
+//! transaction): the replica belongs to the `ticket:*` listeners, which overwrite it with the
+//! tickets service's versions; a claim field there would have to survive those writes and be
+//! released on every path that ends an order. The index needs no second document, covers every
+//! writer of `orders` (routes, listeners, a future admin tool) and cannot drift from the orders'
+//! own statuses. The route still checks first, for a cheap early answer in the common case; the
+//! index decides races.
+
+use std::time::Duration;
+
+use bson::oid::ObjectId;
+use bson::{DateTime, doc};
+use common::events::{
+    OrderCancelled, OrderCancelledTicket, OrderCreated, OrderCreatedTicket, OrderStatus,
+};
+use common::outbox::Outbox;
+use common::version::{SaveError, is_stale, save_owned};
+use futures::FutureExt as _;
+use mongodb::options::IndexOptions;
+use mongodb::{Collection, IndexModel};
+use serde::{Deserialize, Serialize};
+
+use super::ticket::{Ticket, TicketView};
+
+/// The statuses in which an order holds its ticket.
+pub const ACTIVE_STATUSES: [OrderStatus; 3] = [
+    OrderStatus::Created,
+    OrderStatus::AwaitingPayment,
+    OrderStatus::Complete,
+];
+
+/// How often a save that lost an optimistic-concurrency race is read and decided again before
+/// giving up (with an error the caller logs or retries). Races are rare and short, so a few
+/// suffice.
+const STALE_RETRIES: usize = 5;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub user_id: ObjectId,
+    pub status: OrderStatus,
+    pub expires_at: DateTime,
+    pub ticket_id: ObjectId,
+    pub version: i64,
+}
+
+/// The order JSON: `{id,userId,status,expiresAt,version,ticket:{id,title,price,version}}`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderView {
+    #[serde(with = "common::events::wire::object_id")]
+    pub id: ObjectId,
+    #[serde(with = "common::events::wire::object_id")]
+    pub user_id: ObjectId,
+    pub status: OrderStatus,
+    #[serde(with = "common::events::wire::rfc3339_millis")]
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub version: i64,
+    /// `null` only if the replica lacks the ticket, which the listeners never allow for a ticket
+    /// that has been ordered; shown rather than failing the whole list.
+    pub ticket: Option<TicketView>,
+}
+
+impl Order {
+    pub const COLLECTION: &'static str = "orders";
+
+    /// A new order for `ticket_id`, expiring `window` from now (to the millisecond, as stored).
+    pub fn new(user_id: ObjectId, ticket_id: ObjectId, window: Duration) -> Self {
+        let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+        let expires_at = chrono::Utc::now()
+            .checked_add_signed(window)
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
+        Self {
+            id: ObjectId::new(),
+            user_id,
+            status: OrderStatus::Created,
+            expires_at: DateTime::from_chrono(expires_at),
+            ticket_id,
+            version: 0,
+        }
+    }
+
+    pub fn view(&self, ticket: Option<&Ticket>) -> OrderView {
+        OrderView {
+            id: self.id,
+            user_id: self.user_id,
+            status: self.status,
+            expires_at: self.expires_at.to_chrono(),
+            version: self.version,
+            ticket: ticket.map(Ticket::view),
+        }
+    }
+}
+
+/// The partial unique index described in the module docs, and the index behind "my orders".
+pub async fn ensure_indexes(orders: &Collection<Order>) -> mongodb::error::Result<()> {
+    let active: Vec<&str> = ACTIVE_STATUSES.iter().map(|s| s.as_str()).collect();
+    let one_active_order_per_ticket = IndexModel::builder()
+        .keys(doc! { "ticketId": 1 })
+        .options(
+            IndexOptions::builder()
+                .name("one_active_order_per_ticket".to_owned())
+                .unique(true)
+                .partial_filter_expression(doc! { "status": { "$in": active } })
+                .build(),
+        )
+        .build();
+    let by_user = IndexModel::builder()
+        .keys(doc! { "userId": 1, "_id": 1 })
+        .options(IndexOptions::builder().name("by_user".to_owned()).build())
+        .build();
+    orders
+        .create_indexes([one_active_order_per_ticket, by_user])
+        .await?;
+    Ok(())
+}
+
+/// The order that holds `ticket_id` now, if any.
+pub async fn active_for_ticket(
+    orders: &Collection<Order>,
+    ticket_id: ObjectId,
+) -> mongodb::error::Result<Option<Order>> {
+    let active: Vec<&str> = ACTIVE_STATUSES.iter().map(|s| s.as_str()).collect();
+    orders
+        .find_one(doc! { "ticketId": ticket_id, "status": { "$in": active } })
+        .await
+}
+
+pub async fn find(
+    orders: &Collection<Order>,
+    id: ObjectId,
+) -> mongodb::error::Result<Option<Order>> {
+    orders.find_one(doc! { "_id": id }).await
+}
+
+/// Inserts a new order and stages its `order:created` in one transaction. A duplicate-key error
+/// (`common::mongo::is_duplicate_key`) means another active order holds the ticket.
+pub async fn create(
+    outbox: &Outbox,
+    orders: &Collection<Order>,
+    order: &Order,
+    ticket: &Ticket,
+) -> mongodb::error::Result<()> {
+    let event = OrderCreated {
+        id: order.id,
+        version: order.version,
+        status: order.status,
+        user_id: order.user_id,
+        expires_at: order.expires_at.to_chrono(),
+        ticket: OrderCreatedTicket {
+            id: ticket.id,
+            price: ticket.price,
+        },
+    };
+    outbox
+        .transaction((orders, order, &event), |mut tx, (orders, order, event)| {
+            async move {
+                orders.insert_one(&**order).session(tx.session()).await?;
+                tx.publish(*event).await
+            }
+            .boxed()
+        })
+        .await
+}
+
+/// What [`cancel`] found and did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cancelled {
+    /// Cancelled now; `order:cancelled` is staged with the new version.
+    Now(Order),
+    /// It was cancelled before: nothing written, nothing published.
+    Already(Order),
+    /// Paid orders are never cancelled: nothing written.
+    Complete(Order),
+    NotFound,
+}
+
+/// Cancels an order unless it is complete or already cancelled, publishing `order:cancelled` in
+/// the same transaction. Used by `DELETE /api/orders/:id` and by `expiration:complete`; safe to
+/// call any number of times (only the first cancels and publishes).
+pub async fn cancel(
+    outbox: &Outbox,
+    orders: &Collection<Order>,
+    id: ObjectId,
+) -> mongodb::error::Result<Cancelled> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = outbox
+            .transaction((orders, id), |mut tx, (orders, id)| {
+                async move {
+                    let Some(order) = orders
+                        .find_one(doc! { "_id": *id })
+                        .session(tx.session())
+                        .await?
+                    else {
+                        return Ok(Cancelled::NotFound);
+                    };
+                    match order.status {
+                        OrderStatus::Cancelled => return Ok(Cancelled::Already(order)),
+                        OrderStatus::Complete => return Ok(Cancelled::Complete(order)),
+                        OrderStatus::Created | OrderStatus::AwaitingPayment => {}
+                    }
+                    let version = save_owned(
+                        orders,
+                        Some(tx.session()),
+                        order.id,
+                        order.version,
+                        doc! { "$set": { "status": OrderStatus::Cancelled.as_str() } },
+                    )
+                    .await?;
+                    let order = Order {
+                        status: OrderStatus::Cancelled,
+                        version,
+                        ..order
+                    };
+                    tx.publish(&OrderCancelled {
+                        id: order.id,
+                        version,
+                        ticket: OrderCancelledTicket {
+                            id: order.ticket_id,
+                        },
+                    })
+                    .await?;
+                    Ok(Cancelled::Now(order))
+                }
+                .boxed()
+            })
+            .await;
+        match result {
+            Err(error) if is_stale(&error) && attempt < STALE_RETRIES => continue,
+            other => return other,
+        }
+    }
+}
+
+/// What [`complete`] found and did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Completed {
+    /// Marked complete now (version + 1).
+    Now(Order),
+    /// It was complete before: nothing written.
+    Already(Order),
+    /// It had been cancelled (expired) before the payment arrived: left cancelled, because its
+    /// ticket was released and may be someone else's by now. Needs a refund by an operator.
+    WasCancelled(Order),
+    NotFound,
+}
+
+/// Marks an order paid. Nothing else needs to hear about it, so there is no event and no
+/// transaction, only the optimistic save.
+///
+/// The original marks even a cancelled order complete; that would hand one ticket to two buyers
+/// once the released ticket has been ordered again, so a cancelled order stays cancelled.
+pub async fn complete(
+    orders: &Collection<Order>,
+    id: ObjectId,
+) -> mongodb::error::Result<Completed> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let Some(order) = find(orders, id).await? else {
+            return Ok(Completed::NotFound);
+        };
+        match order.status {
+            OrderStatus::Complete => return Ok(Completed::Already(order)),
+            OrderStatus::Cancelled => return Ok(Completed::WasCancelled(order)),
+            OrderStatus::Created | OrderStatus::AwaitingPayment => {}
+        }
+        let saved = save_owned(
+            orders,
+            None,
+            order.id,
+            order.version,
+            doc! { "$set": { "status": OrderStatus::Complete.as_str() } },
+        )
+        .await;
+        match saved {
+            Ok(version) => {
+                return Ok(Completed::Now(Order {
+                    status: OrderStatus::Complete,
+                    version,
+                    ..order
+                }));
+            }
+            Err(SaveError::Stale) if attempt < STALE_RETRIES => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! `DELETE /api/orders/:orderId` → 204; the order is cancelled and `order:cancelled` published.
+//!
+//! Cancelling is idempotent: an order that is already cancelled answers 204 again and publishes
+//! nothing. A paid (`complete`) order cannot be cancelled.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use common::{AppError, AppResult, RequireAuth};
+
+use crate::app::AppState;
+use crate::models::order::{self, Cancelled};
+
+pub const CANNOT_CANCEL_COMPLETE: &str = "Cannot cancel a completed order";
+
+pub async fn handler(
+    State(state): State<AppState>,
+    RequireAuth(user): RequireAuth,
+    Path(order_id): Path<String>,
+) -> AppResult<StatusCode> {
+    let user_id = super::user_id(&user)?;
+    let id = common::mongo::path_id(&order_id)?;
+    // The owner never changes, so checking it before the transaction is enough.
+    let order = order::find(&state.orders, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if order.user_id != user_id {
+        return Err(AppError::NotAuthorized);
+    }
+    match order::cancel(&state.outbox, &state.orders, id).await? {
+        Cancelled::Now(order) => {
+            tracing::info!(order = %order.id, "order cancelled by its owner");
+            Ok(StatusCode::NO_CONTENT)
+        }
+        Cancelled::Already(_) => Ok(StatusCode::NO_CONTENT),
+        Cancelled::Complete(_) => Err(AppError::bad_request(CANNOT_CANCEL_COMPLETE)),
+        Cancelled::NotFound => Err(AppError::NotFound),
+    }
+}

@@ -1,0 +1,56 @@
+//! `POST /api/orders {ticketId}` → 201 order, and `order:created`.
+//!
+//! The ticket must be known to this service's replica (404 otherwise) and not held by an active
+//! order (400 `Ticket is already reserved`). The check below answers the common case; the partial
+//! unique index on `orders.ticketId` (see `models::order`) answers the race, where two requests
+//! both pass the check and exactly one insert commits.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use common::validation::{Validator, field};
+use common::{AppError, AppResult, JsonBody, JsonObject, RequireAuth};
+
+use crate::app::AppState;
+use crate::models::order::{self, Order, OrderView};
+use crate::models::ticket;
+
+pub const TICKET_ID_INVALID: &str = "TicketId must be provided";
+pub const ALREADY_RESERVED: &str = "Ticket is already reserved";
+
+pub async fn handler(
+    State(state): State<AppState>,
+    RequireAuth(user): RequireAuth,
+    JsonBody(body): JsonBody<JsonObject>,
+) -> AppResult<(StatusCode, Json<OrderView>)> {
+    let mut v = Validator::new();
+    let ticket_id = v.object_id("ticketId", field(&body, "ticketId"), TICKET_ID_INVALID);
+    v.finish()?;
+    let Some(ticket_id) = ticket_id else {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "validated ticketId missing"
+        )));
+    };
+    let user_id = super::user_id(&user)?;
+
+    let ticket = ticket::find(&state.tickets, ticket_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if order::active_for_ticket(&state.orders, ticket_id)
+        .await?
+        .is_some()
+    {
+        return Err(AppError::bad_request(ALREADY_RESERVED));
+    }
+
+    let order = Order::new(user_id, ticket_id, state.expiration_window);
+    match order::create(&state.outbox, &state.orders, &order, &ticket).await {
+        Ok(()) => {}
+        Err(error) if common::mongo::is_duplicate_key(&error) => {
+            return Err(AppError::bad_request(ALREADY_RESERVED));
+        }
+        Err(error) => return Err(error.into()),
+    }
+    tracing::info!(order = %order.id, ticket = %ticket.id, "order created");
+    Ok((StatusCode::CREATED, Json(order.view(Some(&ticket)))))
+}

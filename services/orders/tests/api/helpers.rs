@@ -1,0 +1,289 @@
+//! Spawns the orders service on a random port with a database and a NATS server of its own, and
+//! the ways tests drive it: signed-in requests, replica tickets, events in and out.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bson::doc;
+use bson::oid::ObjectId;
+use common::SessionKeys;
+use common::events::{
+    Event, ListenerOptions, ListenerStats, Nats, OrderStatus, Publisher, QueueGroup, Subject,
+};
+use common::outbox::OutboxOptions;
+use orders::models::order::Order;
+use orders::models::ticket::Ticket;
+use reqwest::Response;
+use reqwest::header::COOKIE;
+use serde_json::Value;
+pub use test_support::http::{assert_errors, eventually};
+use test_support::mongo::TestDb;
+use test_support::nats::TestNats;
+
+pub const JWT_KEY: &str = "test-jwt-key";
+
+/// How long a test waits for anything asynchronous (an event to be handled or published).
+pub const DEADLINE: Duration = Duration::from_secs(15);
+
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub http: reqwest::Client,
+    pub db: TestDb,
+    pub nats: TestNats,
+    /// What the service's event consumers have done.
+    pub stats: ListenerStats,
+    publisher: Publisher,
+    keys: SessionKeys,
+}
+
+/// The contract's delivery rules with short delays, so redeliveries happen within a test.
+pub fn fast_tuning() -> orders::Tuning {
+    orders::Tuning {
+        listener: ListenerOptions {
+            not_yet_delay: Duration::from_millis(50),
+            retry_delay: Duration::from_millis(100),
+            max_retry_delay: Duration::from_secs(1),
+            ..ListenerOptions::default()
+        },
+        outbox: OutboxOptions {
+            relay_interval: Duration::from_millis(200),
+            ..OutboxOptions::default()
+        },
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with_window(orders::config::DEFAULT_EXPIRATION_WINDOW).await
+    }
+
+    pub async fn spawn_with_window(expiration_window: Duration) -> Self {
+        Self::spawn_with(expiration_window, fast_tuning()).await
+    }
+
+    pub async fn spawn_with(expiration_window: Duration, tuning: orders::Tuning) -> Self {
+        let db = TestDb::new().await;
+        let nats = TestNats::start().await;
+        let config = orders::Config {
+            mongo_uri: db.uri.clone(),
+            nats_url: nats.url.clone(),
+            nats_client_id: "orders-test".to_owned(),
+            jwt_key: JWT_KEY.to_owned(),
+            port: 0,
+            expiration_window,
+            cookie_secure: true,
+        };
+        let app = orders::App::start(config, tuning)
+            .await
+            .expect("orders starts");
+        let stats = app.listener_stats();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let address = listener.local_addr().expect("has an address");
+        tokio::spawn(app.serve(listener, std::future::pending()));
+        let publisher = Nats::from_client(nats.client().await)
+            .await
+            .expect("test publisher connects")
+            .publisher();
+        let app = Self {
+            address,
+            http: test_support::http::client(),
+            db,
+            nats,
+            stats,
+            publisher,
+            keys: SessionKeys::new(JWT_KEY, false),
+        };
+        test_support::http::wait_ready(&app.http, &app.url(""), Duration::from_secs(20)).await;
+        app
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    /// A fresh user: their id and the `Cookie` header of their session (the original's
+    /// `global.signin()`).
+    pub fn sign_in(&self) -> (ObjectId, String) {
+        let id = ObjectId::new();
+        let cookie = self
+            .keys
+            .cookie_header(&id.to_hex(), "test@test.com")
+            .expect("signs a session");
+        (id, cookie)
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        cookie: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(cookie) = cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn post_order(&self, cookie: Option<&str>, body: &Value) -> Response {
+        self.send(reqwest::Method::POST, "/api/orders", cookie, Some(body))
+            .await
+    }
+
+    /// `POST /api/orders {ticketId}` as `cookie`'s user.
+    pub async fn order(&self, cookie: &str, ticket_id: ObjectId) -> Response {
+        self.post_order(
+            Some(cookie),
+            &serde_json::json!({ "ticketId": ticket_id.to_hex() }),
+        )
+        .await
+    }
+
+    /// Orders `ticket_id` and returns the created order's JSON.
+    pub async fn ordered(&self, cookie: &str, ticket_id: ObjectId) -> Value {
+        let response = self.order(cookie, ticket_id).await;
+        assert_eq!(response.status(), 201);
+        response.json().await.expect("order json")
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> Response {
+        self.send(reqwest::Method::GET, path, cookie, None).await
+    }
+
+    pub async fn delete(&self, path: &str, cookie: Option<&str>) -> Response {
+        self.send(reqwest::Method::DELETE, path, cookie, None).await
+    }
+
+    pub fn tickets(&self) -> mongodb::Collection<Ticket> {
+        self.db.db.collection(Ticket::COLLECTION)
+    }
+
+    pub fn orders(&self) -> mongodb::Collection<Order> {
+        self.db.db.collection(Order::COLLECTION)
+    }
+
+    /// A ticket in the replica at version 0, as `ticket:created` would leave it (the original's
+    /// `buildTicket`).
+    pub async fn build_ticket(&self, title: &str, price: f64) -> Ticket {
+        let ticket = Ticket {
+            id: ObjectId::new(),
+            title: title.to_owned(),
+            price,
+            version: 0,
+        };
+        self.tickets()
+            .insert_one(&ticket)
+            .await
+            .expect("ticket inserted");
+        ticket
+    }
+
+    /// An order written straight to the database, in any status.
+    pub async fn insert_order(
+        &self,
+        user_id: ObjectId,
+        ticket_id: ObjectId,
+        status: OrderStatus,
+    ) -> Order {
+        let order = Order {
+            status,
+            ..Order::new(user_id, ticket_id, Duration::from_secs(60))
+        };
+        self.orders()
+            .insert_one(&order)
+            .await
+            .expect("order inserted");
+        order
+    }
+
+    pub async fn stored_order(&self, id: ObjectId) -> Option<Order> {
+        self.orders()
+            .find_one(doc! { "_id": id })
+            .await
+            .expect("order read")
+    }
+
+    pub async fn stored_ticket(&self, id: ObjectId) -> Option<Ticket> {
+        self.tickets()
+            .find_one(doc! { "_id": id })
+            .await
+            .expect("ticket read")
+    }
+
+    /// Publishes `event` into the stream as another service would; returns its stream sequence.
+    pub async fn publish<E: Event>(&self, event: &E) -> u64 {
+        self.publisher
+            .publish(event)
+            .await
+            .expect("event published")
+            .sequence
+    }
+
+    /// Bodies of the events on `subject` in the stream, oldest first.
+    pub async fn published(&self, subject: Subject) -> Vec<Value> {
+        self.nats.bodies(subject.as_str()).await
+    }
+
+    /// Waits until the service has handled (and acked) at least `count` events in all.
+    pub async fn wait_handled(&self, count: u64) {
+        let stats = self.stats.clone();
+        eventually(&format!("{count} events handled"), DEADLINE, || {
+            let handled = stats.handled();
+            async move { (handled >= count).then_some(()) }
+        })
+        .await;
+    }
+
+    /// The service's durable consumer for `subject`, once everything delivered so far is settled.
+    pub async fn idle_consumer(&self, subject: Subject) -> async_nats::jetstream::consumer::Info {
+        self.nats
+            .wait_consumer_idle(&QueueGroup::ORDERS.durable_name(subject), DEADLINE)
+            .await
+    }
+
+    /// Events staged in the outbox on `subject` (published or not).
+    pub async fn outbox_entries(&self, subject: Subject) -> u64 {
+        self.db
+            .db
+            .collection::<bson::Document>(common::outbox::COLLECTION)
+            .count_documents(doc! { "subject": subject.as_str() })
+            .await
+            .expect("outbox counted")
+    }
+}
+
+impl TestApp {
+    /// Waits until the stored order satisfies `done`, and returns it.
+    pub async fn wait_order(
+        &self,
+        id: ObjectId,
+        what: &str,
+        done: impl Fn(&Order) -> bool,
+    ) -> Order {
+        let done = &done;
+        eventually(what, DEADLINE, || async move {
+            self.stored_order(id).await.filter(|order| done(order))
+        })
+        .await
+    }
+
+    /// Waits until the replica holds `version` of the ticket, and returns it.
+    pub async fn wait_ticket_version(&self, id: ObjectId, version: i64) -> Ticket {
+        eventually(
+            &format!("ticket at version {version}"),
+            DEADLINE,
+            || async move {
+                self.stored_ticket(id)
+                    .await
+                    .filter(|ticket| ticket.version == version)
+            },
+        )
+        .await
+    }
+}

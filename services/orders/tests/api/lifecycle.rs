@@ -1,0 +1,93 @@
+//! Start-up, shutdown, and events surviving a crash between commit and publish.
+
+use std::time::Duration;
+
+use common::events::Subject;
+use common::outbox::OutboxOptions;
+use serde_json::json;
+use test_support::mongo::TestDb;
+use test_support::nats::TestNats;
+
+use crate::helpers::{DEADLINE, JWT_KEY, TestApp, fast_tuning};
+
+#[tokio::test]
+async fn shutdown_stops_the_server_the_consumers_and_the_relay() {
+    let db = TestDb::new().await;
+    let nats = TestNats::start().await;
+    let config = orders::Config {
+        mongo_uri: db.uri.clone(),
+        nats_url: nats.url.clone(),
+        nats_client_id: "orders-test".to_owned(),
+        jwt_key: JWT_KEY.to_owned(),
+        port: 0,
+        expiration_window: Duration::from_secs(60),
+        cookie_secure: true,
+    };
+    let app = orders::App::start(config, fast_tuning())
+        .await
+        .expect("starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(app.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    let http = test_support::http::client();
+    test_support::http::wait_ready(&http, &base, DEADLINE).await;
+
+    stop.send(()).expect("server still running");
+    // `serve` returns only after the consumers and the relay have finished.
+    let result = tokio::time::timeout(DEADLINE, serving)
+        .await
+        .expect("shut down in time")
+        .expect("serve task did not panic");
+    assert!(result.is_ok(), "{result:?}");
+    assert!(http.get(format!("{base}/healthz")).send().await.is_err());
+}
+
+#[tokio::test]
+async fn an_event_not_published_at_commit_is_published_by_the_relay() {
+    // As if the process died right after the commit: the fast path never runs.
+    let mut tuning = fast_tuning();
+    tuning.outbox = OutboxOptions {
+        fast_path: false,
+        relay_interval: Duration::from_millis(100),
+        relay_grace: Duration::from_millis(100),
+        ..OutboxOptions::default()
+    };
+    let app = TestApp::spawn_with(Duration::from_secs(60), tuning).await;
+    let ticket = app.build_ticket("concert", 20.0).await;
+    let (user_id, cookie) = app.sign_in();
+    let order = app.ordered(&cookie, ticket.id).await;
+    let events = app
+        .nats
+        .wait_for_published(Subject::OrderCreated.as_str(), 1, DEADLINE)
+        .await;
+    assert_eq!(
+        events[0].body,
+        json!({
+            "id": order["id"], "version": 0, "status": "created", "userId": user_id.to_hex(),
+            "expiresAt": order["expiresAt"], "ticket": { "id": ticket.id.to_hex(), "price": 20 }
+        })
+    );
+}
+
+#[tokio::test]
+async fn orders_placed_while_nats_is_down_are_announced_when_it_is_back() {
+    let mut app = TestApp::spawn().await;
+    let ticket = app.build_ticket("concert", 20.0).await;
+    let (_, cookie) = app.sign_in();
+    app.nats.stop().await;
+    // The order is taken regardless: the event waits in the outbox.
+    let order = app.ordered(&cookie, ticket.id).await;
+    assert_eq!(app.outbox_entries(Subject::OrderCreated).await, 1);
+    app.nats.start_again().await;
+    let events = app
+        .nats
+        .wait_for_published(Subject::OrderCreated.as_str(), 1, Duration::from_secs(30))
+        .await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].body["id"], order["id"]);
+}

@@ -1,0 +1,11 @@
+//! Black-box tests of the orders service against a real MongoDB and a NATS server per test.
+
+mod auth;
+mod config;
+mod delete;
+mod helpers;
+mod index;
+mod lifecycle;
+mod listeners;
+mod new;
+mod show;
