@@ -88,6 +88,7 @@ test('a sold ticket is no longer for sale', async () => {
   await page.goto(`${BASE}/`);
   const rows = await ticketRows(page);
   assert.ok(!rows.some(([t]) => t === title), `the sold ticket is gone: ${JSON.stringify(rows)}`);
+  await browser.shot('landing-without-sold-ticket');
   await page.goto(orderUrl);
   await page.getByText('Paid. Enjoy the show!').waitFor();
   await browser.shot('order-paid');
