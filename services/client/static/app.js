@@ -144,6 +144,17 @@
     document.head.appendChild(script);
   }
 
+  // Coming back with the Back button may restore this page from the cache as it was left:
+  // mid-request, with its button disabled. Make it usable again.
+  window.addEventListener('pageshow', function (event) {
+    if (!event.persisted) return;
+    document.querySelectorAll('[data-busy]').forEach(function (trigger) {
+      delete trigger.dataset.busy;
+      const button = trigger.matches('button') ? trigger : trigger.querySelector('button[type="submit"]');
+      if (button) button.disabled = false;
+    });
+  });
+
   document.querySelectorAll('input[data-money]').forEach(function (input) {
     input.addEventListener('blur', function () {
       const value = parseFloat(input.value);
