@@ -174,3 +174,22 @@ async fn an_order_page_for_a_visitor_asks_to_sign_in_without_asking_for_the_orde
     assert_eq!(status, 401);
     assert_eq!(app.ingress.requests(), vec!["GET /api/users/currentuser"]);
 }
+
+#[tokio::test]
+async fn an_order_cancelled_before_its_expiry_reads_order_cancelled() {
+    let app = TestApp::spawn().await;
+    app.ingress.respond(
+        Method::GET,
+        &format!("/api/orders/{ORDER_ID}"),
+        200,
+        order("cancelled", &in_seconds(60)),
+    );
+
+    let (_, html) = app.page(&format!("/orders/{ORDER_ID}"), Some(ALICE)).await;
+
+    assert!(
+        html.contains(
+            r#"<h4>Price: 20.00</h4><p class="status-line">Order Cancelled</p></article>"#
+        )
+    );
+}
