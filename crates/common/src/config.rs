@@ -75,3 +75,17 @@ pub fn exit_on_error<T>(service: &str, result: Result<T, ConfigError>) -> T {
         }
     }
 }
+
+/// The NATS connection name: `NATS_CLIENT_ID` (the original's variable), else the host name —
+/// in Kubernetes the pod's name, so `/connz` tells replicas apart — else the service's name.
+pub fn nats_client_id(service: &str) -> String {
+    optional("NATS_CLIENT_ID")
+        .or_else(|| optional("HOSTNAME"))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|name| name.trim().to_owned())
+                .filter(|name| !name.is_empty())
+        })
+        .unwrap_or_else(|| service.to_owned())
+}

@@ -4,4 +4,5 @@
 pub mod http;
 pub mod mongo;
 pub mod nats;
+pub mod process;
 pub mod redis;

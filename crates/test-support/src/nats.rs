@@ -10,7 +10,7 @@
 //! in the stream, not a subscription, so they see every event published since the server
 //! started, whoever published it and whenever the test starts looking.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -48,8 +48,6 @@ impl TestNats {
         let dir =
             std::env::temp_dir().join(format!("ticketing-nats-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(dir.join("store")).expect("nats temp dir is created");
-        let mut last_error = String::new();
-        // A port found free can be taken before the server binds it; try another then.
         let mut nats = Self {
             url: String::new(),
             port: 0,
@@ -57,15 +55,13 @@ impl TestNats {
             child: None,
             client: OnceCell::new(),
         };
-        for _ in 0..5 {
-            nats.port = free_port();
-            nats.url = format!("nats://127.0.0.1:{}", nats.port);
-            match nats.spawn_and_wait().await {
-                Ok(()) => return nats,
-                Err(error) => last_error = error,
-            }
+        // The server picks its own port (`-p -1`) and reports it in a ports file: a port found
+        // free beforehand could be taken by a parallel test's server in between, and this test
+        // would then talk to that one.
+        if let Err(error) = nats.spawn_and_wait().await {
+            panic!("nats-server did not start: {error}");
         }
-        panic!("nats-server did not start: {last_error}");
+        nats
     }
 
     /// Stops the server (as Kubernetes would: SIGTERM, so JetStream flushes its store).
@@ -220,9 +216,21 @@ impl TestNats {
         let log_err = log
             .try_clone()
             .map_err(|error| format!("cannot open the log: {error}"))?;
+        // Port 0 means "not chosen yet": let the server pick one and report it.
+        let port = if self.port == 0 {
+            "-1".to_owned()
+        } else {
+            self.port.to_string()
+        };
+        let ports_dir = self.dir.join("ports");
+        let _ = std::fs::remove_dir_all(&ports_dir);
+        std::fs::create_dir_all(&ports_dir)
+            .map_err(|error| format!("cannot create the ports folder: {error}"))?;
         let mut child = Command::new(nats_server_binary())
             .arg("-js")
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-a", "127.0.0.1", "-p", &port])
+            .arg("--ports_file_dir")
+            .arg(&ports_dir)
             .arg("-sd")
             .arg(self.dir.join("store"))
             .stdin(Stdio::null())
@@ -235,7 +243,15 @@ impl TestNats {
             if let Ok(Some(status)) = child.try_wait() {
                 return Err(format!("nats-server exited with {status}:\n{}", self.log()));
             }
-            if jetstream_answers(&self.url).await {
+            let listening = match reported_port(&ports_dir, child.id()) {
+                Some(port) => {
+                    self.port = port;
+                    self.url = format!("nats://127.0.0.1:{port}");
+                    true
+                }
+                None => false,
+            };
+            if listening && jetstream_answers(&self.url).await {
                 self.child = Some(child);
                 return Ok(());
             }
@@ -259,6 +275,14 @@ impl Drop for TestNats {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The client port the server `pid` reports in its ports file, once it has bound it.
+fn reported_port(dir: &std::path::Path, pid: u32) -> Option<u16> {
+    let text = std::fs::read_to_string(dir.join(format!("nats-server_{pid}.ports"))).ok()?;
+    let ports: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let url = ports.get("nats")?.get(0)?.as_str()?;
+    url.rsplit(':').next()?.parse().ok()
 }
 
 /// Whether a JetStream-enabled server answers at `url` now.
@@ -296,46 +320,12 @@ fn terminate(child: &mut Child) {
     let _ = child.wait();
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free loopback port")
-        .port()
-}
-
-/// `$NATS_SERVER`, or `nats-server` from PATH or /usr/sbin, installing it once if missing.
+/// `$NATS_SERVER`, or `nats-server` from PATH, installing it once if missing.
 fn nats_server_binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
-        .get_or_init(|| {
-            if let Ok(path) = std::env::var("NATS_SERVER") {
-                return PathBuf::from(path);
-            }
-            if let Some(found) = find_nats_server() {
-                return found;
-            }
-            let script = crate::mongo::repo_root().join("scripts/infra.sh");
-            let status = Command::new("bash")
-                .arg(script)
-                .arg("install")
-                .status()
-                .expect("scripts/infra.sh runs");
-            assert!(status.success(), "scripts/infra.sh install failed");
-            find_nats_server().expect("nats-server is installed")
-        })
+        .get_or_init(|| crate::process::server_binary("nats-server", "NATS_SERVER"))
         .clone()
-}
-
-fn find_nats_server() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
-        .map(|dir| dir.join("nats-server"))
-        .find(|candidate| is_executable(candidate))
-}
-
-fn is_executable(path: &Path) -> bool {
-    path.is_file()
 }
 
 /// Every event stored on `subject` in the `ticketing` stream of the server `client` is connected

@@ -5,7 +5,6 @@
 //! app and start another against the same data (a restart). Dropping the value kills the server
 //! and removes its folder. Nothing is persisted to disk: a server lives only as long as its test.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -34,7 +33,7 @@ impl TestRedis {
             let dir = std::env::temp_dir()
                 .join(format!("ticketing-redis-{}", uuid::Uuid::new_v4().simple()));
             std::fs::create_dir_all(&dir).expect("temporary directory for redis-server");
-            let port = free_port();
+            let port = crate::process::free_port();
             let child = spawn(&binary, port, &dir);
             let mut server = Self { child, port, dir };
             match server.wait_until_ready().await {
@@ -129,41 +128,10 @@ fn spawn(binary: &Path, port: u16, dir: &Path) -> Child {
         .unwrap_or_else(|error| panic!("cannot run {}: {error}", binary.display()))
 }
 
-/// A port nothing listens on right now (the OS picks it).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free loopback port")
-}
-
 /// `$REDIS_SERVER`, or `redis-server` from PATH, installing it once if missing.
 fn redis_server_binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
-        .get_or_init(|| {
-            if let Ok(path) = std::env::var("REDIS_SERVER") {
-                return PathBuf::from(path);
-            }
-            if let Some(found) = find_redis_server() {
-                return found;
-            }
-            let script = crate::mongo::repo_root().join("scripts/infra.sh");
-            let status = Command::new("bash")
-                .arg(script)
-                .arg("install")
-                .status()
-                .expect("scripts/infra.sh runs");
-            assert!(status.success(), "scripts/infra.sh install failed");
-            find_redis_server().expect("redis-server is installed")
-        })
+        .get_or_init(|| crate::process::server_binary("redis-server", "REDIS_SERVER"))
         .clone()
-}
-
-fn find_redis_server() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
-        .map(|dir| dir.join("redis-server"))
-        .find(|candidate| candidate.is_file())
 }

@@ -23,9 +23,7 @@ impl Config {
         )?;
         Ok(Self {
             nats_url,
-            nats_client_id: config::optional("NATS_CLIENT_ID")
-                .or_else(|| config::optional("HOSTNAME"))
-                .unwrap_or_else(|| "expiration".to_owned()),
+            nats_client_id: config::nats_client_id("expiration"),
             redis_url,
             redis_prefix: config::optional("REDIS_PREFIX")
                 .map(|prefix| prefix.trim().to_owned())

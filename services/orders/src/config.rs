@@ -30,9 +30,7 @@ impl Config {
             mongo_uri: config::required("MONGO_URI")?,
             nats_url: config::required("NATS_URL")?,
             jwt_key: config::required("JWT_KEY")?,
-            nats_client_id: config::optional("NATS_CLIENT_ID")
-                .or_else(|| config::optional("HOSTNAME"))
-                .unwrap_or_else(|| "orders".to_owned()),
+            nats_client_id: config::nats_client_id("orders"),
             port: config::parsed_or("PORT", 3000)?,
             expiration_window: Duration::from_secs(config::parsed_or(
                 "EXPIRATION_WINDOW_SECONDS",

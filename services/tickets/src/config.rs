@@ -29,7 +29,7 @@ impl Config {
             mongo_uri: config::required("MONGO_URI")?,
             nats_url: config::required("NATS_URL")?,
             jwt_key: config::required("JWT_KEY")?,
-            nats_client_id: config::optional("NATS_CLIENT_ID").unwrap_or_else(host_name),
+            nats_client_id: config::nats_client_id("tickets"),
             port: config::parsed_or("PORT", 3000)?,
             cookie_secure: config::flag("COOKIE_SECURE", true)?,
             listener: ListenerOptions::default(),
@@ -37,16 +37,4 @@ impl Config {
             relay: true,
         })
     }
-}
-
-/// The pod's name in Kubernetes (`HOSTNAME`), as the original used for its client id.
-fn host_name() -> String {
-    config::optional("HOSTNAME")
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|name| name.trim().to_owned())
-                .filter(|name| !name.is_empty())
-        })
-        .unwrap_or_else(|| "tickets".to_owned())
 }

@@ -1,14 +1,7 @@
 //! The binary itself: configuration errors stop it with one clear line.
 
-use std::process::Command;
-
 fn run_auth(env: &[(&str, &str)]) -> std::process::Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_auth"));
-    command.env_clear();
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.output().expect("auth binary runs")
+    test_support::process::run_with_env(env!("CARGO_BIN_EXE_auth"), env)
 }
 
 #[test]

@@ -7,12 +7,7 @@ use std::time::Duration;
 use crate::helpers::Infra;
 
 fn run_expiration(env: &[(&str, &str)]) -> std::process::Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_expiration"));
-    command.env_clear();
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.output().expect("expiration binary runs")
+    test_support::process::run_with_env(env!("CARGO_BIN_EXE_expiration"), env)
 }
 
 #[test]

@@ -17,16 +17,8 @@ pub async fn handler(
     RequireAuth(user): RequireAuth,
     Path(order_id): Path<String>,
 ) -> AppResult<StatusCode> {
-    let user_id = super::user_id(&user)?;
-    let id = common::mongo::path_id(&order_id)?;
-    // The owner never changes, so checking it before the transaction is enough.
-    let order = order::find(&state.orders, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if order.user_id != user_id {
-        return Err(AppError::NotAuthorized);
-    }
-    match order::cancel(&state.outbox, &state.orders, id).await? {
+    let order = super::owned_order(&state, &user, &order_id).await?;
+    match order::cancel(&state.outbox, &state.orders, order.id).await? {
         Cancelled::Now(order) => {
             tracing::info!(order = %order.id, "order cancelled by its owner");
             Ok(StatusCode::NO_CONTENT)

@@ -3,10 +3,10 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use common::{AppError, AppResult, RequireAuth};
+use common::{AppResult, RequireAuth};
 
 use crate::app::AppState;
-use crate::models::order::{self, OrderView};
+use crate::models::order::OrderView;
 use crate::models::ticket;
 
 pub async fn handler(
@@ -14,14 +14,7 @@ pub async fn handler(
     RequireAuth(user): RequireAuth,
     Path(order_id): Path<String>,
 ) -> AppResult<Json<OrderView>> {
-    let user_id = super::user_id(&user)?;
-    let id = common::mongo::path_id(&order_id)?;
-    let order = order::find(&state.orders, id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if order.user_id != user_id {
-        return Err(AppError::NotAuthorized);
-    }
+    let order = super::owned_order(&state, &user, &order_id).await?;
     let ticket = ticket::find(&state.tickets, order.ticket_id).await?;
     Ok(Json(order.view(ticket.as_ref())))
 }

@@ -1,14 +1,7 @@
 //! The binary itself: configuration errors stop it with one clear line.
 
-use std::process::Command;
-
 fn run_orders(env: &[(&str, &str)]) -> std::process::Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_orders"));
-    command.env_clear();
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.output().expect("orders binary runs")
+    test_support::process::run_with_env(env!("CARGO_BIN_EXE_orders"), env)
 }
 
 #[test]

@@ -1,0 +1,49 @@
+//! The router and the state its handlers share.
+
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::post;
+use common::SessionKeys;
+use common::http::{Readiness, finish_router};
+use common::outbox::Outbox;
+use mongodb::{Collection, Database};
+
+use crate::charges::Stripe;
+use crate::config::Config;
+use crate::models::order::Order;
+use crate::models::payment::Payment;
+use crate::routes;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub orders: Collection<Order>,
+    pub payments: Collection<Payment>,
+    pub outbox: Outbox,
+    pub stripe: Stripe,
+    pub keys: SessionKeys,
+}
+
+impl AppState {
+    pub fn new(database: &Database, config: &Config, outbox: Outbox, stripe: Stripe) -> Self {
+        Self {
+            orders: database.collection(Order::COLLECTION),
+            payments: database.collection(Payment::COLLECTION),
+            outbox,
+            stripe,
+            keys: SessionKeys::new(&config.jwt_key, config.cookie_secure),
+        }
+    }
+}
+
+impl FromRef<AppState> for SessionKeys {
+    fn from_ref(state: &AppState) -> Self {
+        state.keys.clone()
+    }
+}
+
+pub fn router(state: AppState, readiness: Readiness) -> Router {
+    let routes = Router::new()
+        .route("/api/payments", post(routes::create_payment::handler))
+        .with_state(state);
+    finish_router(routes, readiness)
+}
