@@ -12,8 +12,25 @@
 (function () {
   'use strict';
 
-  // Sends `body` as JSON; resolves with the parsed answer, rejects with the contract's error list.
+  // Payments learns of an order from the `order:created` event, so paying for an order placed a
+  // moment ago may find it not there yet (404). Paying is idempotent (the idempotency key is
+  // derived from the order and the token), so asking again shortly is safe.
+  const PAY_RETRY_DELAYS_MS = [250, 500, 1000, 2000];
+
   async function send(method, url, body) {
+    for (const delay of url === '/api/payments' ? PAY_RETRY_DELAYS_MS : []) {
+      try {
+        return await sendOnce(method, url, body);
+      } catch (errors) {
+        if (!(errors && errors.notFound)) throw errors;
+      }
+      await new Promise(function (resolve) { setTimeout(resolve, delay); });
+    }
+    return sendOnce(method, url, body);
+  }
+
+  // Sends `body` as JSON; resolves with the parsed answer, rejects with the contract's error list.
+  async function sendOnce(method, url, body) {
     let response;
     try {
       response = await fetch(url, {
@@ -32,7 +49,11 @@
       data = null;
     }
     if (response.ok) return data || {};
-    if (data && Array.isArray(data.errors) && data.errors.length > 0) throw data.errors;
+    if (data && Array.isArray(data.errors) && data.errors.length > 0) {
+      const errors = data.errors;
+      errors.notFound = response.status === 404;
+      throw errors;
+    }
     throw [{ message: 'Something went wrong' }];
   }
 
