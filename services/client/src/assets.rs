@@ -1,0 +1,111 @@
+//! The stylesheet and script, compiled into the binary so the image needs nothing but it.
+//!
+//! Each file is served under a URL carrying a hash of its content (`/static/app.css?v=…`, the hash
+//! computed at compile time), so browsers may cache it for a year: a new build changes the URL.
+//! A request with a stale or missing `v` still gets the current file, only with a short lifetime.
+
+use axum::extract::{Path, Query};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+pub struct Asset {
+    pub name: &'static str,
+    pub content_type: &'static str,
+    pub body: &'static [u8],
+    pub hash: u64,
+}
+
+impl Asset {
+    const fn new(name: &'static str, content_type: &'static str, body: &'static [u8]) -> Self {
+        Self {
+            name,
+            content_type,
+            body,
+            hash: fnv1a(body),
+        }
+    }
+
+    /// The URL pages link to.
+    pub fn url(&self) -> String {
+        format!("/static/{}?v={:016x}", self.name, self.hash)
+    }
+
+    fn etag(&self) -> String {
+        format!("\"{:016x}\"", self.hash)
+    }
+}
+
+pub const STYLESHEET: Asset = Asset::new(
+    "app.css",
+    "text/css; charset=utf-8",
+    include_bytes!("../static/app.css"),
+);
+pub const SCRIPT: Asset = Asset::new(
+    "app.js",
+    "text/javascript; charset=utf-8",
+    include_bytes!("../static/app.js"),
+);
+pub const ICON: Asset = Asset::new(
+    "icon.svg",
+    "image/svg+xml",
+    include_bytes!("../static/icon.svg"),
+);
+
+const ASSETS: [&Asset; 3] = [&STYLESHEET, &SCRIPT, &ICON];
+
+/// FNV-1a: tiny, `const`, and plenty to tell two builds' files apart.
+const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
+#[derive(Deserialize)]
+pub struct Version {
+    v: Option<String>,
+}
+
+/// `GET /static/{name}`.
+pub async fn handler(
+    Path(name): Path<String>,
+    Query(version): Query<Version>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(asset) = ASSETS.iter().find(|asset| asset.name == name) else {
+        return crate::routes::not_found::bare().into_response();
+    };
+    let etag = asset.etag();
+    let current = version.v.as_deref() == Some(&etag[1..17]);
+    let cache = if current {
+        "public, max-age=31536000, immutable"
+    } else {
+        "public, max-age=300"
+    };
+    let mut response = if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|value| value.as_bytes() == etag.as_bytes())
+    {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(asset.content_type),
+            )],
+            asset.body,
+        )
+            .into_response()
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, etag);
+    }
+    response
+}

@@ -1,0 +1,44 @@
+//! The client: the marketplace's web UI, rendered on the server.
+//!
+//! It mirrors the original Next.js client page for page. Like the original's `getInitialProps`,
+//! every page fetches its data through the ingress *as the browser*: [`api::Forwarded`] carries the
+//! browser's `Cookie` and `Host` to the API, so the client holds no session and no secrets and
+//! sees exactly what the user may see. Pages are plain HTML (templates checked at compile time by
+//! maud) and read fine with JavaScript off.
+//!
+//! Mutations (sign up, sign in, sell, purchase, pay) go from the browser straight to `/api/...`
+//! through a small script of our own (`static/app.js`), so the session cookie is set by the API's
+//! own response and the client never handles credentials. The script also formats prices, runs the
+//! order countdown, and renders the API's error list exactly as the server does. Sign-out is the
+//! exception: `/auth/signout` signs out server-side and relays the API's cookie-clearing header,
+//! so it works without JavaScript too.
+//!
+//! Static files are compiled into the binary ([`assets`]); the image needs nothing else.
+
+pub mod api;
+pub mod app;
+pub mod assets;
+pub mod config;
+pub mod models;
+pub mod page;
+pub mod routes;
+pub mod views;
+
+pub use app::{AppState, router};
+pub use config::Config;
+
+use std::future::Future;
+
+use tokio::net::TcpListener;
+
+/// Serves the pages on `listener` until `shutdown`.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let state = AppState::new(&config)?;
+    tracing::info!(address = %listener.local_addr()?, ingress = %config.ingress_url, "client listening");
+    common::http::serve(listener, router(state), shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! `GET /auth/signin`: the sign-in form (`app.js` posts it to `/api/users/signin`, then goes to `/`).
+
+use axum::extract::State;
+
+use crate::api::{Api, Forwarded};
+use crate::page::PageResult;
+use crate::views::{self, Nav};
+
+pub async fn handler(State(api): State<Api>, from: Forwarded) -> PageResult {
+    let user = api.current_user(&from).await?;
+    Ok(views::page(
+        "Sign In",
+        &Nav::from(&user),
+        views::auth_form("Sign In", "/api/users/signin", "current-password"),
+    ))
+}

@@ -1,0 +1,72 @@
+//! The stylesheet and script: embedded, linked under a content hash, cached.
+
+use reqwest::StatusCode;
+use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+
+use crate::helpers::{TestApp, between};
+
+async fn linked_urls(app: &TestApp) -> (String, String) {
+    let (_, html) = app.page("/auth/signin", None).await;
+    let css = between(&html, r#"<link rel="stylesheet" href=""#, "\"")
+        .expect("a stylesheet")
+        .to_owned();
+    let js = between(&html, r#"<script src=""#, "\"")
+        .expect("a script")
+        .to_owned();
+    (css, js)
+}
+
+#[tokio::test]
+async fn pages_link_the_stylesheet_and_script_under_their_content_hash() {
+    let app = TestApp::spawn().await;
+
+    let (css, js) = linked_urls(&app).await;
+
+    assert!(css.starts_with("/static/app.css?v="), "{css}");
+    assert!(js.starts_with("/static/app.js?v="), "{js}");
+    for (url, content_type, needle) in [
+        (&css, "text/css; charset=utf-8", ".navbar"),
+        (&js, "text/javascript; charset=utf-8", "Ooops...."),
+    ] {
+        let response = app.get(url, None).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()[CONTENT_TYPE], content_type);
+        assert_eq!(
+            response.headers()[CACHE_CONTROL],
+            "public, max-age=31536000, immutable"
+        );
+        let hash = url.split("v=").nth(1).expect("a hash");
+        assert_eq!(response.headers()[ETAG], format!("\"{hash}\"").as_str());
+        assert!(response.text().await.expect("a body").contains(needle));
+    }
+}
+
+#[tokio::test]
+async fn an_unversioned_url_gets_the_file_with_a_short_lifetime_and_revalidates() {
+    let app = TestApp::spawn().await;
+
+    let response = app.get("/static/app.css", None).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()[CACHE_CONTROL], "public, max-age=300");
+    let etag = response.headers()[ETAG].clone();
+
+    let revalidated = app
+        .http
+        .get(app.url("/static/app.css"))
+        .header(IF_NONE_MATCH, etag)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(revalidated.text().await.expect("a body"), "");
+}
+
+#[tokio::test]
+async fn an_unknown_static_file_is_the_404_page() {
+    let app = TestApp::spawn().await;
+
+    let (status, html) = app.page("/static/secret.txt", None).await;
+
+    assert_eq!(status, 404);
+    assert!(html.contains("<h1>Page not found</h1>"));
+}
