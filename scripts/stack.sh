@@ -161,6 +161,11 @@ up() {
   mkdir -p "$STACK_DIR/logs" "$STACK_DIR/pids"
   # A previous run that crashed or was killed -9 may have left processes and pid files behind.
   stop_all
+  # Each run's logs start empty (the previous run's are kept as *.log.1).
+  local logfile
+  for logfile in "$STACK_DIR"/logs/*.log; do
+    [ -f "$logfile" ] && mv -f "$logfile" "$logfile.1"
+  done
   if [ -z "${JWT_KEY:-}" ]; then
     [ -s "$STACK_DIR/jwt_key" ] || head -c 32 /dev/urandom | base64 | tr -d '=+/\n' >"$STACK_DIR/jwt_key"
     JWT_KEY=$(cat "$STACK_DIR/jwt_key")

@@ -89,3 +89,47 @@ pub fn nats_client_id(service: &str) -> String {
         })
         .unwrap_or_else(|| service.to_owned())
 }
+
+/// What every service that owns a database and speaks events reads alike (tickets, orders,
+/// payments): `MONGO_URI`, `NATS_URL`, `NATS_CLIENT_ID`, `JWT_KEY`, `PORT`, `COOKIE_SECURE`.
+/// Each service's own `Config` holds one of these beside its own settings.
+#[derive(Clone)]
+pub struct ServiceConfig {
+    /// `mongodb://host:port/<database>`; the path names the service's database, which must be on
+    /// a replica set (the outbox commits in transactions).
+    pub mongo_uri: String,
+    pub nats_url: String,
+    /// The NATS connection name; see [`nats_client_id`].
+    pub nats_client_id: String,
+    pub jwt_key: String,
+    pub port: u16,
+    /// `Secure` on cookies; the local stack runs plain http and turns it off.
+    pub cookie_secure: bool,
+}
+
+impl ServiceConfig {
+    /// Reads the shared variables; `service` names the NATS connection when nothing else does.
+    pub fn from_env(service: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            mongo_uri: required("MONGO_URI")?,
+            nats_url: required("NATS_URL")?,
+            jwt_key: required("JWT_KEY")?,
+            nats_client_id: nats_client_id(service),
+            port: parsed_or("PORT", 3000)?,
+            cookie_secure: flag("COOKIE_SECURE", true)?,
+        })
+    }
+}
+
+// The session key stays out of logs and panic messages.
+impl std::fmt::Debug for ServiceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceConfig")
+            .field("mongo_uri", &self.mongo_uri)
+            .field("nats_url", &self.nats_url)
+            .field("nats_client_id", &self.nats_client_id)
+            .field("port", &self.port)
+            .field("cookie_secure", &self.cookie_secure)
+            .finish_non_exhaustive()
+    }
+}

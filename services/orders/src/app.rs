@@ -31,7 +31,7 @@ impl AppState {
             orders: database.collection(Order::COLLECTION),
             tickets: database.collection(Ticket::COLLECTION),
             outbox,
-            keys: SessionKeys::new(&config.jwt_key, config.cookie_secure),
+            keys: SessionKeys::new(&config.service.jwt_key, config.service.cookie_secure),
             expiration_window: config.expiration_window,
         }
     }

@@ -48,8 +48,9 @@ impl App {
     /// Connects to MongoDB and NATS, makes sure the indexes and the stream exist, and starts the
     /// event consumers and the outbox relay.
     pub async fn start(config: Config, tuning: Tuning) -> anyhow::Result<Self> {
-        let (client, database) = common::mongo::connect(&config.mongo_uri, "orders").await?;
-        let nats = Nats::connect(&config.nats_url, &config.nats_client_id).await?;
+        let (client, database) =
+            common::mongo::connect(&config.service.mongo_uri, "orders").await?;
+        let nats = Nats::connect(&config.service.nats_url, &config.service.nats_client_id).await?;
         let outbox = Outbox::new(client, &database, nats.publisher()).with_options(tuning.outbox);
         let state = AppState::new(&database, outbox.clone(), &config);
         models::order::ensure_indexes(&state.orders).await?;

@@ -30,7 +30,7 @@ impl AppState {
             payments: database.collection(Payment::COLLECTION),
             outbox,
             stripe,
-            keys: SessionKeys::new(&config.jwt_key, config.cookie_secure),
+            keys: SessionKeys::new(&config.service.jwt_key, config.service.cookie_secure),
         }
     }
 }

@@ -50,8 +50,8 @@ pub async fn run_tuned(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let (client, database) = common::mongo::connect(&config.mongo_uri, "payments").await?;
-    let nats = Nats::connect(&config.nats_url, &config.nats_client_id).await?;
+    let (client, database) = common::mongo::connect(&config.service.mongo_uri, "payments").await?;
+    let nats = Nats::connect(&config.service.nats_url, &config.service.nats_client_id).await?;
     let outbox = Outbox::new(client, &database, nats.publisher()).with_options(tuning.outbox);
     let stripe = charges::Stripe::new(&config.stripe_key, &config.stripe_api_base)?;
     let state = AppState::new(&database, &config, outbox.clone(), stripe);

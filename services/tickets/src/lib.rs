@@ -42,8 +42,8 @@ pub struct App {
 /// Connects to MongoDB and NATS, prepares indexes, the stream and the consumers, and starts
 /// serving on `tcp`. Fails if MongoDB or NATS cannot be reached now.
 pub async fn start(config: Config, tcp: TcpListener) -> anyhow::Result<App> {
-    let (client, database) = common::mongo::connect(&config.mongo_uri, "tickets").await?;
-    let nats = Nats::connect(&config.nats_url, &config.nats_client_id).await?;
+    let (client, database) = common::mongo::connect(&config.service.mongo_uri, "tickets").await?;
+    let nats = Nats::connect(&config.service.nats_url, &config.service.nats_client_id).await?;
     let outbox = Outbox::new(client, &database, nats.publisher()).with_options(config.outbox);
     let store = TicketStore::new(&database, outbox.clone());
     store
@@ -60,7 +60,7 @@ pub async fn start(config: Config, tcp: TcpListener) -> anyhow::Result<App> {
 
     let state = AppState {
         store: store.clone(),
-        keys: SessionKeys::new(&config.jwt_key, config.cookie_secure),
+        keys: SessionKeys::new(&config.service.jwt_key, config.service.cookie_secure),
     };
     let address = tcp.local_addr()?;
     let server = tokio::spawn(common::http::serve(

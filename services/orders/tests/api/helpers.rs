@@ -65,13 +65,15 @@ impl TestApp {
         let db = TestDb::new().await;
         let nats = TestNats::start().await;
         let config = orders::Config {
-            mongo_uri: db.uri.clone(),
-            nats_url: nats.url.clone(),
-            nats_client_id: "orders-test".to_owned(),
-            jwt_key: JWT_KEY.to_owned(),
-            port: 0,
+            service: common::config::ServiceConfig {
+                mongo_uri: db.uri.clone(),
+                nats_url: nats.url.clone(),
+                nats_client_id: "orders-test".to_owned(),
+                jwt_key: JWT_KEY.to_owned(),
+                port: 0,
+                cookie_secure: true,
+            },
             expiration_window,
-            cookie_secure: true,
         };
         let app = orders::App::start(config, tuning)
             .await

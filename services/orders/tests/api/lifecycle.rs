@@ -15,13 +15,15 @@ async fn shutdown_stops_the_server_the_consumers_and_the_relay() {
     let db = TestDb::new().await;
     let nats = TestNats::start().await;
     let config = orders::Config {
-        mongo_uri: db.uri.clone(),
-        nats_url: nats.url.clone(),
-        nats_client_id: "orders-test".to_owned(),
-        jwt_key: JWT_KEY.to_owned(),
-        port: 0,
+        service: common::config::ServiceConfig {
+            mongo_uri: db.uri.clone(),
+            nats_url: nats.url.clone(),
+            nats_client_id: "orders-test".to_owned(),
+            jwt_key: JWT_KEY.to_owned(),
+            port: 0,
+            cookie_secure: true,
+        },
         expiration_window: Duration::from_secs(60),
-        cookie_secure: true,
     };
     let app = orders::App::start(config, fast_tuning())
         .await

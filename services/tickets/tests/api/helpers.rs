@@ -37,12 +37,14 @@ pub struct TestApp {
 /// The service's configuration with the contract's rules but test-sized delays.
 pub fn test_config(db: &TestDb, nats: &TestNats) -> tickets::Config {
     tickets::Config {
-        mongo_uri: db.uri.clone(),
-        nats_url: nats.url.clone(),
-        nats_client_id: "tickets-test".to_owned(),
-        jwt_key: JWT_KEY.to_owned(),
-        port: 0,
-        cookie_secure: false,
+        service: common::config::ServiceConfig {
+            mongo_uri: db.uri.clone(),
+            nats_url: nats.url.clone(),
+            nats_client_id: "tickets-test".to_owned(),
+            jwt_key: JWT_KEY.to_owned(),
+            port: 0,
+            cookie_secure: false,
+        },
         listener: ListenerOptions {
             not_yet_delay: Duration::from_millis(20),
             retry_delay: Duration::from_millis(20),
@@ -89,7 +91,7 @@ impl TestApp {
     /// Another instance of the service on the same database and NATS server.
     pub async fn spawn_replica(&self, tweak: impl FnOnce(&mut tickets::Config)) -> tickets::App {
         let mut config = test_config(&self.db, &self.nats);
-        config.nats_client_id = "tickets-test-replica".to_owned();
+        config.service.nats_client_id = "tickets-test-replica".to_owned();
         tweak(&mut config);
         start(config).await
     }
