@@ -342,10 +342,22 @@ async fn compare(
     if payments.is_empty() && payments_orders.is_empty() && count("payment:created") == 0 {
         return Ok(());
     }
+    // Completing an order is the one save no event announces (the contract has no
+    // `order:updated`, as the original): payments' copy of a complete order stays one behind.
+    let announced: HashMap<String, Document> = orders
+        .iter()
+        .map(|(id, order)| {
+            let mut order = order.clone();
+            if order.get_str("status") == Ok("complete") {
+                order.insert("version", version(&order) - 1);
+            }
+            (id.clone(), order)
+        })
+        .collect();
     replica(
         report,
-        "payments' order replica equals orders",
-        &orders,
+        "payments' order replica equals orders (as announced: a completion has no event)",
+        &announced,
         &payments_orders,
     );
     push(
