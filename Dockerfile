@@ -34,6 +34,7 @@ RUN case "${SERVICE}" in \
 COPY Cargo.toml Cargo.lock ./
 COPY crates crates
 COPY e2e e2e
+COPY bench bench
 COPY services/${SERVICE} services/${SERVICE}
 RUN cargo chef prepare --recipe-path recipe.json
 
@@ -46,6 +47,7 @@ RUN cargo chef cook --release --package "${SERVICE}" --recipe-path recipe.json
 COPY Cargo.toml Cargo.lock ./
 COPY crates crates
 COPY e2e e2e
+COPY bench bench
 COPY services/${SERVICE} services/${SERVICE}
 RUN cargo build --release --package "${SERVICE}" --bin "${SERVICE}" \
     && install -D -m 0755 "target/release/${SERVICE}" /out/service

@@ -5,7 +5,8 @@
 #   2. offline checks of the Kubernetes manifests (scripts/check-k8s.sh)
 #   3. all Rust tests (unit, black-box per service, end-to-end through nginx) with cargo-nextest,
 #      against a real MongoDB replica set, NATS JetStream, Redis and nginx on loopback
-#   4. the browser tests (Playwright + Debian's Chromium) against the same local stack
+#   4. the browser tests (Playwright + Debian's Chromium) against the same local stack, and a
+#      few-second smoke run of the load generator (scripts/bench.sh smoke)
 #
 # Options (environment): SKIP_LINT=1, SKIP_BROWSER=1 to leave a stage out while iterating;
 # any arguments are passed to cargo nextest (e.g. `scripts/test.sh -p auth`).
@@ -53,6 +54,11 @@ STACK_URL=$(scripts/stack.sh up --detach | tail -n 1)
 if [ -z "${SKIP_BROWSER:-}" ] && [ -x scripts/browser-tests.sh ]; then
   log "browser tests"
   scripts/browser-tests.sh
+fi
+
+if [ -x scripts/bench.sh ]; then
+  log "load generator smoke (goose flows, a few seconds; the benchmarks themselves are scripts/bench.sh all)"
+  scripts/bench.sh smoke
 fi
 
 log "Rust tests"

@@ -61,8 +61,10 @@ impl Nats {
             .max_reconnects(None)
             // The default backoff grows to 4 s; a shorter cap gets consumers and the relay going
             // sooner once NATS is back, at the cost of a connection attempt per second while not.
+            // The client counts its very first connection as attempt 1: no delay for that one,
+            // or every service would start 100 ms late.
             .reconnect_delay_callback(|attempts| {
-                Duration::from_millis(100u64.saturating_mul(attempts as u64))
+                Duration::from_millis(100u64.saturating_mul(attempts.saturating_sub(1) as u64))
                     .min(Duration::from_secs(1))
             })
             .event_callback(|event| async move {
