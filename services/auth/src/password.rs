@@ -1,28 +1,57 @@
 //! Password hashing with argon2id.
 //!
-//! Hashing is deliberately slow (tens of milliseconds), so it runs on tokio's blocking pool:
-//! on an async worker it would stall every other request on that thread. At most one hash per
-//! core runs at a time: each needs 19 MiB and a core's worth of time, so running more at once
-//! finishes none sooner and only grows the heap (a burst of sign-ups took auth to 220 MB).
+//! Hashing is deliberately slow (tens of milliseconds) and needs 19 MiB, so it runs on a few
+//! threads of its own, one per core, never on an async worker (it would stall every other request
+//! on that thread). Dedicated threads also bound memory: glibc keeps freed memory in per-thread
+//! arenas, and hashes spread over tokio's blocking pool left a 19 MiB block cached in each of up
+//! to 16 arenas (a burst of sign-ups took auth past 300 MB); here each thread reuses its own.
 
-use std::sync::LazyLock;
-
-use tokio::sync::Semaphore;
+use std::sync::mpsc;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
-static HASHING: LazyLock<Semaphore> = LazyLock::new(|| {
-    Semaphore::new(std::thread::available_parallelism().map_or(2, |cores| cores.get()))
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The hashing threads' queue; `None` if no thread could be started.
+static HASHERS: LazyLock<Option<mpsc::Sender<Job>>> = LazyLock::new(|| {
+    let (jobs, queue) = mpsc::channel::<Job>();
+    let queue = Arc::new(Mutex::new(queue));
+    let threads = std::thread::available_parallelism().map_or(2, |cores| cores.get());
+    let mut started = 0;
+    for index in 0..threads {
+        let queue = Arc::clone(&queue);
+        let spawned = std::thread::Builder::new()
+            .name(format!("argon2-{index}"))
+            .spawn(move || {
+                // The lock is held only while waiting for the next job, not while running it.
+                while let Some(job) = queue.lock().ok().and_then(|queue| queue.recv().ok()) {
+                    job();
+                }
+            });
+        match spawned {
+            Ok(_) => started += 1,
+            Err(error) => tracing::error!(%error, "cannot start a hashing thread"),
+        }
+    }
+    (started > 0).then_some(jobs)
 });
 
-/// Runs argon2 work on the blocking pool, one job per core at a time.
+/// Runs argon2 work on the hashing threads (on the blocking pool if there are none).
 async fn hashing<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> anyhow::Result<T> {
-    let _permit = HASHING.acquire().await?;
-    Ok(tokio::task::spawn_blocking(work).await?)
+    let Some(jobs) = HASHERS.as_ref() else {
+        return Ok(tokio::task::spawn_blocking(work).await?);
+    };
+    let (done, result) = tokio::sync::oneshot::channel();
+    jobs.send(Box::new(move || {
+        let _ = done.send(work());
+    }))
+    .map_err(|_| anyhow::anyhow!("the hashing threads have stopped"))?;
+    Ok(result.await?)
 }
 
 /// Hashes `password` into a PHC string.
