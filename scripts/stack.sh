@@ -48,7 +48,8 @@ service_env() {
   local nats="NATS_URL=nats://127.0.0.1:$NATS_PORT NATS_CLIENT_ID=$1-$STACK_NAME"
   local common="PORT=$(service_port "$1") RUST_LOG=${RUST_LOG:-info} JWT_KEY=$JWT_KEY COOKIE_SECURE=false"
   case $1 in
-    auth) echo "$common MONGO_URI=$(mongo_uri auth)" ;;
+    # MALLOC_MMAP_THRESHOLD_: argon2's 19 MiB blocks go back to the OS when freed (docs/architecture.md).
+    auth) echo "$common MONGO_URI=$(mongo_uri auth) MALLOC_MMAP_THRESHOLD_=1048576" ;;
     tickets) echo "$common $nats MONGO_URI=$(mongo_uri tickets)" ;;
     orders) echo "$common $nats MONGO_URI=$(mongo_uri orders) EXPIRATION_WINDOW_SECONDS=${EXPIRATION_WINDOW_SECONDS:-900}" ;;
     expiration) echo "$common $nats REDIS_HOST=127.0.0.1 REDIS_URL=redis://127.0.0.1:$REDIS_PORT" ;;
