@@ -2,9 +2,10 @@
 //!
 //! Hashing is deliberately slow (tens of milliseconds) and needs 19 MiB, so it runs on a few
 //! threads of its own, one per core, never on an async worker (it would stall every other request
-//! on that thread). Dedicated threads also bound memory: glibc keeps freed memory in per-thread
-//! arenas, and hashes spread over tokio's blocking pool left a 19 MiB block cached in each of up
-//! to 16 arenas (a burst of sign-ups took auth past 300 MB); here each thread reuses its own.
+//! on that thread): a burst of sign-ups queues instead of running all at once. Memory: glibc's
+//! dynamic mmap threshold would keep each freed 19 MiB block cached (auth reached 380 MB), so the
+//! service runs with `MALLOC_MMAP_THRESHOLD_=1048576` (its Deployment and the local stack set it)
+//! and the blocks are unmapped on free.
 
 use std::sync::mpsc;
 use std::sync::{Arc, LazyLock, Mutex};
