@@ -394,28 +394,8 @@ async fn replicas_sharing_a_queue_group_handle_each_event_once() {
 #[tokio::test]
 async fn consumers_resume_after_nats_restarts() {
     let mut nats = TestNats::start().await;
-    let bus = connect(&nats).await;
-    let shutdown = CancellationToken::new();
-    let seen = Seen::<String>::default();
-    let mut listener = bus
-        .listener(GROUP, shutdown.clone())
-        .with_options(quick_options());
-    listener
-        .listen(
-            seen.clone(),
-            |event: TicketCreated, seen: Seen<_>| async move {
-                seen.push(event.title);
-                Ok(())
-            },
-        )
-        .await
-        .expect("listens");
+    let (bus, shutdown, listener, seen) = titles_seen_before_a_restart(&nats).await;
     let publisher = bus.publisher();
-    publisher
-        .publish(&ticket_created("before"))
-        .await
-        .expect("published");
-    seen.wait_for(1).await;
 
     nats.stop().await;
     nats.start_again().await;
@@ -438,28 +418,8 @@ async fn consumers_resume_after_nats_restarts() {
 #[tokio::test]
 async fn a_nats_that_lost_its_store_gets_the_stream_and_consumers_back() {
     let mut nats = TestNats::start().await;
-    let bus = connect(&nats).await;
-    let shutdown = CancellationToken::new();
-    let seen = Seen::<String>::default();
-    let mut listener = bus
-        .listener(GROUP, shutdown.clone())
-        .with_options(quick_options());
-    listener
-        .listen(
-            seen.clone(),
-            |event: TicketCreated, seen: Seen<_>| async move {
-                seen.push(event.title);
-                Ok(())
-            },
-        )
-        .await
-        .expect("listens");
+    let (bus, shutdown, listener, seen) = titles_seen_before_a_restart(&nats).await;
     let publisher = bus.publisher();
-    publisher
-        .publish(&ticket_created("before"))
-        .await
-        .expect("published");
-    seen.wait_for(1).await;
 
     nats.stop().await;
     nats.start_again_without_store().await;
@@ -565,4 +525,38 @@ fn a_body_can_only_be_published_on_its_own_subject() {
     }
     assert_eq!(subject_of(&ticket_created("x")), Subject::TicketCreated);
     assert_eq!(subject_of(&order_cancelled(1)), Subject::OrderCancelled);
+}
+
+/// The set-up of the restart tests: a listener recording ticket titles, and one event ("before")
+/// published and handled, so a restart happens with a consumer that has work behind it.
+async fn titles_seen_before_a_restart(
+    nats: &TestNats,
+) -> (
+    common::events::Nats,
+    CancellationToken,
+    common::events::Listener,
+    Seen<String>,
+) {
+    let bus = connect(nats).await;
+    let shutdown = CancellationToken::new();
+    let seen = Seen::<String>::default();
+    let mut listener = bus
+        .listener(GROUP, shutdown.clone())
+        .with_options(quick_options());
+    listener
+        .listen(
+            seen.clone(),
+            |event: TicketCreated, seen: Seen<_>| async move {
+                seen.push(event.title);
+                Ok(())
+            },
+        )
+        .await
+        .expect("listens");
+    bus.publisher()
+        .publish(&ticket_created("before"))
+        .await
+        .expect("published");
+    seen.wait_for(1).await;
+    (bus, shutdown, listener, seen)
 }
