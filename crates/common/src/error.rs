@@ -44,6 +44,9 @@ pub enum AppError {
     NotAuthorized,
     #[error("not found")]
     NotFound,
+    /// The resource kept changing under the request, which may simply be sent again (409).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// Anything unexpected; the cause goes to the log only.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -63,6 +66,7 @@ impl AppError {
             Self::Validation(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotAuthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -70,7 +74,7 @@ impl AppError {
     pub fn body(&self) -> ErrorBody {
         let errors = match self {
             Self::Validation(items) => items.clone(),
-            Self::BadRequest(message) => vec![ErrorItem {
+            Self::BadRequest(message) | Self::Conflict(message) => vec![ErrorItem {
                 message: message.clone(),
                 field: None,
             }],

@@ -14,6 +14,15 @@
 //! publishing the same entry store it once, within JetStream's duplicate window. Published
 //! entries are kept for a day (a TTL index removes them) for inspection.
 //!
+//! **Poison entries.** An entry NATS will never accept (larger than the server's maximum
+//! payload, an unknown subject) is *parked*: `parkedAt` and `lastError` are set, one `error`
+//! line is logged, [`Outbox::parked`] counts it, and the relay never takes it again — so it
+//! cannot hold up the entries behind it. Parked entries stay in the collection (no TTL) until an
+//! operator deals with them: `db.outbox.find({parkedAt: {$ne: null}})` shows them. Failures that
+//! say NATS is away, slow or full (disconnected, no ack in time, any server error) are
+//! *transient*: they would hit every entry alike, so the pass stops there and the entry, in its
+//! place, is tried again on the next one; its `attempts` and `lastError` record why it waits.
+//!
 //! The transaction needs a replica set (the local stack and the tests run a single-node one) and
 //! is retried on `TransientTransactionError` and `UnknownTransactionCommitResult`.
 //!
@@ -69,6 +78,15 @@ pub struct Entry {
     pub created_at: DateTime,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published_at: Option<DateTime>,
+    /// Failed publishes so far.
+    #[serde(default)]
+    pub attempts: i32,
+    /// Why the last publish failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Set when the entry can never be published; the relay skips it from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parked_at: Option<DateTime>,
 }
 
 impl Entry {
@@ -79,6 +97,9 @@ impl Entry {
             payload: serde_json::to_string(event)?,
             created_at: DateTime::now(),
             published_at: None,
+            attempts: 0,
+            last_error: None,
+            parked_at: None,
         })
     }
 
@@ -123,6 +144,16 @@ enum EntryError {
     Publish(#[from] PublishError),
     #[error("published, but not marked so: {0}")]
     Mark(#[from] mongodb::error::Error),
+}
+
+impl EntryError {
+    fn is_transient(&self) -> bool {
+        match self {
+            EntryError::Subject(_) => false,
+            EntryError::Publish(error) => error.is_transient(),
+            EntryError::Mark(_) => true,
+        }
+    }
 }
 
 /// A service's outbox: its collection, the client that runs transactions, and the publisher.
@@ -234,28 +265,58 @@ impl Outbox {
         Ok(value)
     }
 
-    /// Publishes `entries` in order and marks each published. Stops at the first failure that
-    /// says NATS is unreachable, leaving the rest to the relay; an entry that can never be
-    /// published is logged and skipped so it does not hold up the others.
+    /// Publishes `entries` in order and marks each published. Stops at the first transient
+    /// failure (NATS away, slow or full), leaving the rest to the relay; an entry that can never
+    /// be published is parked and skipped, so it does not hold up the others. Returns how many
+    /// entries were dealt with (published or parked): fewer than `entries.len()` means the pass
+    /// stopped early.
     async fn publish_entries(&self, entries: &[Entry]) -> usize {
-        let mut published = 0;
+        let mut done = 0;
         for entry in entries {
             match self.publish_entry(entry).await {
-                Ok(()) => published += 1,
-                Err(EntryError::Publish(error)) if error.is_transient() => {
-                    tracing::warn!(entry = %entry.id, subject = %entry.subject, %error, "event not published yet; the relay will retry");
-                    break;
-                }
+                Ok(()) => done += 1,
                 Err(EntryError::Mark(error)) => {
                     tracing::warn!(entry = %entry.id, %error, "event published but not marked; it will be published again (deduplicated)");
                     break;
                 }
+                Err(error) if error.is_transient() => {
+                    tracing::warn!(entry = %entry.id, subject = %entry.subject, %error, "event not published yet; the relay will retry");
+                    self.note_failure(entry, &error, false).await;
+                    break;
+                }
                 Err(error) => {
-                    tracing::error!(entry = %entry.id, subject = %entry.subject, %error, "event cannot be published; left pending in the outbox");
+                    tracing::error!(entry = %entry.id, subject = %entry.subject, bytes = entry.payload.len(), %error, "event can never be published; parked in the outbox");
+                    if self.note_failure(entry, &error, true).await {
+                        done += 1;
+                    } else {
+                        break;
+                    }
                 }
             }
         }
-        published
+        done
+    }
+
+    /// Records a failed publish on the entry (and parks it if `park`); whether that was written.
+    async fn note_failure(&self, entry: &Entry, error: &EntryError, park: bool) -> bool {
+        let mut set = doc! { "lastError": error.to_string() };
+        if park {
+            set.insert("parkedAt", DateTime::now());
+        }
+        let noted = self
+            .entries
+            .update_one(
+                doc! { "_id": entry.id, "publishedAt": null },
+                doc! { "$set": set, "$inc": { "attempts": 1 } },
+            )
+            .await;
+        match noted {
+            Ok(_) => true,
+            Err(mongo) => {
+                tracing::warn!(entry = %entry.id, error = %mongo, "cannot record the failed publish");
+                false
+            }
+        }
     }
 
     async fn publish_entry(&self, entry: &Entry) -> Result<(), EntryError> {
@@ -300,7 +361,11 @@ impl Outbox {
             );
             let batch: Vec<Entry> = self
                 .entries
-                .find(doc! { "publishedAt": null, "createdAt": { "$lte": cutoff } })
+                .find(doc! {
+                    "publishedAt": null,
+                    "parkedAt": null,
+                    "createdAt": { "$lte": cutoff },
+                })
                 .sort(doc! { "_id": 1 })
                 .limit(self.options.relay_batch)
                 .await?
@@ -309,18 +374,25 @@ impl Outbox {
             if batch.is_empty() {
                 return Ok(total);
             }
-            let published = self.publish_entries(&batch).await;
-            total += published;
-            if published < batch.len() {
+            let done = self.publish_entries(&batch).await;
+            total += done;
+            if done < batch.len() {
                 return Ok(total);
             }
         }
     }
 
-    /// Entries not yet published.
+    /// Entries not yet published and not parked.
     pub async fn pending(&self) -> mongodb::error::Result<u64> {
         self.entries
-            .count_documents(doc! { "publishedAt": null })
+            .count_documents(doc! { "publishedAt": null, "parkedAt": null })
+            .await
+    }
+
+    /// Entries parked because they can never be published.
+    pub async fn parked(&self) -> mongodb::error::Result<u64> {
+        self.entries
+            .count_documents(doc! { "parkedAt": { "$ne": null } })
             .await
     }
 

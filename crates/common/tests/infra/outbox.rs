@@ -230,3 +230,48 @@ async fn publishing_an_entry_again_is_deduplicated_by_its_id() {
     assert_eq!(nats.bodies("ticket:created").await, [body_of(&event)]);
     assert_eq!(setup.outbox.pending().await.expect("counts"), 0);
 }
+
+/// Issue 11, case 5: entries NATS will never accept (over its 1 MiB maximum payload) are parked
+/// and skipped, however many of them stand in front of good ones, and are never retried.
+#[tokio::test]
+async fn unpublishable_entries_are_parked_and_do_not_hold_up_the_others() {
+    let nats = TestNats::start().await;
+    let options = OutboxOptions {
+        fast_path: false,
+        relay_batch: 10,
+        ..quick_relay()
+    };
+    let setup = setup(&nats, options).await;
+    let huge = "x".repeat(1 << 20);
+    for _ in 0..25 {
+        create_ticket(&setup, &ticket_created(&huge))
+            .await
+            .expect("commits");
+    }
+    let good = ticket_created("concert");
+    create_ticket(&setup, &good).await.expect("commits");
+
+    assert_eq!(setup.outbox.flush().await.expect("a pass"), 26);
+    let stored = nats.published("ticket:created").await;
+    assert_eq!(stored.len(), 1, "only the good entry reached the stream");
+    assert_eq!(stored[0].body, body_of(&good));
+    assert_eq!(setup.outbox.parked().await.expect("counts"), 25);
+    assert_eq!(setup.outbox.pending().await.expect("counts"), 0);
+    let parked = setup
+        .outbox
+        .collection()
+        .find_one(doc! { "parkedAt": { "$ne": null } })
+        .await
+        .expect("reads")
+        .expect("a parked entry");
+    assert_eq!(parked.attempts, 1);
+    assert_eq!(parked.published_at, None);
+    assert_eq!(
+        parked.last_error.as_deref(),
+        Some("the event is larger than the server accepts")
+    );
+
+    // Parked entries are not taken again: the next pass has nothing to do.
+    assert_eq!(setup.outbox.flush().await.expect("a pass"), 0);
+    drop(setup.db);
+}

@@ -5,9 +5,15 @@
 //! same transaction. Orders keeps a replica of tickets and applies those events in version order.
 //!
 //! Reserving and releasing are conditional writes, so a redelivered order event finds nothing
-//! left to change and publishes nothing. Cancelled orders leave a tombstone in `released_orders`,
-//! because `order:created` and `order:cancelled` travel on separate consumers and may be handled
-//! in either order: a late `order:created` of an order already cancelled must not reserve.
+//! left to change and publishes nothing. `order:created` and `order:cancelled` travel on
+//! separate consumers and may be handled in either order, or at the same instant: a late
+//! `order:created` of an order already cancelled must not reserve, and a reservation committed
+//! alongside the release of the same order must not survive it. Both therefore go through one
+//! marker document per order in `order_marks` (`releasedAt` once cancelled), and **both write
+//! it**: MongoDB's snapshot isolation only detects conflicting *writes*, so if reserve merely
+//! read the marker, a concurrent release (which finds nothing to free yet) and reserve would
+//! both commit and leave the ticket held by a cancelled order. Writing the same document makes
+//! one of the two transactions fail with a write conflict and run again, after the other.
 
 use bson::oid::ObjectId;
 use bson::{Document, doc};
@@ -122,17 +128,18 @@ pub enum Change {
 #[derive(Debug, Clone)]
 pub struct TicketStore {
     tickets: Collection<Ticket>,
-    released_orders: Collection<Document>,
+    order_marks: Collection<Document>,
     outbox: Outbox,
 }
 
 impl TicketStore {
-    pub const RELEASED_ORDERS: &'static str = "released_orders";
+    /// One document per order heard of: `{_id: orderId, ticketId, seenAt, releasedAt?}`.
+    pub const ORDER_MARKS: &'static str = "order_marks";
 
     pub fn new(database: &Database, outbox: Outbox) -> Self {
         Self {
             tickets: database.collection(Ticket::COLLECTION),
-            released_orders: database.collection(Self::RELEASED_ORDERS),
+            order_marks: database.collection(Self::ORDER_MARKS),
             outbox,
         }
     }
@@ -222,15 +229,24 @@ impl TicketStore {
     /// Reserves the event's ticket for its order, unless that is done already or the order was
     /// cancelled already.
     pub async fn reserve(&self, order: &OrderCreated) -> mongodb::error::Result<Change> {
-        let context = (&self.tickets, &self.released_orders, order);
+        let context = (&self.tickets, &self.order_marks, order);
         self.outbox
-            .transaction(context, |mut tx, (tickets, released, order)| {
+            .transaction(context, |mut tx, (tickets, marks, order)| {
                 async move {
-                    let cancelled = released
-                        .find_one(doc! { "_id": order.id })
+                    // A write, not a read: see the module docs.
+                    let mark = marks
+                        .find_one_and_update(
+                            doc! { "_id": order.id },
+                            doc! { "$set": {
+                                "ticketId": order.ticket.id,
+                                "seenAt": bson::DateTime::now(),
+                            } },
+                        )
+                        .upsert(true)
+                        .return_document(ReturnDocument::After)
                         .session(tx.session())
                         .await?;
-                    if cancelled.is_some() {
+                    if mark.is_some_and(|mark| mark.contains_key("releasedAt")) {
                         return Ok(Change::OrderAlreadyReleased);
                     }
                     let reserved = tickets
@@ -256,17 +272,20 @@ impl TicketStore {
 
     /// Frees the event's ticket if this order holds it, and remembers the order as cancelled.
     pub async fn release(&self, order: &OrderCancelled) -> mongodb::error::Result<Change> {
-        let context = (&self.tickets, &self.released_orders, order);
+        let context = (&self.tickets, &self.order_marks, order);
         self.outbox
-            .transaction(context, |mut tx, (tickets, released, order)| {
+            .transaction(context, |mut tx, (tickets, marks, order)| {
                 async move {
-                    released
+                    // Always a change to the marker (`seenAt` moves), so that it conflicts with
+                    // a concurrent reserve even on a redelivery.
+                    let now = bson::DateTime::now();
+                    marks
                         .update_one(
                             doc! { "_id": order.id },
-                            doc! { "$setOnInsert": {
-                                "ticketId": order.ticket.id,
-                                "releasedAt": bson::DateTime::now(),
-                            } },
+                            doc! {
+                                "$set": { "ticketId": order.ticket.id, "seenAt": now },
+                                "$min": { "releasedAt": now },
+                            },
                         )
                         .upsert(true)
                         .session(tx.session())

@@ -2,7 +2,10 @@
 //!
 //! 404 if there is no such ticket, 401 unless the caller owns it, 400 `Cannot edit a reserved
 //! ticket` while an order holds it. The save is optimistic: if the ticket changed between the
-//! read and the write (typically an order reserving it), the checks run again on a fresh read.
+//! read and the write (an order reserving it, or another `PUT`), the checks run again on a fresh
+//! read. Of any number of concurrent saves one wins each round, so concurrent `PUT`s of the owner
+//! all succeed in turn (last writer wins, each with its own version); only a ticket that keeps
+//! changing for [`ATTEMPTS`] rounds gets 409 [`BUSY`], never a 500.
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
@@ -16,8 +19,11 @@ use crate::routes::{ticket_fields, ticket_id, user_id};
 
 pub const RESERVED: &str = "Cannot edit a reserved ticket";
 
-/// Fresh reads before giving up on a ticket that keeps changing under the request.
-const ATTEMPTS: usize = 3;
+pub const BUSY: &str = "Ticket is being changed by another request; try again";
+
+/// Fresh reads before giving up on a ticket that keeps changing under the request: enough
+/// for dozens of concurrent edits of one ticket, each round letting one of them through.
+pub const ATTEMPTS: usize = 64;
 
 pub async fn handler(
     State(state): State<AppState>,
@@ -50,7 +56,6 @@ pub async fn handler(
             Err(SaveError::Mongo(error)) => return Err(error.into()),
         }
     }
-    Err(AppError::internal(anyhow::anyhow!(
-        "ticket {id} kept changing during {ATTEMPTS} update attempts"
-    )))
+    tracing::warn!(ticket = %id, attempts = ATTEMPTS, "ticket kept changing during the update; 409");
+    Err(AppError::Conflict(BUSY.to_owned()))
 }

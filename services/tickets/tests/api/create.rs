@@ -168,3 +168,53 @@ async fn rejects_a_body_that_is_not_json_with_the_contract_body() {
     )
     .await;
 }
+
+/// Issue 11, cases 5 and 6: a title or price that would make an unpublishable event or an
+/// amount no card can be charged is refused where it enters, and nothing is stored or staged.
+#[tokio::test]
+async fn refuses_titles_and_prices_beyond_their_bounds_and_stores_nothing() {
+    let app = TestApp::spawn().await;
+    let cookie = app.cookie();
+    let too_long = "é".repeat(201);
+    for (body, errors) in [
+        (
+            json!({ "title": "x".repeat(1 << 20), "price": 10 }),
+            json!([{ "message": "Title must be at most 200 characters", "field": "title" }]),
+        ),
+        (
+            json!({ "title": too_long, "price": 1e17 }),
+            json!([
+                { "message": "Title must be at most 200 characters", "field": "title" },
+                { "message": "Price must be at most 1000000", "field": "price" }
+            ]),
+        ),
+        (
+            json!({ "title": "concert", "price": "1e300" }),
+            json!([{ "message": "Price must be at most 1000000", "field": "price" }]),
+        ),
+    ] {
+        let response = app.post_json(Some(&cookie), "/api/tickets", &body).await;
+        assert_errors(response, 400, errors).await;
+    }
+    assert_eq!(
+        app.get("/api/tickets")
+            .await
+            .json::<serde_json::Value>()
+            .await
+            .expect("JSON"),
+        json!([])
+    );
+    let staged = app
+        .store()
+        .outbox()
+        .collection()
+        .count_documents(bson::doc! {})
+        .await;
+    assert_eq!(staged.expect("counts"), 0, "no event staged");
+
+    // The bounds themselves are accepted: 200 characters (not bytes), a million dollars.
+    let title = "é".repeat(200);
+    let ticket = app.create_ticket(&cookie, &title, 1_000_000.0).await;
+    assert_eq!(ticket["title"], title.as_str());
+    assert_eq!(ticket["price"], 1_000_000);
+}

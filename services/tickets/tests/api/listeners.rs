@@ -238,3 +238,31 @@ async fn two_replicas_share_the_work_and_handle_each_event_once() {
     assert!(updates.iter().all(|body| body["version"] == 1));
     replica.stop().await.expect("the replica stops cleanly");
 }
+
+/// Issue 11, case 1: `order:created` and `order:cancelled` of one order handled at the same
+/// instant on their two consumers. Whichever transaction commits first, the other conflicts with
+/// it and runs again, so the ticket always ends free.
+#[tokio::test]
+async fn reserve_and_release_of_one_order_at_the_same_instant_leave_the_ticket_free() {
+    let app = TestApp::spawn().await;
+    let cookie = app.cookie();
+    let store = app.store().clone();
+    let mut held = Vec::new();
+    for n in 0..30 {
+        let ticket = app.create_ticket(&cookie, &format!("race {n}"), 10.0).await;
+        let order = order_created(&ticket);
+        let cancelled = order_cancelled(&order);
+        let (reserved, released) = tokio::join!(store.reserve(&order), store.release(&cancelled));
+        reserved.expect("reserve commits");
+        released.expect("release commits");
+        let now = app.ticket(ticket["id"].as_str().expect("id")).await;
+        if now.get("orderId").is_some() {
+            held.push(now);
+        }
+    }
+    assert_eq!(
+        held,
+        Vec::<serde_json::Value>::new(),
+        "tickets left held by a cancelled order"
+    );
+}

@@ -3,7 +3,7 @@
 use bson::oid::ObjectId;
 use serde_json::json;
 
-use crate::helpers::{TestApp, assert_errors};
+use crate::helpers::{DEADLINE, TestApp, assert_errors};
 
 fn path(ticket: &serde_json::Value) -> String {
     format!("/api/tickets/{}", ticket["id"].as_str().expect("id"))
@@ -149,5 +149,60 @@ async fn rejects_updates_if_the_ticket_is_reserved() {
     assert_eq!(
         (now["title"].clone(), now["version"].clone()),
         (json!("concert"), json!(1))
+    );
+}
+
+/// Issue 11, case 7: concurrent `PUT`s of one ticket by its owner are normal contention, not a
+/// 500: each succeeds in turn with a version of its own, and each publishes its `ticket:updated`.
+#[tokio::test]
+async fn concurrent_updates_of_one_ticket_all_succeed_in_turn() {
+    let app = TestApp::spawn().await;
+    let cookie = app.cookie();
+    let ticket = app.create_ticket(&cookie, "concert", 20.0).await;
+    const EDITS: usize = 16;
+
+    let responses = futures::future::join_all((0..EDITS).map(|n| {
+        let body = json!({ "title": format!("edit {n}"), "price": n + 1 });
+        let (app, cookie, path) = (&app, &cookie, path(&ticket));
+        async move {
+            let response = app.put_json(Some(cookie), &path, &body).await;
+            let status = response.status().as_u16();
+            (
+                status,
+                response.json::<serde_json::Value>().await.expect("JSON"),
+            )
+        }
+    }))
+    .await;
+    let failed: Vec<_> = responses
+        .iter()
+        .filter(|(status, _)| *status != 200)
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    let mut versions: Vec<i64> = responses
+        .iter()
+        .map(|(_, body)| body["version"].as_i64().expect("version"))
+        .collect();
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=EDITS as i64).collect::<Vec<_>>());
+
+    let last = responses
+        .iter()
+        .find(|(_, body)| body["version"] == EDITS)
+        .map(|(_, body)| body.clone())
+        .expect("the last edit");
+    assert_eq!(app.ticket(ticket["id"].as_str().expect("id")).await, last);
+    let events = app
+        .nats
+        .wait_for_published("ticket:updated", EDITS, DEADLINE)
+        .await;
+    let mut published: Vec<_> = events
+        .iter()
+        .map(|event| event.body["version"].clone())
+        .collect();
+    published.sort_by_key(|version| version.as_i64());
+    assert_eq!(
+        published,
+        (1..=EDITS as i64).map(|v| json!(v)).collect::<Vec<_>>()
     );
 }
