@@ -11,6 +11,11 @@
 //!   token is unknown (400 `resource_missing` on `source`). Missing or malformed parameters get
 //!   Stripe's `parameter_missing` / `parameter_invalid_integer` errors.
 //! - `GET /v1/charges/{id}` returns a stored charge (404 `resource_missing` otherwise).
+//! - `POST /v1/refunds` with `charge` (and optionally `amount`, `reason`, `metadata[…]`) refunds a
+//!   succeeded charge in full or in part (200, a `refund` object; the charge then shows
+//!   `refunded` and `amount_refunded`). A charge refunded in full already is 400
+//!   `charge_already_refunded`; an unknown one 400 `resource_missing` on `charge`; a failed one
+//!   400 `charge_not_refundable` (hypothetical wording, the codes are Stripe's).
 //! - Every `/v1` request needs `Authorization: Bearer sk_…`; otherwise 401 with Stripe's
 //!   `invalid_request_error` body, before anything else runs.
 //! - `Idempotency-Key` is honoured as Stripe does for v1: the first response of an endpoint that
@@ -98,6 +103,8 @@ struct Inner {
     requests: StdMutex<Vec<RecordedRequest>>,
     /// Charges by id, in creation order (both succeeded and failed ones, as Stripe keeps them).
     charges: StdMutex<Vec<Value>>,
+    /// Refunds, in creation order.
+    refunds: StdMutex<Vec<Value>>,
     /// One slot per idempotency key; the async lock serialises requests sharing a key.
     keys: StdMutex<HashMap<String, Arc<Mutex<Option<Stored>>>>>,
     /// How many upcoming charge responses to lose after the charge was made.
@@ -125,6 +132,11 @@ impl StandInState {
     /// Every charge object created so far (succeeded and failed), oldest first.
     pub fn charges(&self) -> Vec<Value> {
         lock(&self.inner.charges).clone()
+    }
+
+    /// Every refund made so far, oldest first.
+    pub fn refunds(&self) -> Vec<Value> {
+        lock(&self.inner.refunds).clone()
     }
 
     /// The charges that succeeded: what a customer's card statement would show.
@@ -171,6 +183,7 @@ pub fn router(state: StandInState) -> Router {
         .route("/__requests", get(list_requests).delete(clear_requests))
         .route("/v1/charges", post(create_charge))
         .route("/v1/charges/{id}", get(retrieve_charge))
+        .route("/v1/refunds", post(create_refund))
         .fallback(unknown_route)
         .with_state(state)
 }
@@ -242,6 +255,18 @@ impl StandIn {
 
     pub fn succeeded_charges(&self) -> Vec<Value> {
         self.state.succeeded_charges()
+    }
+
+    pub fn refunds(&self) -> Vec<Value> {
+        self.state.refunds()
+    }
+
+    /// The `POST /v1/refunds` requests received, oldest first.
+    pub fn refund_requests(&self) -> Vec<RecordedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|request| request.method == "POST" && request.path == "/v1/refunds")
+            .collect()
     }
 
     pub fn drop_next_responses(&self, n: usize) {
@@ -360,11 +385,38 @@ async fn create_charge(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    record(&state, &method, &uri, &headers, &body);
-    if let Err(response) = authenticate(&headers) {
+    idempotent(&state, &method, &uri, &headers, &body, true, charge).await
+}
+
+async fn create_refund(
+    State(state): State<StandInState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    idempotent(&state, &method, &uri, &headers, &body, false, refund).await
+}
+
+/// What runs a `POST` endpoint: (status, JSON body, whether the endpoint began executing).
+type Endpoint = fn(&StandInState, &[(String, String)]) -> (StatusCode, Bytes, bool);
+
+/// Runs `endpoint` under Stripe's v1 idempotency rules (see the module docs). `may_drop`: its
+/// responses count towards [`StandInState::drop_next_responses`].
+async fn idempotent(
+    state: &StandInState,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+    may_drop: bool,
+    endpoint: Endpoint,
+) -> Response {
+    record(state, method, uri, headers, body);
+    if let Err(response) = authenticate(headers) {
         return response;
     }
-    let mut params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let mut params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
     params.sort();
     let fingerprint = (method.to_string(), uri.path().to_owned(), params);
 
@@ -373,8 +425,8 @@ async fn create_charge(
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
     let Some(key) = key else {
-        let (status, body, _) = charge(&state, &fingerprint.2);
-        return respond(&state, status, body, false);
+        let (status, body, _) = endpoint(state, &fingerprint.2);
+        return respond(state, status, body, false);
     };
 
     let slot = lock(&state.inner.keys)
@@ -404,7 +456,7 @@ async fn create_charge(
                 }),
             );
         }
-        let mut response = respond(&state, stored.status, stored.body.clone(), true);
+        let mut response = respond(state, stored.status, stored.body.clone(), may_drop);
         set_json_headers(&mut response, &key);
         response.headers_mut().insert(
             "idempotent-replayed",
@@ -416,7 +468,7 @@ async fn create_charge(
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
     }
-    let (status, body, began) = charge(&state, &fingerprint.2);
+    let (status, body, began) = endpoint(state, &fingerprint.2);
     // As Stripe: only a request whose endpoint began executing is saved; a failed validation is not.
     if began {
         *slot = Some(Stored {
@@ -425,7 +477,7 @@ async fn create_charge(
             body: body.clone(),
         });
     }
-    let mut response = respond(&state, status, body, true);
+    let mut response = respond(state, status, body, may_drop);
     set_json_headers(&mut response, &key);
     response
 }
@@ -561,14 +613,7 @@ fn charge(state: &StandInState, params: &[(String, String)]) -> (StatusCode, Byt
         }
     };
 
-    let metadata: serde_json::Map<String, Value> = params
-        .iter()
-        .filter_map(|(key, value)| {
-            key.strip_prefix("metadata[")
-                .and_then(|rest| rest.strip_suffix(']'))
-                .map(|name| (name.to_owned(), Value::String(value.clone())))
-        })
-        .collect();
+    let metadata = metadata_of(params);
     let object = charge_object(amount, &currency, declined, param("description"), metadata);
     lock(&state.inner.charges).push(object.clone());
     if declined {
@@ -589,6 +634,108 @@ fn charge(state: &StandInState, params: &[(String, String)]) -> (StatusCode, Byt
     (StatusCode::OK, Bytes::from(object.to_string()), true)
 }
 
+/// Runs `POST /v1/refunds`: (status, JSON body, whether the endpoint began executing).
+fn refund(state: &StandInState, params: &[(String, String)]) -> (StatusCode, Bytes, bool) {
+    let param = |name: &str| {
+        params
+            .iter()
+            .rev()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    let invalid = |error: Value| {
+        let body = json!({ "error": error }).to_string();
+        (StatusCode::BAD_REQUEST, Bytes::from(body), false)
+    };
+    let Some(charge_id) = param("charge") else {
+        return invalid(json!({
+            "type": "invalid_request_error",
+            "message": "One of the following params should be provided for this request: payment_intent or charge.",
+        }));
+    };
+    let mut charges = lock(&state.inner.charges);
+    let Some(charge) = charges.iter_mut().find(|charge| charge["id"] == charge_id) else {
+        return invalid(json!({
+            "type": "invalid_request_error",
+            "code": "resource_missing",
+            "doc_url": "https://stripe.com/docs/error-codes/resource-missing",
+            "param": "charge",
+            "message": format!("No such charge: '{charge_id}'"),
+        }));
+    };
+    let captured = charge["amount_captured"].as_i64().unwrap_or(0);
+    let refunded = charge["amount_refunded"].as_i64().unwrap_or(0);
+    if charge["status"] != "succeeded" {
+        return invalid(json!({
+            "type": "invalid_request_error",
+            "code": "charge_not_refundable",
+            "message": format!("Charge {charge_id} has not succeeded and cannot be refunded."),
+        }));
+    }
+    if refunded >= captured {
+        return invalid(json!({
+            "type": "invalid_request_error",
+            "code": "charge_already_refunded",
+            "doc_url": "https://stripe.com/docs/error-codes/charge-already-refunded",
+            "message": format!("Charge {charge_id} has already been refunded."),
+        }));
+    }
+    let amount = match param("amount").map(str::parse::<i64>) {
+        None => captured - refunded,
+        Some(Ok(amount)) if amount > 0 && amount <= captured - refunded => amount,
+        Some(_) => {
+            return invalid(json!({
+                "type": "invalid_request_error",
+                "param": "amount",
+                "message": format!("Refund amount must be a positive integer no greater than the unrefunded amount of the charge, {}.", captured - refunded),
+            }));
+        }
+    };
+    charge["amount_refunded"] = json!(refunded + amount);
+    charge["refunded"] = json!(refunded + amount == captured);
+    let metadata = metadata_of(params);
+    let created = now_seconds();
+    let object = json!({
+        "id": new_id("re"),
+        "object": "refund",
+        "amount": amount,
+        "balance_transaction": new_id("txn"),
+        "charge": charge_id,
+        "created": created,
+        "currency": charge["currency"],
+        "metadata": metadata,
+        "payment_intent": null,
+        "reason": param("reason"),
+        "receipt_number": null,
+        "source_transfer_reversal": null,
+        "status": "succeeded",
+        "transfer_reversal": null,
+    });
+    drop(charges);
+    lock(&state.inner.refunds).push(object.clone());
+    (StatusCode::OK, Bytes::from(object.to_string()), true)
+}
+
+/// The `metadata[name]=value` parameters, as the object's `metadata` map.
+fn metadata_of(params: &[(String, String)]) -> serde_json::Map<String, Value> {
+    params
+        .iter()
+        .filter_map(|(key, value)| {
+            key.strip_prefix("metadata[")
+                .and_then(|rest| rest.strip_suffix(']'))
+                .map(|name| (name.to_owned(), Value::String(value.clone())))
+        })
+        .collect()
+}
+
+/// Unix seconds, as Stripe's `created`.
+fn now_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or_default()
+}
+
 fn missing_param(name: &str, message: &str) -> Value {
     json!({
         "type": "invalid_request_error",
@@ -607,10 +754,7 @@ fn charge_object(
     description: Option<&str>,
     metadata: serde_json::Map<String, Value>,
 ) -> Value {
-    let created = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs())
-        .unwrap_or_default();
+    let created = now_seconds();
     let id = new_id("ch");
     let (status, outcome) = if declined {
         (

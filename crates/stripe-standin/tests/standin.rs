@@ -12,8 +12,18 @@ async fn post_charge(
     key: Option<&str>,
     form: &[(&str, &str)],
 ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    post(standin, "/v1/charges", auth, key, form).await
+}
+
+async fn post(
+    standin: &StandIn,
+    path: &str,
+    auth: Option<&str>,
+    key: Option<&str>,
+    form: &[(&str, &str)],
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
     let mut request = reqwest::Client::new()
-        .post(format!("{}/v1/charges", standin.url()))
+        .post(format!("{}{path}", standin.url()))
         .form(form);
     if let Some(auth) = auth {
         request = request.header("authorization", auth);
@@ -309,4 +319,87 @@ async fn requests_are_recorded_and_served_as_json() {
         .await
         .expect("json");
     assert_eq!(health, json!({"status":"ok"}));
+}
+
+#[tokio::test]
+async fn a_charge_is_refunded_once_and_a_retried_refund_replays() {
+    let standin = StandIn::spawn().await;
+    let (_, _, charge) = post_charge(&standin, Some(KEY), None, &VISA).await;
+    let id = charge["id"].as_str().expect("charge id");
+    let form = [("charge", id), ("metadata[order_id]", "o1")];
+
+    let (status, _, refund) = post(&standin, "/v1/refunds", Some(KEY), Some("r-1"), &form).await;
+    assert_eq!(status, StatusCode::OK, "{refund}");
+    assert_eq!(
+        (
+            &refund["object"],
+            &refund["amount"],
+            &refund["charge"],
+            &refund["currency"],
+            &refund["status"],
+            &refund["metadata"]
+        ),
+        (
+            &json!("refund"),
+            &json!(1999),
+            &json!(id),
+            &json!("usd"),
+            &json!("succeeded"),
+            &json!({"order_id": "o1"})
+        )
+    );
+    assert!(
+        refund["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("re_")),
+        "{refund}"
+    );
+
+    // The same key replays the refund; another key finds the charge refunded already.
+    let (status, headers, again) =
+        post(&standin, "/v1/refunds", Some(KEY), Some("r-1"), &form).await;
+    assert_eq!((status, &again), (StatusCode::OK, &refund));
+    assert_eq!(
+        headers.get("idempotent-replayed").map(|v| v.as_bytes()),
+        Some(&b"true"[..])
+    );
+    let (status, _, error) = post(&standin, "/v1/refunds", Some(KEY), Some("r-2"), &form).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["error"]["code"], "charge_already_refunded");
+    assert_eq!(standin.refunds(), vec![refund]);
+    let charge = &standin.charges()[0];
+    assert_eq!(
+        (&charge["refunded"], &charge["amount_refunded"]),
+        (&json!(true), &json!(1999))
+    );
+}
+
+#[tokio::test]
+async fn refunds_of_unknown_or_failed_charges_are_invalid_requests() {
+    let standin = StandIn::spawn().await;
+    let (status, _, error) = post(
+        &standin,
+        "/v1/refunds",
+        Some(KEY),
+        None,
+        &[("charge", "ch_nope")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        (&error["error"]["code"], &error["error"]["param"]),
+        (&json!("resource_missing"), &json!("charge"))
+    );
+    let declined = [
+        ("amount", "1999"),
+        ("currency", "usd"),
+        ("source", "tok_chargeDeclined"),
+    ];
+    post_charge(&standin, Some(KEY), None, &declined).await;
+    let id = standin.charges()[0]["id"].as_str().expect("id").to_owned();
+    let (status, _, error) =
+        post(&standin, "/v1/refunds", Some(KEY), None, &[("charge", &id)]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error["error"]["code"], "charge_not_refundable");
+    assert!(standin.refunds().is_empty());
 }

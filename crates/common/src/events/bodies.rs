@@ -1,4 +1,4 @@
-//! The six event bodies, field for field as the original publishes them (camelCase JSON).
+//! The event bodies: the original's six field for field as it publishes them (camelCase JSON), and payments' two of our own.
 //!
 //! Ids are ObjectIds, written as 24-hex strings; a body whose id is anything else does not parse
 //! (and is therefore terminated, not retried). Prices are JSON numbers (`f64`), `expiresAt` is an
@@ -151,6 +151,38 @@ pub struct PaymentCreated {
 
 impl Event for PaymentCreated {
     const SUBJECT: Subject = Subject::PaymentCreated;
+}
+
+/// `payment:expired` — not in the original. Payments' verdict on an order whose time ran out:
+/// no payment was accepted before `expiresAt`, and none will be, so orders may cancel it. Orders
+/// cancels on this, not on `expiration:complete`, because only payments knows whether a payment
+/// accepted in time is still on its way (see docs/architecture.md, "Paid or expired").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentExpired {
+    #[serde(with = "wire::object_id")]
+    pub order_id: ObjectId,
+}
+
+impl Event for PaymentExpired {
+    const SUBJECT: Subject = Subject::PaymentExpired;
+}
+
+/// `payment:refunded` — not in the original. A charge that did not become an order's payment
+/// (the order was cancelled meanwhile, or paid by another charge) was refunded through Stripe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentRefunded {
+    #[serde(with = "wire::object_id")]
+    pub order_id: ObjectId,
+    /// The refunded charge, `ch_…`.
+    pub stripe_id: String,
+    /// Stripe's refund, `re_…`.
+    pub refund_id: String,
+}
+
+impl Event for PaymentRefunded {
+    const SUBJECT: Subject = Subject::PaymentRefunded;
 }
 
 #[cfg(test)]

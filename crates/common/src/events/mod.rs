@@ -68,13 +68,14 @@ use serde::de::DeserializeOwned;
 
 pub use bodies::{
     ExpirationComplete, OrderCancelled, OrderCancelledTicket, OrderCreated, OrderCreatedTicket,
-    OrderStatus, PaymentCreated, TicketCreated, TicketUpdated,
+    OrderStatus, PaymentCreated, PaymentExpired, PaymentRefunded, TicketCreated, TicketUpdated,
 };
 pub use listener::{HandlerError, Listener, ListenerOptions, ListenerStats};
 pub use publisher::{PublishError, Published, Publisher};
 pub use stream::{DUPLICATE_WINDOW, Nats, STREAM, ensure_stream, stream_config};
 
-/// The six subjects, spelled as the original system spells them.
+/// The subjects: the original's six, spelled as it spells them, and two of payments' own that
+/// close the holes of the original's protocol ([`PaymentExpired`], [`PaymentRefunded`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Subject {
     TicketCreated,
@@ -83,16 +84,20 @@ pub enum Subject {
     OrderCancelled,
     ExpirationComplete,
     PaymentCreated,
+    PaymentExpired,
+    PaymentRefunded,
 }
 
 impl Subject {
-    pub const ALL: [Subject; 6] = [
+    pub const ALL: [Subject; 8] = [
         Subject::TicketCreated,
         Subject::TicketUpdated,
         Subject::OrderCreated,
         Subject::OrderCancelled,
         Subject::ExpirationComplete,
         Subject::PaymentCreated,
+        Subject::PaymentExpired,
+        Subject::PaymentRefunded,
     ];
 
     /// The NATS subject, e.g. `order:created`.
@@ -104,6 +109,8 @@ impl Subject {
             Subject::OrderCancelled => "order:cancelled",
             Subject::ExpirationComplete => "expiration:complete",
             Subject::PaymentCreated => "payment:created",
+            Subject::PaymentExpired => "payment:expired",
+            Subject::PaymentRefunded => "payment:refunded",
         }
     }
 
@@ -116,10 +123,12 @@ impl Subject {
             Subject::OrderCancelled => "order-cancelled",
             Subject::ExpirationComplete => "expiration-complete",
             Subject::PaymentCreated => "payment-created",
+            Subject::PaymentExpired => "payment-expired",
+            Subject::PaymentRefunded => "payment-refunded",
         }
     }
 
-    /// The subject named `text`, if it is one of the six.
+    /// The subject named `text`, if it is one of ours.
     pub fn parse(text: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
@@ -135,7 +144,7 @@ impl fmt::Display for Subject {
 
 /// An event body, bound to its subject.
 ///
-/// Implemented only by the six bodies in this module, so the subject of a publish always
+/// Implemented only by the bodies in this module, so the subject of a publish always
 /// follows from the type of what is published.
 pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
     const SUBJECT: Subject;
@@ -189,7 +198,9 @@ mod tests {
                 "order:created",
                 "order:cancelled",
                 "expiration:complete",
-                "payment:created"
+                "payment:created",
+                "payment:expired",
+                "payment:refunded"
             ]
         );
         for subject in Subject::ALL {
@@ -219,5 +230,7 @@ mod tests {
         assert_eq!(OrderCancelled::SUBJECT, Subject::OrderCancelled);
         assert_eq!(ExpirationComplete::SUBJECT, Subject::ExpirationComplete);
         assert_eq!(PaymentCreated::SUBJECT, Subject::PaymentCreated);
+        assert_eq!(PaymentExpired::SUBJECT, Subject::PaymentExpired);
+        assert_eq!(PaymentRefunded::SUBJECT, Subject::PaymentRefunded);
     }
 }

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Listener, Publisher, QueueGroup, Subject};
 
-/// The stream holding all six subjects.
+/// The stream holding every subject.
 pub const STREAM: &str = "ticketing";
 
 /// How long JetStream remembers a `Nats-Msg-Id` to drop a second publish of it. The outbox relay
@@ -16,7 +16,7 @@ pub const STREAM: &str = "ticketing";
 /// lost ack is invisible downstream (beyond it, handlers' idempotency takes over).
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(10 * 60);
 
-/// The stream's configuration: file storage (events survive a NATS restart), the six subjects,
+/// The stream's configuration: file storage (events survive a NATS restart), every subject,
 /// and the duplicate window. Messages are kept (limits retention, no limits), as NATS Streaming
 /// kept the original's channels, so a new service's durable consumers start from the beginning.
 pub fn stream_config() -> stream::Config {
