@@ -203,30 +203,38 @@ pub async fn apply_replica<T: Send + Sync>(
             Err(error) => Err(error),
         };
     }
-    let action = documents.update_one(
-        doc! { "_id": id, VERSION_FIELD: version - 1 },
-        doc! { "$set": fields },
-    );
-    let result = match session.as_deref_mut() {
-        Some(session) => action.session(session).await?,
-        None => action.await?,
-    };
-    if result.matched_count == 1 {
-        return Ok(Applied::Applied);
+    // The update is conditional on N-1; when it matches nothing, the stored version says why.
+    // Read after a failed update, N-1 means its predecessor was written in between (two
+    // consumers, two orders of events): the update is tried again, not taken for a duplicate.
+    for _ in 0..3 {
+        let action = documents.update_one(
+            doc! { "_id": id, VERSION_FIELD: version - 1 },
+            doc! { "$set": fields.clone() },
+        );
+        let result = match session.as_deref_mut() {
+            Some(session) => action.session(session).await?,
+            None => action.await?,
+        };
+        if result.matched_count == 1 {
+            return Ok(Applied::Applied);
+        }
+        let action = documents
+            .find_one(doc! { "_id": id })
+            .projection(doc! { VERSION_FIELD: 1 });
+        let stored = match session.as_deref_mut() {
+            Some(session) => action.session(session).await?,
+            None => action.await?,
+        }
+        .and_then(|document| stored_version(&document));
+        match replica_decision(stored, version) {
+            ReplicaDecision::Apply => continue,
+            ReplicaDecision::Duplicate => return Ok(Applied::Duplicate),
+            ReplicaDecision::NotYet => return Ok(Applied::NotYet { stored }),
+        }
     }
-    let action = documents
-        .find_one(doc! { "_id": id })
-        .projection(doc! { VERSION_FIELD: 1 });
-    let stored = match session {
-        Some(session) => action.session(session).await?,
-        None => action.await?,
-    }
-    .and_then(|document| stored_version(&document));
-    Ok(match replica_decision(stored, version) {
-        // The conditional update just failed, so the stored version is not N-1 any more: a
-        // concurrent writer got there first, which makes this a duplicate.
-        ReplicaDecision::Apply | ReplicaDecision::Duplicate => Applied::Duplicate,
-        ReplicaDecision::NotYet => Applied::NotYet { stored },
+    // Still racing: let the event come back.
+    Ok(Applied::NotYet {
+        stored: Some(version - 1),
     })
 }
 

@@ -2,8 +2,8 @@
 //!
 //! It owns the `orders` collection and keeps a replica of the tickets service's tickets (fed by
 //! `ticket:created` / `ticket:updated`). It publishes `order:created` and `order:cancelled`
-//! through its transactional outbox, and listens to `expiration:complete` (cancel an unpaid
-//! order) and `payment:created` (mark it complete). The rules that make this safe under
+//! through its transactional outbox, and listens to `payment:expired` (payments' verdict that an
+//! order's time ran out unpaid: cancel it) and `payment:created` (mark it complete). The rules that make this safe under
 //! concurrency and redelivery are in [`models::order`] (one active order per ticket, decided by
 //! a partial unique index; optimistic versions) and [`events`] (idempotent handlers).
 //!

@@ -12,15 +12,19 @@ use crate::charges::Stripe;
 use crate::config::Config;
 use crate::models::order::Order;
 use crate::models::payment::Payment;
+use crate::models::refund::Refund;
 use crate::routes;
 
 #[derive(Clone)]
 pub struct AppState {
     pub orders: Collection<Order>,
     pub payments: Collection<Payment>,
+    pub refunds: Collection<Refund>,
     pub outbox: Outbox,
     pub stripe: Stripe,
     pub keys: SessionKeys,
+    /// How long an attempt is its request's before the reconciler may take it over.
+    pub attempt_lease: std::time::Duration,
 }
 
 impl AppState {
@@ -28,9 +32,11 @@ impl AppState {
         Self {
             orders: database.collection(Order::COLLECTION),
             payments: database.collection(Payment::COLLECTION),
+            refunds: database.collection(Refund::COLLECTION),
             outbox,
             stripe,
             keys: SessionKeys::new(&config.service.jwt_key, config.service.cookie_secure),
+            attempt_lease: crate::models::order::ATTEMPT_LEASE,
         }
     }
 }

@@ -18,7 +18,10 @@
 //! ([`amount_in_cents`]), never `price * 100` in floating point (`19.99 * 100` is
 //! `1998.9999999999998`).
 //!
-//! The client is `async-stripe` 1.0 (Charges API only), whose base URL is configurable
+//! **Refunds** of charges that did not become an order's payment ([`Stripe::refund`]) carry the
+//! key `refund-<charge id>`: a refund retried after a crash or a lost answer is the same refund.
+//!
+//! The client is `async-stripe` 1.0 (Charges and Refunds APIs only), whose base URL is configurable
 //! (`STRIPE_API_BASE`: the tests' and the offline stack's stand-in) and which sends the
 //! idempotency key through its `RequestStrategy::Idempotent`.
 
@@ -32,6 +35,7 @@ use stripe::{
     StripeError, StripeRequest as _,
 };
 use stripe_core::charge::CreateCharge;
+use stripe_core::refund::{CreateRefund, CreateRefundReason};
 use stripe_types::Currency;
 
 /// How long one attempt may take before it counts as lost. With the retries' pauses, a charge
@@ -90,31 +94,84 @@ impl Stripe {
         let key = idempotency_key(&request.order_id, request.token);
         let key = IdempotencyKey::new(&key)
             .map_err(|error| ChargeError::Failed(anyhow::anyhow!("{error:?}")))?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let sent = CreateCharge::new()
-                .amount(request.amount_cents)
-                .currency(Currency::USD)
-                .source(request.token)
-                .metadata(HashMap::from([(
-                    "order_id".to_owned(),
-                    request.order_id.to_hex(),
-                )]))
+        let create = CreateCharge::new()
+            .amount(request.amount_cents)
+            .currency(Currency::USD)
+            .source(request.token)
+            .metadata(HashMap::from([(
+                "order_id".to_owned(),
+                request.order_id.to_hex(),
+            )]));
+        let charge = retrying(request.order_id, "charge", || {
+            create
                 .customize()
                 .request_strategy(RequestStrategy::Idempotent(key.clone()))
                 .send(&self.client)
-                .await;
-            match sent {
-                Ok(charge) => return Ok(charge.id.to_string()),
-                // No answer (the charge may have been made), or the same key still executing in
-                // another request (this one's twin): the same key makes asking again safe.
-                Err(error) if attempt < ATTEMPTS && worth_retrying(&error) => {
-                    tracing::warn!(order = %request.order_id, attempt, %error, "retrying the charge with the same idempotency key");
-                    tokio::time::sleep(Duration::from_millis(250) * attempt).await;
-                }
-                Err(error) => return Err(classify(error)),
+        })
+        .await
+        .map_err(classify)?;
+        Ok(charge.id.to_string())
+    }
+
+    /// Refunds the whole of charge `charge_id` (of order `order_id`), as a duplicate when
+    /// `duplicate` (the order was paid by another charge) and as requested by the customer
+    /// otherwise (the order was cancelled). Returns the refund id (`re_…`), or `None` when the
+    /// charge had been refunded already by other means (the dashboard, say).
+    pub async fn refund(
+        &self,
+        charge_id: &str,
+        order_id: ObjectId,
+        duplicate: bool,
+    ) -> Result<Option<String>, ChargeError> {
+        let key = IdempotencyKey::new(format!("refund-{charge_id}"))
+            .map_err(|error| ChargeError::Failed(anyhow::anyhow!("{error:?}")))?;
+        let reason = if duplicate {
+            CreateRefundReason::Duplicate
+        } else {
+            CreateRefundReason::RequestedByCustomer
+        };
+        let create = CreateRefund::new()
+            .charge(charge_id)
+            .reason(reason)
+            .metadata(HashMap::from([("order_id".to_owned(), order_id.to_hex())]));
+        let sent = retrying(order_id, "refund", || {
+            create
+                .customize()
+                .request_strategy(RequestStrategy::Idempotent(key.clone()))
+                .send(&self.client)
+        })
+        .await;
+        match sent {
+            Ok(refund) => Ok(Some(refund.id.to_string())),
+            Err(StripeError::Stripe(api, 400))
+                if api.code == Some(ApiErrorsCode::ChargeAlreadyRefunded) =>
+            {
+                Ok(None)
             }
+            Err(error) => Err(classify(error)),
+        }
+    }
+}
+
+/// Sends the request `send` makes up to [`ATTEMPTS`] times while the answer is lost or its key
+/// is busy in a twin request; the caller's idempotency key makes every resend the same request.
+async fn retrying<T, F, Fut>(order_id: ObjectId, what: &str, send: F) -> Result<T, StripeError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StripeError>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match send().await {
+            Ok(answer) => return Ok(answer),
+            // No answer (the request may have been carried out), or the same key still executing
+            // in another request: the same key makes asking again safe.
+            Err(error) if attempt < ATTEMPTS && worth_retrying(&error) => {
+                tracing::warn!(order = %order_id, attempt, %error, "retrying the Stripe {what} with the same idempotency key");
+                tokio::time::sleep(Duration::from_millis(250) * attempt).await;
+            }
+            Err(error) => return Err(error),
         }
     }
 }

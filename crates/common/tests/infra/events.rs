@@ -69,7 +69,9 @@ async fn the_stream_is_created_idempotently_with_the_contract_settings() {
             "order:created",
             "order:cancelled",
             "expiration:complete",
-            "payment:created"
+            "payment:created",
+            "payment:expired",
+            "payment:refunded"
         ]
     );
     assert_eq!(info.config.storage, StorageType::File);

@@ -2,7 +2,8 @@
 //!
 //! - `ticket:created`, `ticket:updated` keep the ticket replica, by the version rule (version N
 //!   only on N-1; a gap is nakked and comes back; an older or equal version is a duplicate).
-//! - `expiration:complete` cancels an unpaid order and publishes `order:cancelled`.
+//! - `payment:expired` (payments' verdict once `expiration:complete` found no payment) cancels
+//!   an unpaid order and publishes `order:cancelled`.
 //! - `payment:created` marks an order complete.
 //!
 //! Every handler is idempotent: a redelivery changes nothing twice and publishes nothing twice,
@@ -10,8 +11,8 @@
 //! The listener (`common::events::Listener`) acks, naks and parks according to the handler's
 //! result; see its docs.
 
-pub mod expiration_complete;
 pub mod payment_created;
+pub mod payment_expired;
 pub mod ticket_created;
 pub mod ticket_updated;
 
@@ -28,7 +29,7 @@ pub async fn listen(listener: &mut Listener, state: AppState) -> anyhow::Result<
         .listen(state.clone(), ticket_updated::handle)
         .await?;
     listener
-        .listen(state.clone(), expiration_complete::handle)
+        .listen(state.clone(), payment_expired::handle)
         .await?;
     listener.listen(state, payment_created::handle).await?;
     Ok(())

@@ -13,10 +13,12 @@ pub async fn handle(event: PaymentCreated, state: AppState) -> Result<(), Handle
         }
         Completed::Already(_) => Ok(()),
         Completed::WasCancelled(order) => {
-            // Retrying cannot help; the log line is what an operator acts on (refund).
-            tracing::error!(
+            // Only the buyer's own cancel can overtake a payment accepted in time (expiry waits
+            // for payments' verdict); payments refunds the charge when it hears
+            // `order:cancelled`.
+            tracing::info!(
                 order = %order.id, payment = %event.id, stripe = %event.stripe_id,
-                "payment for an order that was already cancelled; left cancelled, needs a refund"
+                "payment for an order the buyer cancelled; it stays cancelled and payments refunds it"
             );
             Ok(())
         }

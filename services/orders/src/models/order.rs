@@ -198,7 +198,7 @@ pub enum Cancelled {
 }
 
 /// Cancels an order unless it is complete or already cancelled, publishing `order:cancelled` in
-/// the same transaction. Used by `DELETE /api/orders/:id` and by `expiration:complete`; safe to
+/// the same transaction. Used by `DELETE /api/orders/:id` and by `payment:expired`; safe to
 /// call any number of times (only the first cancels and publishes).
 pub async fn cancel(
     outbox: &Outbox,

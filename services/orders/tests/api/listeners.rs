@@ -4,7 +4,7 @@
 
 use bson::oid::ObjectId;
 use common::events::{
-    ExpirationComplete, OrderStatus, PaymentCreated, Subject, TicketCreated, TicketUpdated,
+    OrderStatus, PaymentCreated, PaymentExpired, Subject, TicketCreated, TicketUpdated,
 };
 use orders::models::ticket::Ticket;
 use serde_json::json;
@@ -189,13 +189,13 @@ async fn ticket_updates_delivered_out_of_order_converge() {
     );
 }
 
-// --- expiration:complete --------------------------------------------------------------------
+// --- payment:expired --------------------------------------------------------------------------
 
 #[tokio::test]
-async fn expiration_complete_updates_the_order_status_to_cancelled() {
+async fn payment_expired_updates_the_order_status_to_cancelled() {
     let app = TestApp::spawn().await;
     let (order_id, _) = order_through_the_api(&app).await;
-    app.publish(&ExpirationComplete { order_id }).await;
+    app.publish(&PaymentExpired { order_id }).await;
     let stored = app
         .wait_order(order_id, "the order to be cancelled", |order| {
             order.status == OrderStatus::Cancelled
@@ -205,10 +205,10 @@ async fn expiration_complete_updates_the_order_status_to_cancelled() {
 }
 
 #[tokio::test]
-async fn expiration_complete_emits_an_order_cancelled_event() {
+async fn payment_expired_emits_an_order_cancelled_event() {
     let app = TestApp::spawn().await;
     let (order_id, ticket) = order_through_the_api(&app).await;
-    app.publish(&ExpirationComplete { order_id }).await;
+    app.publish(&PaymentExpired { order_id }).await;
     let events = app
         .nats
         .wait_for_published(Subject::OrderCancelled.as_str(), 1, DEADLINE)
@@ -220,40 +220,39 @@ async fn expiration_complete_emits_an_order_cancelled_event() {
 }
 
 #[tokio::test]
-async fn expiration_complete_acks_the_message() {
+async fn payment_expired_acks_the_message() {
     let app = TestApp::spawn().await;
     let (order_id, _) = order_through_the_api(&app).await;
-    let sequence = app.publish(&ExpirationComplete { order_id }).await;
+    let sequence = app.publish(&PaymentExpired { order_id }).await;
     app.wait_handled(1).await;
-    let consumer = app.idle_consumer(Subject::ExpirationComplete).await;
+    let consumer = app.idle_consumer(Subject::PaymentExpired).await;
     assert_eq!(consumer.ack_floor.stream_sequence, sequence);
 }
 
 #[tokio::test]
-async fn expiration_complete_leaves_a_complete_order_alone() {
+async fn payment_expired_leaves_a_complete_order_alone() {
     let app = TestApp::spawn().await;
     let ticket = app.build_ticket("concert", 20.0).await;
     let order = app
         .insert_order(ObjectId::new(), ticket.id, OrderStatus::Complete)
         .await;
-    app.publish(&ExpirationComplete { order_id: order.id })
-        .await;
+    app.publish(&PaymentExpired { order_id: order.id }).await;
     app.wait_handled(1).await;
-    app.idle_consumer(Subject::ExpirationComplete).await;
+    app.idle_consumer(Subject::PaymentExpired).await;
     assert_eq!(app.stored_order(order.id).await, Some(order));
     assert_eq!(app.outbox_entries(Subject::OrderCancelled).await, 0);
     assert!(app.published(Subject::OrderCancelled).await.is_empty());
 }
 
 #[tokio::test]
-async fn a_redelivered_expiration_complete_publishes_one_order_cancelled() {
+async fn a_redelivered_payment_expired_publishes_one_order_cancelled() {
     let app = TestApp::spawn().await;
     let (order_id, ticket) = order_through_the_api(&app).await;
     // Two copies under different ids, so JetStream stores and delivers both.
-    app.publish(&ExpirationComplete { order_id }).await;
-    app.publish(&ExpirationComplete { order_id }).await;
+    app.publish(&PaymentExpired { order_id }).await;
+    app.publish(&PaymentExpired { order_id }).await;
     app.wait_handled(2).await;
-    app.idle_consumer(Subject::ExpirationComplete).await;
+    app.idle_consumer(Subject::PaymentExpired).await;
     assert_eq!(app.outbox_entries(Subject::OrderCancelled).await, 1);
     app.nats
         .wait_for_published(Subject::OrderCancelled.as_str(), 1, DEADLINE)
@@ -271,7 +270,7 @@ async fn a_redelivered_expiration_complete_publishes_one_order_cancelled() {
 // --- payment:created ------------------------------------------------------------------------
 
 #[tokio::test]
-async fn payment_created_completes_the_order_and_a_later_expiration_leaves_it_complete() {
+async fn payment_created_completes_the_order_and_a_later_payment_expired_leaves_it_complete() {
     let app = TestApp::spawn().await;
     let (order_id, _) = order_through_the_api(&app).await;
     let payment = PaymentCreated {
@@ -289,11 +288,37 @@ async fn payment_created_completes_the_order_and_a_later_expiration_leaves_it_co
 
     // A redelivered payment changes nothing.
     app.publish(&payment).await;
-    app.publish(&ExpirationComplete { order_id }).await;
+    app.publish(&PaymentExpired { order_id }).await;
     app.wait_handled(3).await;
-    app.idle_consumer(Subject::ExpirationComplete).await;
+    app.idle_consumer(Subject::PaymentExpired).await;
     app.idle_consumer(Subject::PaymentCreated).await;
     assert_eq!(app.stored_order(order_id).await, Some(stored));
+    assert_eq!(app.outbox_entries(Subject::OrderCancelled).await, 0);
+    assert!(app.published(Subject::OrderCancelled).await.is_empty());
+}
+
+/// Issue 11, case 2: the timer alone cancels nothing; only payments' verdict does. Here a
+/// payment accepted in time reaches orders after `expiration:complete` (NATS was down, say):
+/// the order ends complete, and no `order:cancelled` is ever staged.
+#[tokio::test]
+async fn expiration_complete_alone_never_cancels_a_paid_order() {
+    let app = TestApp::spawn().await;
+    let (order_id, _) = order_through_the_api(&app).await;
+    app.publish(&common::events::ExpirationComplete { order_id })
+        .await;
+    app.publish(&PaymentCreated {
+        id: ObjectId::new(),
+        order_id,
+        stripe_id: "ch_in_time".to_owned(),
+    })
+    .await;
+    let stored = app
+        .wait_order(order_id, "the order to be complete", |order| {
+            order.status == OrderStatus::Complete
+        })
+        .await;
+    assert_eq!(stored.version, 1);
+    app.idle_consumer(Subject::PaymentCreated).await;
     assert_eq!(app.outbox_entries(Subject::OrderCancelled).await, 0);
     assert!(app.published(Subject::OrderCancelled).await.is_empty());
 }
@@ -321,7 +346,7 @@ async fn a_body_that_does_not_parse_is_terminated_not_retried() {
     let app = TestApp::spawn().await;
     app.nats
         .publish_raw(
-            Subject::ExpirationComplete.as_str(),
+            Subject::PaymentExpired.as_str(),
             "bad-1",
             b"{\"orderId\":\"nope\"}",
         )
@@ -332,6 +357,6 @@ async fn a_body_that_does_not_parse_is_terminated_not_retried() {
         async move { (terminated >= 1).then_some(()) }
     })
     .await;
-    app.idle_consumer(Subject::ExpirationComplete).await;
+    app.idle_consumer(Subject::PaymentExpired).await;
     assert_eq!(app.stats.retried(), 0);
 }

@@ -1,49 +1,31 @@
-//! The events payments listens to: it keeps its order replica from `order:created` and
-//! `order:cancelled` (queue group `payments-service`). Both apply under the replica version rule,
-//! so a redelivered event changes nothing and an early one waits for its predecessor.
-//! `payment:created` is published through the outbox by `routes::create_payment`.
+//! The events payments listens to (queue group `payments-service`), one module per subject:
+//!
+//! - `order:created`, `order:cancelled` keep the order replica under the replica version rule,
+//!   so a redelivered event changes nothing and an early one waits for its predecessor; a
+//!   cancellation of an order already paid makes its charge's refund due.
+//! - `expiration:complete` decides between paid and expired (`settlement::expire`) and, when no
+//!   payment was accepted in time, publishes `payment:expired` for orders to cancel on.
+//!
+//! `payment:created` and `payment:refunded` are published through the outbox by `settlement`.
 
-use bson::doc;
-use common::events::{HandlerError, Listener, OrderCancelled, OrderCreated, OrderStatus};
-use common::version::apply_replica;
-use mongodb::Collection;
+pub mod expiration_complete;
+pub mod order_cancelled;
+pub mod order_created;
+
+use common::events::Listener;
 
 use crate::app::AppState;
-use crate::models::order::Order;
 
-/// Starts both consumers.
+/// Starts a durable consumer for each subject this service listens to.
 pub async fn listen(listener: &mut Listener, state: &AppState) -> anyhow::Result<()> {
     listener
-        .listen(state.orders.clone(), on_order_created)
+        .listen(state.clone(), order_created::handle)
         .await?;
     listener
-        .listen(state.orders.clone(), on_order_cancelled)
+        .listen(state.clone(), order_cancelled::handle)
+        .await?;
+    listener
+        .listen(state.clone(), expiration_complete::handle)
         .await?;
     Ok(())
-}
-
-/// Copies a new order: its status, owner and price (the ticket's, which the order keeps).
-pub async fn on_order_created(
-    event: OrderCreated,
-    orders: Collection<Order>,
-) -> Result<(), HandlerError> {
-    let fields = doc! {
-        "status": event.status.as_str(),
-        "userId": event.user_id,
-        "price": event.ticket.price,
-    };
-    apply_replica(&orders, None, event.id, event.version, fields)
-        .await?
-        .into_handler_result()
-}
-
-/// Marks the order cancelled: it can no longer be paid.
-pub async fn on_order_cancelled(
-    event: OrderCancelled,
-    orders: Collection<Order>,
-) -> Result<(), HandlerError> {
-    let fields = doc! { "status": OrderStatus::Cancelled.as_str() };
-    apply_replica(&orders, None, event.id, event.version, fields)
-        .await?
-        .into_handler_result()
 }

@@ -3,46 +3,46 @@
 //! Checks, in the original's order: signed in (401), both fields present (400, per field; an
 //! `orderId` that is not an ObjectId cannot name an order and is reported as `OrderId is
 //! required` too), the order exists in the replica (404), belongs to the caller (401), is not
-//! cancelled (400 `Cannot pay for an cancelled order`, sic) and not paid yet (400 `Order has
-//! already been paid`).
+//! cancelled (400 `Cannot pay for an cancelled order`, sic), not paid yet (400 `Order has
+//! already been paid`) and its time to pay has not run out (400 `Cannot pay for an expired
+//! order`: at or after `expiresAt`, or once payments has declared it expired).
 //!
-//! Then, so that no order is charged twice:
+//! Then, so that no order is charged twice and no charge is lost:
 //!
-//! 1. **Claim** the order replica for this attempt (`models::order::claim`): an unpaid, live
-//!    order with no other attempt in flight. The claim carries the attempt's Stripe idempotency
-//!    key; the same key may re-claim (a retry of the same request), a different card waits until
-//!    the attempt ends (400 `A payment for this order is already in progress`).
-//! 2. **Charge** through Stripe with the idempotency key of (order, token) (`charges`). A
-//!    declined card is a 400 with Stripe's message; the claim is released, nothing is stored or
-//!    published, and another card may be tried. When Stripe could not be heard (a 500), the
-//!    claim is kept until its lease lapses: the card may have been charged, and only a retry with
-//!    the same card, which Stripe answers from its idempotency store, may go on.
-//! 3. **Record** in one transaction: the payment (a unique index on `orderId`), the replica's
-//!    `paymentId`, and the `payment:created` event in the outbox. Losing a race here is 400
-//!    `Order has already been paid`: by then the winner holds the same charge (same key).
-//!
-//! If recording fails after Stripe charged, the claim is kept: the user's retry re-claims with the
-//! same key, Stripe replays the same charge, and the payment is recorded then.
+//! 1. **Take an attempt** on the order replica (`models::order::take_for_attempt`), written
+//!    *before* Stripe is called: only before `expiresAt`, only while no other attempt is in
+//!    flight (another card gets 400 `A payment for this order is already in progress`); the same
+//!    card may take it again (a retry of the same request).
+//! 2. **Charge** through Stripe with the idempotency key of (order, token) (`charges`), outside
+//!    any transaction.
+//! 3. **Settle** (`settlement`): a charge becomes the order's payment with `payment:created`, or
+//!    — if the order was cancelled or paid meanwhile — a refund; a decline ends the attempt and
+//!    is a 400 with Stripe's message. When Stripe could not be heard (a 500), the attempt stays:
+//!    the same card may retry at once, and otherwise the reconciler (`reconciler`) settles it
+//!    after its lease.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use bson::doc;
-use common::events::{OrderStatus, PaymentCreated};
+use bson::DateTime;
+use common::events::OrderStatus;
 use common::validation::{Validator, field};
 use common::{AppError, AppResult, JsonBody, JsonObject, RequireAuth};
-use futures::FutureExt as _;
 
 use crate::app::AppState;
 use crate::charges::{ChargeError, ChargeRequest, amount_in_cents, idempotency_key};
-use crate::models::order::{self, Order};
-use crate::models::payment::{Payment, PaymentView};
+use crate::models::order::{self, Attempt, Order};
+use crate::models::payment::PaymentView;
+use crate::models::refund::Reason;
+use crate::settlement::{self, Charged};
 
 pub const TOKEN_REQUIRED: &str = "Token is required";
 pub const ORDER_ID_REQUIRED: &str = "OrderId is required";
 pub const ORDER_CANCELLED: &str = "Cannot pay for an cancelled order";
 pub const ALREADY_PAID: &str = "Order has already been paid";
 pub const IN_PROGRESS: &str = "A payment for this order is already in progress";
+pub const ORDER_EXPIRED: &str = "Cannot pay for an expired order";
+pub const PRICE_NOT_CHARGEABLE: &str = "The price of this order cannot be charged";
 
 pub async fn handler(
     State(state): State<AppState>,
@@ -65,22 +65,29 @@ pub async fn handler(
     if order.user_id.to_hex() != user.id {
         return Err(AppError::NotAuthorized);
     }
-    payable(&order)?;
-    let amount_cents = amount_in_cents(order.price).ok_or_else(|| {
-        AppError::internal(anyhow::anyhow!(
-            "order {} has a price {} that is not an amount of money",
-            order.id,
-            order.price
-        ))
-    })?;
+    payable(&order, DateTime::now())?;
+    // Tickets bounds prices where they enter; a replica written before that may still hold one
+    // no card can be charged, which is the payer's 400, not our 500.
+    let Some(amount_cents) = amount_in_cents(order.price) else {
+        tracing::warn!(order = %order.id, price = order.price, "order price is not an amount of money");
+        return Err(AppError::bad_request(PRICE_NOT_CHARGEABLE));
+    };
 
     let key = idempotency_key(&order.id, &token);
-    if !order::claim(&state.orders, order.id, &key).await? {
-        // Tell why: paid or cancelled meanwhile, or another card's attempt in flight.
+    let now = DateTime::now();
+    let attempt = Attempt::new(
+        key.clone(),
+        token.clone(),
+        amount_cents,
+        now,
+        state.attempt_lease,
+    );
+    if !order::take_for_attempt(&state.orders, order.id, &attempt, now).await? {
+        // Tell why: paid, cancelled or expired meanwhile, or another card's attempt in flight.
         let current = order::find(&state.orders, order.id)
             .await?
             .ok_or(AppError::NotFound)?;
-        payable(&current)?;
+        payable(&current, DateTime::now())?;
         return Err(AppError::bad_request(IN_PROGRESS));
     }
 
@@ -92,83 +99,46 @@ pub async fn handler(
             token: &token,
         })
         .await;
-    let stripe_id = match charged {
-        Ok(stripe_id) => stripe_id,
+    let charge_id = match charged {
+        Ok(charge_id) => charge_id,
         Err(ChargeError::Rejected(message)) => {
             // Stripe said no, so nothing was charged: another card may try at once.
-            if let Err(error) = order::release(&state.orders, order.id, &key).await {
-                tracing::warn!(order = %order.id, %error, "cannot release the payment claim; it lapses by itself");
-            }
+            settlement::uncharged(&state, order.id, &key).await?;
             tracing::info!(order = %order.id, %message, "Stripe rejected the charge");
             return Err(AppError::BadRequest(message));
         }
-        // The card may have been charged without our hearing of it: the claim stays, so only a
-        // retry with this card (the same key, which Stripe answers from its store) can proceed
-        // until the lease lapses.
+        // The card may have been charged without our hearing of it: the attempt stays, for a
+        // retry with this card or for the reconciler.
         Err(ChargeError::Failed(cause)) => return Err(AppError::Internal(cause)),
     };
 
-    let payment = Payment::new(order.id, stripe_id);
-    match record(&state, &payment).await {
-        Ok(()) => {}
-        Err(error) if is_already_paid(&error) => {
-            return Err(AppError::bad_request(ALREADY_PAID));
+    match settlement::charged(&state, order.id, &key, &charge_id).await? {
+        Charged::Paid(payment) => {
+            tracing::info!(order = %order.id, payment = %payment.id, charge = %payment.stripe_id, amount_cents, "order paid");
+            Ok((StatusCode::CREATED, Json(payment.view())))
         }
-        Err(error) => return Err(error.into()),
+        // A twin of this request (same card, same key) recorded this very charge first.
+        Charged::AlreadyPaid(_) => Err(AppError::bad_request(ALREADY_PAID)),
+        Charged::Refunding(reason) => {
+            tracing::info!(order = %order.id, charge = %charge_id, ?reason, "charged, but the order cannot take it; the charge is refunded");
+            Err(AppError::bad_request(match reason {
+                Reason::OrderCancelled => ORDER_CANCELLED,
+                Reason::Duplicate => ALREADY_PAID,
+            }))
+        }
     }
-    tracing::info!(order = %order.id, payment = %payment.id, charge = %payment.stripe_id, amount_cents, "order paid");
-    Ok((StatusCode::CREATED, Json(payment.view())))
 }
 
-/// Whether the order can be paid, as far as the replica knows.
-fn payable(order: &Order) -> AppResult<()> {
+/// Whether the order can be paid at `now`, as far as the replica knows.
+fn payable(order: &Order, now: DateTime) -> AppResult<()> {
     if order.status == OrderStatus::Cancelled {
         return Err(AppError::bad_request(ORDER_CANCELLED));
     }
     if order.payment_id.is_some() {
         return Err(AppError::bad_request(ALREADY_PAID));
     }
+    if order.is_past_due(now) {
+        return Err(AppError::bad_request(ORDER_EXPIRED));
+    }
     Ok(())
-}
-
-/// The marker of a transaction rolled back because the order was paid meanwhile.
-#[derive(Debug, Clone, Copy)]
-struct AlreadyPaid;
-
-fn is_already_paid(error: &mongodb::error::Error) -> bool {
-    common::mongo::is_duplicate_key(error) || error.get_custom::<AlreadyPaid>().is_some()
-}
-
-/// Stores the payment, marks the replica paid (ending the claim) and stages `payment:created`,
-/// all or nothing.
-async fn record(state: &AppState, payment: &Payment) -> mongodb::error::Result<()> {
-    let event = PaymentCreated {
-        id: payment.id,
-        order_id: payment.order_id,
-        stripe_id: payment.stripe_id.clone(),
-    };
-    state
-        .outbox
-        .transaction(
-            (&state.payments, &state.orders, payment, &event),
-            |mut tx, context| {
-                let (payments, orders, payment, event) = *context;
-                async move {
-                    payments.insert_one(payment).session(tx.session()).await?;
-                    let marked = orders
-                        .update_one(
-                            doc! { "_id": payment.order_id, "paymentId": null },
-                            doc! { "$set": { "paymentId": payment.id }, "$unset": { "claim": "" } },
-                        )
-                        .session(tx.session())
-                        .await?;
-                    if marked.matched_count != 1 {
-                        return Err(mongodb::error::Error::custom(AlreadyPaid));
-                    }
-                    tx.publish(event).await
-                }
-                .boxed()
-            },
-        )
-        .await
 }

@@ -113,17 +113,28 @@ async fn concurrent_requests_with_different_cards_charge_once() {
 
 #[tokio::test]
 async fn another_card_waits_while_an_attempt_is_in_flight() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_tuned(
+        |_| {},
+        |tuning| {
+            tuning.reconcile_interval = std::time::Duration::from_millis(50);
+        },
+    )
+    .await;
     let (order_id, cookie) = paid_order(&app, 20.0).await;
     // As if a request with another card were talking to Stripe right now.
-    let until = bson::DateTime::from_millis(bson::DateTime::now().timestamp_millis() + 60_000);
+    let now = bson::DateTime::now();
+    let until = bson::DateTime::from_millis(now.timestamp_millis() + 60_000);
+    let attempt = doc! {
+        "key": "payments-other", "token": "tok_lost_card", "amountCents": 2000_i64,
+        "startedAt": now, "leaseUntil": until,
+    };
     app.orders()
         .update_one(
             doc! { "_id": order_id },
-            doc! { "$set": { "claim": { "key": "payments-other", "until": until } } },
+            doc! { "$set": { "attempt": attempt } },
         )
         .await
-        .expect("claimed");
+        .expect("attempt taken");
     let response = app.pay(Some(&cookie), &body("tok_visa", order_id)).await;
     assert_errors(
         response,
@@ -132,15 +143,25 @@ async fn another_card_waits_while_an_attempt_is_in_flight() {
     )
     .await;
     assert!(app.standin.requests().is_empty());
-    // A claim whose lease ran out (its request died) does not block the order for ever.
+    // An attempt whose lease ran out (its request died) is settled by the reconciler, which
+    // asks Stripe again: this token is unknown, so nothing was charged and the order is free.
     let lapsed = bson::DateTime::from_millis(bson::DateTime::now().timestamp_millis() - 1);
     app.orders()
         .update_one(
             doc! { "_id": order_id },
-            doc! { "$set": { "claim.until": lapsed } },
+            doc! { "$set": { "attempt.leaseUntil": lapsed } },
         )
         .await
         .expect("lapsed");
+    eventually("the reconciler to end the attempt", WAIT, || async {
+        let order = app.order(order_id).await.expect("order");
+        (!order.contains_key("attempt")).then_some(())
+    })
+    .await;
+    assert_eq!(
+        app.standin.charge_requests()[0].param("source"),
+        Some("tok_lost_card")
+    );
     assert_eq!(
         app.pay(Some(&cookie), &body("tok_visa", order_id))
             .await
@@ -220,7 +241,7 @@ async fn a_declined_card_stores_nothing_and_another_card_then_works() {
     assert!(app.payments_for(order_id).await.is_empty());
     let order = app.order(order_id).await.expect("order");
     assert!(
-        !order.contains_key("paymentId") && !order.contains_key("claim"),
+        !order.contains_key("paymentId") && !order.contains_key("attempt"),
         "{order}"
     );
     assert!(

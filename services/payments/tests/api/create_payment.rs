@@ -114,10 +114,10 @@ async fn returns_a_201_with_valid_inputs() {
         body,
         json!({ "id": payment_id.to_hex(), "orderId": order_id.to_hex(), "stripeId": charge["id"] })
     );
-    // The replica knows the order is paid; the claim is gone.
+    // The replica knows the order is paid; the attempt is over.
     let order = app.order(order_id).await.expect("order");
     assert_eq!(order.get_object_id("paymentId").ok(), Some(payment_id));
-    assert!(!order.contains_key("claim"), "{order}");
+    assert!(!order.contains_key("attempt"), "{order}");
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bson::oid::ObjectId;
 use bson::{Document, doc};
 use common::SessionKeys;
-use common::events::{Event, OrderStatus, Publisher};
+use common::events::{Event, OrderCreated, OrderCreatedTicket, OrderStatus, Publisher};
 use reqwest::Response;
 use reqwest::header::COOKIE;
 use serde_json::Value;
@@ -35,6 +35,14 @@ impl TestApp {
 
     /// Spawns with the configuration changed by `configure` first.
     pub async fn spawn_with(configure: impl FnOnce(&mut payments::Config)) -> Self {
+        Self::spawn_tuned(configure, |_| {}).await
+    }
+
+    /// Spawns with the configuration and the tuning changed first.
+    pub async fn spawn_tuned(
+        configure: impl FnOnce(&mut payments::Config),
+        tune: impl FnOnce(&mut payments::Tuning),
+    ) -> Self {
         // Logs show up in the output of a failing test (RUST_LOG to filter).
         common::telemetry::init();
         let db = TestDb::new().await;
@@ -56,6 +64,7 @@ impl TestApp {
         let mut tuning = payments::Tuning::default();
         tuning.listener.not_yet_delay = Duration::from_millis(50);
         tuning.listener.retry_delay = Duration::from_millis(100);
+        tune(&mut tuning);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binds");
@@ -107,6 +116,33 @@ impl TestApp {
             .await
             .expect("order seeded");
         id
+    }
+
+    /// An order as orders announces it (`order:created`, expiring `expires_in` from now), once
+    /// the replica holds it.
+    pub async fn announce_order(
+        &self,
+        user_id: ObjectId,
+        price: f64,
+        expires_in: chrono::Duration,
+    ) -> OrderCreated {
+        let order = OrderCreated {
+            id: ObjectId::new(),
+            version: 0,
+            status: OrderStatus::Created,
+            user_id,
+            expires_at: chrono::Utc::now() + expires_in,
+            ticket: OrderCreatedTicket {
+                id: ObjectId::new(),
+                price,
+            },
+        };
+        self.publish(&order).await;
+        eventually("the replica to hold the order", WAIT, || async {
+            self.order(order.id).await.map(|_| ())
+        })
+        .await;
+        order
     }
 
     pub fn orders(&self) -> mongodb::Collection<Document> {

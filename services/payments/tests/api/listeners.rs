@@ -15,7 +15,7 @@ fn order_created(user: ObjectId, price: f64) -> OrderCreated {
         version: 0,
         status: OrderStatus::Created,
         user_id: user,
-        expires_at: Utc::now(),
+        expires_at: Utc::now() + chrono::Duration::minutes(15),
         ticket: OrderCreatedTicket {
             id: ObjectId::new(),
             price,
@@ -46,6 +46,14 @@ async fn order_created_replicates_the_order_info_and_acks() {
     assert_eq!(order.get_str("status").ok(), Some("created"));
     assert_eq!(order.get_object_id("userId").ok(), Some(user));
     assert_eq!(order.get_f64("price").ok(), Some(10.0));
+    assert_eq!(
+        order
+            .get_datetime("expiresAt")
+            .ok()
+            .map(|at| at.timestamp_millis()),
+        Some(event.expires_at.timestamp_millis()),
+        "the time to pay by is kept"
+    );
     app.wait_acked("payments-service-order-created").await;
 }
 

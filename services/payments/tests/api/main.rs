@@ -6,3 +6,4 @@ mod config;
 mod create_payment;
 mod helpers;
 mod listeners;
+mod settlement;
