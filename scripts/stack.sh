@@ -6,6 +6,11 @@
 #   scripts/stack.sh up --detach   the same, but return once the fleet is ready (logs in files)
 #   scripts/stack.sh down          stop a detached stack
 #   scripts/stack.sh status        what runs
+#   scripts/stack.sh restart NAME [--kill] [--outage SECONDS]
+#                                  stop one part of a running stack (SIGKILL with --kill, else
+#                                  SIGTERM), wait SECONDS (0), start it again and wait until it
+#                                  is ready: a service, mongod, nats, redis or nginx (the
+#                                  fault-injection test's lever)
 #
 # Options (environment):
 #   INGRESS_PORT (8080)            where nginx listens: http://ticketing.localhost:$INGRESS_PORT
@@ -130,14 +135,60 @@ start_stripe_standin() {
 start_services() {
   local s
   for s in $(present_services); do
-    # shellcheck disable=SC2046 # word splitting of KEY=value pairs is intended
-    spawn "$s" env $(service_env "$s") "$(bin_dir)/$s"
+    spawn_service "$s"
   done
   for s in $(present_services); do
-    WAIT_SECONDS=60 wait_for "$s to be ready" service_ready "$s" \
-      || die "$s did not become ready; last lines of $STACK_DIR/logs/$s.log:
-$(tail -n 5 "$STACK_DIR/logs/$s.log")"
+    wait_service "$s"
   done
+}
+
+spawn_service() {
+  # shellcheck disable=SC2046 # word splitting of KEY=value pairs is intended
+  spawn "$1" env $(service_env "$1") "$(bin_dir)/$1"
+}
+
+wait_service() {
+  WAIT_SECONDS=60 wait_for "$1 to be ready" service_ready "$1" \
+    || die "$1 did not become ready; last lines of $STACK_DIR/logs/$1.log:
+$(tail -n 5 "$STACK_DIR/logs/$1.log")"
+}
+
+# What `up` chose that a restart of one part must reuse, kept beside the stack's data (0600:
+# it may hold a real Stripe key).
+save_settings() {
+  local name
+  (umask 077
+   for name in EXPIRATION_WINDOW_SECONDS STRIPE_KEY STRIPE_API_BASE STRIPE_PUBLISHABLE_KEY RUST_LOG PROFILE JWT_KEY; do
+     printf '%s=%q\n' "$name" "${!name:-}"
+   done >"$STACK_DIR/settings.env")
+}
+
+# Stops one part of the running stack and starts it again, as `up` started it.
+restart_part() {
+  local name=$1 how=$2 outage=$3 pidfile pid
+  [ -f "$STACK_DIR/settings.env" ] || die "no stack '$STACK_NAME' is running (start it with: up --detach)"
+  set -a; source "$STACK_DIR/settings.env"; set +a
+  case $name in
+    mongod) pidfile="$STACK_DIR/mongo/mongod.pid" ;;
+    nats | redis | nginx) pidfile="$STACK_DIR/pids/$name.pid" ;;
+    *) present_services | grep -qx "$name" || die "unknown part '$name'"; pidfile="$STACK_DIR/pids/$name.pid" ;;
+  esac
+  pid_alive "$pidfile" || die "$name is not running"
+  if [ "$how" = kill ]; then
+    pid=$(cat "$pidfile")
+    kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    rm -f "$pidfile"
+  else
+    stop_pid "$pidfile"
+  fi
+  [ "$name" = mongod ] && rm -f "$STACK_DIR/mongo/initiated"
+  sleep "$outage"
+  case $name in
+    mongod | nats | redis) start_infra >/dev/null ;;
+    nginx) start_nginx ;;
+    *) spawn_service "$name"; wait_service "$name" ;;
+  esac
 }
 
 # Ready, or gone for good: a service that exited is not waited for.
@@ -178,6 +229,7 @@ up() {
   fi
   start_infra
   start_stripe_standin
+  save_settings
   start_services
   start_nginx
   log "the fleet is up: $URL  (services: $(present_services | tr '\n' ' '))"
@@ -207,5 +259,18 @@ case "${1:-}" in
   up) shift; up "${1:-}" ;;
   down) stop_all; log "stopped" ;;
   status) status ;;
-  *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  restart)
+    shift
+    [ -n "${1:-}" ] || die "usage: $0 restart NAME [--kill] [--outage SECONDS]"
+    part=$1 how=term outage=0; shift
+    while [ $# -gt 0 ]; do
+      case $1 in
+        --kill) how=kill ;;
+        --outage) outage=${2:?--outage takes seconds}; shift ;;
+        *) die "unknown option $1" ;;
+      esac
+      shift
+    done
+    restart_part "$part" "$how" "$outage" ;;
+  *) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

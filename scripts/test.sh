@@ -7,8 +7,10 @@
 #      against a real MongoDB replica set, NATS JetStream, Redis and nginx on loopback
 #   4. the browser tests (Playwright + Debian's Chromium) against the same local stack, and a
 #      few-second smoke run of the load generator (scripts/bench.sh smoke)
+#   5. the fault-injection test (scripts/fault-test.sh): a workload on a stack of its own while
+#      each part is killed and restarted, then an audit of every accepted effect (about 2.5 min)
 #
-# Options (environment): SKIP_LINT=1, SKIP_BROWSER=1 to leave a stage out while iterating;
+# Options (environment): SKIP_LINT=1, SKIP_BROWSER=1, SKIP_FAULTS=1 to leave a stage out while iterating;
 # any arguments are passed to cargo nextest (e.g. `scripts/test.sh -p auth`).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -63,3 +65,10 @@ fi
 
 log "Rust tests"
 cargo nextest run --workspace --no-fail-fast "$@"
+
+if [ -z "${SKIP_FAULTS:-}" ]; then
+  # After the e2e stack is down, so the two stacks do not share the two cores.
+  scripts/stack.sh down >/dev/null 2>&1 || true
+  log "fault-injection test"
+  scripts/fault-test.sh
+fi

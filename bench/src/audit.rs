@@ -130,7 +130,7 @@ pub async fn quiesce(jetstream: &jetstream::Context, limit: Duration) -> anyhow:
 
 /// Waits until every open order due within the next minute has expired (at most 90 s); how many
 /// open orders were more than 2 s overdue when it stopped.
-async fn wait_for_expiries(mongo: &mongodb::Client) -> anyhow::Result<u64> {
+pub async fn wait_for_expiries(mongo: &mongodb::Client) -> anyhow::Result<u64> {
     let orders = mongo.database("orders").collection::<Document>("orders");
     let give_up = tokio::time::Instant::now() + Duration::from_secs(90);
     loop {
@@ -204,7 +204,7 @@ pub async fn read_stream(jetstream: &jetstream::Context) -> anyhow::Result<Vec<E
     Ok(events)
 }
 
-async fn compare(
+pub async fn compare(
     mongo: &mongodb::Client,
     events: &[Event],
     report: &mut AuditReport,
@@ -217,7 +217,10 @@ async fn compare(
         let b = &event.body;
         let key = match event.subject.as_str() {
             "ticket:updated" => format!("{}@{}", b["id"], b["version"]),
-            "expiration:complete" | "payment:created" => b["orderId"].to_string(),
+            "expiration:complete" | "payment:created" | "payment:expired" => {
+                b["orderId"].to_string()
+            }
+            "payment:refunded" => b["stripeId"].to_string(),
             _ => b["id"].to_string(),
         };
         *report.events.entry(event.subject.clone()).or_default() += 1;
@@ -287,12 +290,14 @@ async fn compare(
     let orders = documents(mongo, "orders", "orders").await?;
     let payments_orders = documents(mongo, "payments", "orders").await?;
     let payments = documents(mongo, "payments", "payments").await?;
+    let refunds = documents(mongo, "payments", "refunds").await?;
     for (name, docs) in [
         ("tickets.tickets", &tickets),
         ("orders.tickets (replica)", &orders_tickets),
         ("orders.orders", &orders),
         ("payments.orders (replica)", &payments_orders),
         ("payments.payments", &payments),
+        ("payments.refunds", &refunds),
     ] {
         report.documents.insert(name.to_owned(), docs.len() as u64);
     }
@@ -366,11 +371,28 @@ async fn compare(
         payments.len() as u64,
         count("payment:created"),
     );
+    // A payment whose order the buyer cancelled before orders heard of it is refunded.
+    let kept = payments
+        .values()
+        .filter(|p| {
+            p.get_str("stripeId")
+                .is_ok_and(|charge| !refunds.contains_key(charge))
+        })
+        .count() as u64;
     push(
         report,
-        "one completed order per payment",
-        payments.len() as u64,
+        "one completed order per payment not refunded",
+        kept,
         with_status("complete"),
+    );
+    push(
+        report,
+        "one payment:refunded per refund made",
+        refunds
+            .values()
+            .filter(|r| r.get_datetime("refundedAt").is_ok())
+            .count() as u64,
+        count("payment:refunded"),
     );
     Ok(())
 }
@@ -405,7 +427,7 @@ fn replica(
     });
 }
 
-fn version(doc: &Document) -> i64 {
+pub fn version(doc: &Document) -> i64 {
     match doc.get("version") {
         Some(bson::Bson::Int64(v)) => *v,
         Some(bson::Bson::Int32(v)) => i64::from(*v),
@@ -415,7 +437,7 @@ fn version(doc: &Document) -> i64 {
 }
 
 /// A collection by `_id` (hex).
-async fn documents(
+pub async fn documents(
     mongo: &mongodb::Client,
     db: &str,
     collection: &str,
@@ -432,6 +454,7 @@ async fn documents(
         .map(|d| {
             let id = match d.get("_id") {
                 Some(bson::Bson::ObjectId(id)) => id.to_hex(),
+                Some(bson::Bson::String(id)) => id.clone(),
                 Some(other) => other.to_string(),
                 None => String::new(),
             };

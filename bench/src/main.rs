@@ -13,6 +13,8 @@
 //! bench flows       weighted user flows with goose through the ingress, RSS sampled under load
 //! bench audit       after a run: every event once, every replica equal to its owner, expiry lateness
 //! bench smoke       a few seconds of flows against $STACK_URL; exits non-zero on any error
+//! bench faults      the fault-injection test (scripts/fault-test.sh): a workload while every part
+//!                   of the stack is killed and restarted in turn, then an audit of every effect
 //! bench report      BENCHMARKS.md's figures (between its markers) and docs/bench/*.png
 //! ```
 //!
@@ -21,6 +23,7 @@
 
 mod audit;
 mod cpu;
+mod faults;
 mod flows;
 mod footprint;
 mod ingress;
@@ -50,9 +53,10 @@ fn main() -> anyhow::Result<()> {
             "flows" => flows::run(&settings, flows::Mode::Load).await,
             "smoke" => flows::run(&settings, flows::Mode::Smoke).await,
             "audit" => audit::run(&settings).await,
+            "faults" => faults::run(&settings).await,
             "report" => report::run(&settings),
             _ => bail!(
-                "usage: bench footprint|startup|micro|flows|audit|smoke|report (configured by environment; see scripts/bench.sh)"
+                "usage: bench footprint|startup|micro|flows|audit|smoke|faults|report (configured by environment; see scripts/bench.sh)"
             ),
         }
     })

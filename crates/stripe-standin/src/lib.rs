@@ -29,7 +29,8 @@
 //!   the parsed form) as JSON, oldest first; `DELETE /__requests` forgets them. [`StandIn`] offers
 //!   the same to in-process tests, plus [`StandIn::drop_next_responses`] to lose the next
 //!   responses after the charge was made or replayed (the "network failed after Stripe charged"
-//!   case).
+//!   case). `GET /__charges` and `GET /__refunds` list every charge and refund made (what the
+//!   fault-injection test audits money against).
 //! - `GET /healthz` → `{"status":"ok"}`.
 //!
 //! State lives in memory: a restart forgets every charge and key, which is what tests want.
@@ -181,6 +182,8 @@ pub fn router(state: StandInState) -> Router {
             get(|| async { axum::Json(json!({"status":"ok"})) }),
         )
         .route("/__requests", get(list_requests).delete(clear_requests))
+        .route("/__charges", get(list_charges))
+        .route("/__refunds", get(list_refunds))
         .route("/v1/charges", post(create_charge))
         .route("/v1/charges/{id}", get(retrieve_charge))
         .route("/v1/refunds", post(create_refund))
@@ -276,6 +279,14 @@ impl StandIn {
 
 async fn list_requests(State(state): State<StandInState>) -> axum::Json<Vec<RecordedRequest>> {
     axum::Json(state.requests())
+}
+
+async fn list_charges(State(state): State<StandInState>) -> axum::Json<Vec<Value>> {
+    axum::Json(state.charges())
+}
+
+async fn list_refunds(State(state): State<StandInState>) -> axum::Json<Vec<Value>> {
+    axum::Json(state.refunds())
 }
 
 async fn clear_requests(State(state): State<StandInState>) -> StatusCode {
