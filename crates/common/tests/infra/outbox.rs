@@ -275,3 +275,54 @@ async fn unpublishable_entries_are_parked_and_do_not_hold_up_the_others() {
     assert_eq!(setup.outbox.flush().await.expect("a pass"), 0);
     drop(setup.db);
 }
+
+/// Issue 11, case 4: a process killed inside a transaction leaves it open in mongod, and every
+/// write to the documents it touched waits for it. The test mongod (as the local stack's and
+/// the manifests') aborts such a transaction after 5 s, not the default 60.
+#[tokio::test]
+async fn a_transaction_left_open_by_a_dead_client_blocks_its_documents_for_seconds_only() {
+    let db = TestDb::new().await;
+    let limit = db
+        .client
+        .database("admin")
+        .run_command(doc! { "getParameter": 1, "transactionLifetimeLimitSeconds": 1 })
+        .await
+        .expect("getParameter");
+    assert_eq!(limit.get_i32("transactionLifetimeLimitSeconds"), Ok(5));
+
+    let orders: Collection<Document> = db.db.collection("orders");
+    orders
+        .insert_one(doc! { "_id": 1, "status": "created" })
+        .await
+        .expect("seeded");
+    // A client that writes in a transaction and then vanishes without committing or aborting.
+    let dead = mongodb::Client::with_uri_str(&db.uri)
+        .await
+        .expect("connects");
+    let mut session = dead.start_session().await.expect("session");
+    session.start_transaction().await.expect("transaction");
+    dead.database(&db.name)
+        .collection::<Document>("orders")
+        .update_one(
+            doc! { "_id": 1 },
+            doc! { "$set": { "status": "half-written" } },
+        )
+        .session(&mut session)
+        .await
+        .expect("written in the transaction");
+    std::mem::forget(session);
+    std::mem::forget(dead);
+
+    let started = Instant::now();
+    orders
+        .update_one(
+            doc! { "_id": 1 },
+            doc! { "$set": { "status": "cancelled" } },
+        )
+        .await
+        .expect("the write goes through once the transaction is aborted");
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(30), "blocked for {waited:?}");
+    let stored = orders.find_one(doc! { "_id": 1 }).await.expect("reads");
+    assert_eq!(stored, Some(doc! { "_id": 1, "status": "cancelled" }));
+}
