@@ -540,13 +540,7 @@ fn new_id(prefix: &str) -> String {
 
 /// Runs `POST /v1/charges`: (status, JSON body, whether the endpoint began executing).
 fn charge(state: &StandInState, params: &[(String, String)]) -> (StatusCode, Bytes, bool) {
-    let param = |name: &str| {
-        params
-            .iter()
-            .rev()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    };
+    let param = |name: &str| param(params, name);
     let invalid = |status: StatusCode, error: Value| {
         let body = json!({ "error": error }).to_string();
         (status, Bytes::from(body), false)
@@ -647,13 +641,7 @@ fn charge(state: &StandInState, params: &[(String, String)]) -> (StatusCode, Byt
 
 /// Runs `POST /v1/refunds`: (status, JSON body, whether the endpoint began executing).
 fn refund(state: &StandInState, params: &[(String, String)]) -> (StatusCode, Bytes, bool) {
-    let param = |name: &str| {
-        params
-            .iter()
-            .rev()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-    };
+    let param = |name: &str| param(params, name);
     let invalid = |error: Value| {
         let body = json!({ "error": error }).to_string();
         (StatusCode::BAD_REQUEST, Bytes::from(body), false)
@@ -725,6 +713,15 @@ fn refund(state: &StandInState, params: &[(String, String)]) -> (StatusCode, Byt
     drop(charges);
     lock(&state.inner.refunds).push(object.clone());
     (StatusCode::OK, Bytes::from(object.to_string()), true)
+}
+
+/// The last value of form parameter `name`.
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .rev()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
 }
 
 /// The `metadata[name]=value` parameters, as the object's `metadata` map.

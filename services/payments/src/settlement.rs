@@ -68,14 +68,7 @@ pub async fn charged(
                     .await?
                     .ok_or_else(|| mongodb::error::Error::custom(Changed))?;
                 // Whatever the outcome, this attempt is over.
-                state
-                    .orders
-                    .update_one(
-                        doc! { "_id": order_id, "attempt.key": key },
-                        doc! { "$unset": { "attempt": "" } },
-                    )
-                    .session(tx.session())
-                    .await?;
+                end_attempt(state, &mut tx, order_id, key).await?;
                 if let Some(payment_id) = order.payment_id {
                     let payment = state
                         .payments
@@ -150,14 +143,7 @@ pub async fn uncharged(
         .outbox
         .transaction(context, |mut tx, &mut (state, order_id, key)| {
             async move {
-                state
-                    .orders
-                    .update_one(
-                        doc! { "_id": order_id, "attempt.key": key },
-                        doc! { "$unset": { "attempt": "" } },
-                    )
-                    .session(tx.session())
-                    .await?;
+                end_attempt(state, &mut tx, order_id, key).await?;
                 reach_verdict(state, &mut tx, order_id, doc! { "expiryDue": true }).await
             }
             .boxed()
@@ -208,6 +194,24 @@ pub async fn expire(state: &AppState, order_id: ObjectId) -> mongodb::error::Res
             .boxed()
         })
         .await
+}
+
+/// Removes the attempt keyed `key` from the order, if it is still there.
+async fn end_attempt(
+    state: &AppState,
+    tx: &mut common::outbox::Tx<'_>,
+    order_id: ObjectId,
+    key: &str,
+) -> mongodb::error::Result<()> {
+    state
+        .orders
+        .update_one(
+            doc! { "_id": order_id, "attempt.key": key },
+            doc! { "$unset": { "attempt": "" } },
+        )
+        .session(tx.session())
+        .await?;
+    Ok(())
 }
 
 /// Marks the order expired and stages `payment:expired` if it has no attempt in flight, no

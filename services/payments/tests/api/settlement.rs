@@ -102,25 +102,44 @@ async fn expiry_with_no_payment_is_announced_once_and_closes_the_order_to_paymen
     assert!(app.standin.requests().is_empty());
 }
 
+/// Pays for an order expiring in `expires_in` with `token`, while Stripe takes `latency`; after
+/// `fire_after`, `expiration:complete` arrives and is deferred by the attempt in flight.
+async fn pay_while_expiring(
+    app: &TestApp,
+    token: &str,
+    latency: Duration,
+    expires_in: chrono::Duration,
+    fire_after: Duration,
+) -> (OrderCreated, reqwest::Response) {
+    app.standin.state.set_latency(latency);
+    let user = ObjectId::new();
+    let order = app.announce_order(user, 20.0, expires_in).await;
+    let cookie = app.cookie(user);
+    let request = body(token, order.id);
+    let paying = app.pay(Some(&cookie), &request);
+    let expiring = async {
+        tokio::time::sleep(fire_after).await;
+        app.publish(&ExpirationComplete { order_id: order.id })
+            .await;
+        wait_for_field(app, order.id, "expiryDue").await;
+        assert!(app.stored("payment:expired").await.is_empty(), "deferred");
+    };
+    let (response, ()) = tokio::join!(paying, expiring);
+    (order, response)
+}
+
 #[tokio::test]
 async fn a_payment_accepted_in_time_completes_though_expiry_is_heard_during_the_charge() {
     let app = TestApp::spawn().await;
-    app.standin.state.set_latency(Duration::from_millis(1500));
-    let user = ObjectId::new();
-    let order = app
-        .announce_order(user, 20.0, chrono::Duration::milliseconds(700))
-        .await;
-    let cookie = app.cookie(user);
-    let request = body("tok_visa", order.id);
-    let paying = app.pay(Some(&cookie), &request);
-    let expiring = async {
-        // The timer fires while Stripe is still charging.
-        tokio::time::sleep(Duration::from_millis(800)).await;
-        app.publish(&ExpirationComplete { order_id: order.id })
-            .await;
-        wait_for_field(&app, order.id, "expiryDue").await;
-    };
-    let (response, ()) = tokio::join!(paying, expiring);
+    // The timer fires while Stripe is still charging.
+    let (order, response) = pay_while_expiring(
+        &app,
+        "tok_visa",
+        Duration::from_millis(1500),
+        chrono::Duration::milliseconds(700),
+        Duration::from_millis(800),
+    )
+    .await;
     assert_eq!(response.status(), 201);
     let payment: Value = response.json().await.expect("json");
 
@@ -143,22 +162,14 @@ async fn a_payment_accepted_in_time_completes_though_expiry_is_heard_during_the_
 #[tokio::test]
 async fn a_declined_card_during_expiry_ends_in_payment_expired() {
     let app = TestApp::spawn().await;
-    app.standin.state.set_latency(Duration::from_millis(1000));
-    let user = ObjectId::new();
-    let order = app
-        .announce_order(user, 20.0, chrono::Duration::milliseconds(300))
-        .await;
-    let cookie = app.cookie(user);
-    let request = body("tok_chargeDeclined", order.id);
-    let paying = app.pay(Some(&cookie), &request);
-    let expiring = async {
-        tokio::time::sleep(Duration::from_millis(400)).await;
-        app.publish(&ExpirationComplete { order_id: order.id })
-            .await;
-        wait_for_field(&app, order.id, "expiryDue").await;
-        assert!(app.stored("payment:expired").await.is_empty(), "deferred");
-    };
-    let (response, ()) = tokio::join!(paying, expiring);
+    let (order, response) = pay_while_expiring(
+        &app,
+        "tok_chargeDeclined",
+        Duration::from_millis(1000),
+        chrono::Duration::milliseconds(300),
+        Duration::from_millis(400),
+    )
+    .await;
     assert_errors(
         response,
         400,
