@@ -2,7 +2,7 @@
 //!
 //! - [`error`]: the one error type and the contract's error body;
 //! - [`json`] and [`validation`]: request bodies that fail with that body, field by field;
-//! - [`session`]: the cookie-session JWT and the `CurrentUser` / `RequireAuth` extractors;
+//! - [`session`]: the cookie-session JWT and the `CurrentUser` / `RequireUser` extractors;
 //! - [`config`], [`telemetry`], [`http`]: start-up, logs, probes and graceful shutdown;
 //! - [`mongo`]: connecting and the id rules;
 //! - [`events`]: the typed events on NATS JetStream, their publisher and listener;
@@ -23,4 +23,4 @@ pub mod version;
 
 pub use error::{AppError, AppResult, ErrorBody, ErrorItem};
 pub use json::{JsonBody, JsonObject};
-pub use session::{CurrentUser, RequireAuth, SessionKeys, UserClaims};
+pub use session::{CurrentUser, RequireUser, SessionKeys, UserClaims};

@@ -6,7 +6,7 @@
 //! carries `id`, `email`, `iat` and `exp`.
 //!
 //! Anything wrong with the cookie — missing, not base64, not JSON, forged, expired — means "not
-//! signed in": [`CurrentUser`] is then `None` and [`RequireAuth`] answers 401. It is never a 500.
+//! signed in": [`CurrentUser`] is then `None` and [`RequireUser`] answers 401. It is never a 500.
 
 use std::time::Duration;
 
@@ -174,11 +174,15 @@ where
     }
 }
 
-/// The signed-in user; 401 `Not authorized` when there is none.
-#[derive(Debug, Clone)]
-pub struct RequireAuth(pub UserClaims);
+/// The signed-in user, with the id typed; 401 `Not authorized` when there is none, or when the
+/// session's id is not an ObjectId (auth issues nothing else, so such a session was not ours).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequireUser {
+    pub id: bson::oid::ObjectId,
+    pub email: String,
+}
 
-impl<S> FromRequestParts<S> for RequireAuth
+impl<S> FromRequestParts<S> for RequireUser
 where
     SessionKeys: FromRef<S>,
     S: Send + Sync,
@@ -189,7 +193,12 @@ where
         let CurrentUser(user) = CurrentUser::from_request_parts(parts, state)
             .await
             .unwrap_or_else(|never| match never {});
-        user.map(Self).ok_or(AppError::NotAuthorized)
+        let user = user.ok_or(AppError::NotAuthorized)?;
+        let id = bson::oid::ObjectId::parse_str(&user.id).map_err(|_| AppError::NotAuthorized)?;
+        Ok(Self {
+            id,
+            email: user.email,
+        })
     }
 }
 
@@ -274,5 +283,44 @@ mod tests {
         }
         let insecure = SessionKeys::new("k", false).cookie("t").to_string();
         assert!(!insecure.contains("Secure"), "{insecure}");
+    }
+}
+
+#[cfg(test)]
+mod require_user {
+    use axum::http::{Request, header};
+
+    use super::*;
+
+    async fn extract(cookie: Option<String>) -> Result<RequireUser, AppError> {
+        let keys = SessionKeys::new("test-key", false);
+        let mut request = Request::builder().uri("/");
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        let (mut parts, ()) = request.body(()).expect("a request").into_parts();
+        RequireUser::from_request_parts(&mut parts, &keys).await
+    }
+
+    #[tokio::test]
+    async fn carries_the_typed_id_and_refuses_ids_auth_never_issues() {
+        let keys = SessionKeys::new("test-key", false);
+        let id = bson::oid::ObjectId::new();
+        let cookie = keys.cookie_header(&id.to_hex(), "a@b.co").expect("signs");
+        assert_eq!(
+            extract(Some(cookie)).await.expect("signed in"),
+            RequireUser {
+                id,
+                email: "a@b.co".to_owned()
+            }
+        );
+        let odd = keys
+            .cookie_header("not-an-object-id", "a@b.co")
+            .expect("signs");
+        assert!(matches!(
+            extract(Some(odd)).await,
+            Err(AppError::NotAuthorized)
+        ));
+        assert!(matches!(extract(None).await, Err(AppError::NotAuthorized)));
     }
 }

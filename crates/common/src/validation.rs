@@ -98,13 +98,57 @@ impl Validator {
         }
     }
 
-    /// Fails with every recorded error, or succeeds when there were none.
-    pub fn finish(self) -> Result<(), AppError> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(AppError::Validation(self.errors))
+    /// Fails with every recorded error, or hands back the validated `fields` (an `Option` or a
+    /// tuple of them, as the checks above returned them) without their `Option`s:
+    ///
+    /// ```
+    /// # use common::validation::{Validator, field};
+    /// # let body = serde_json::json!({"title": "concert", "price": "20"});
+    /// # let body = body.as_object().expect("an object");
+    /// let mut v = Validator::new();
+    /// let title = v.required_string("title", field(body, "title"), "Title is required");
+    /// let price = v.positive_number("price", field(body, "price"), "Price must be greater than 0");
+    /// let (title, price) = v.finish((title, price))?;
+    /// # assert_eq!((title.as_str(), price), ("concert", 20.0));
+    /// # Ok::<(), common::AppError>(())
+    /// ```
+    pub fn finish<F: Fields>(self, fields: F) -> Result<F::Valid, AppError> {
+        if !self.errors.is_empty() {
+            return Err(AppError::Validation(self.errors));
         }
+        // Every check that returns `None` records an error, so this holds unless a check is wrong.
+        fields.valid().ok_or_else(|| {
+            AppError::internal(anyhow::anyhow!(
+                "a field failed validation without an error"
+            ))
+        })
+    }
+}
+
+/// What [`Validator::finish`] hands back: the checks' results without their `Option`s.
+pub trait Fields {
+    type Valid;
+    fn valid(self) -> Option<Self::Valid>;
+}
+
+impl Fields for () {
+    type Valid = ();
+    fn valid(self) -> Option<()> {
+        Some(())
+    }
+}
+
+impl<A> Fields for Option<A> {
+    type Valid = A;
+    fn valid(self) -> Option<A> {
+        self
+    }
+}
+
+impl<A, B> Fields for (Option<A>, Option<B>) {
+    type Valid = (A, B);
+    fn valid(self) -> Option<(A, B)> {
+        Some((self.0?, self.1?))
     }
 }
 
@@ -147,7 +191,7 @@ mod tests {
             v.required_string("password", field(body, "password"), "bad"),
             None
         );
-        let Err(AppError::Validation(items)) = v.finish() else {
+        let Err(AppError::Validation(items)) = v.finish(()) else {
             panic!("expected validation error");
         };
         assert_eq!(
@@ -192,7 +236,7 @@ mod tests {
             v.positive_number("price", Some(&json!(" 9.5 ")), "m"),
             Some(9.5)
         );
-        assert!(v.finish().is_ok());
+        assert!(v.finish(()).is_ok());
         for bad in [
             json!(0),
             json!(-10),
@@ -204,7 +248,7 @@ mod tests {
         ] {
             let mut v = Validator::new();
             assert_eq!(v.positive_number("price", Some(&bad), "m"), None, "{bad}");
-            assert!(v.finish().is_err());
+            assert!(v.finish(()).is_err());
         }
     }
 }

@@ -25,12 +25,7 @@ pub async fn handler(
     let mut v = Validator::new();
     let email = v.email("email", field(&body, "email"), EMAIL_INVALID);
     let password = v.required_string("password", field(&body, "password"), PASSWORD_MISSING);
-    v.finish()?;
-    let (Some(email), Some(password)) = (email, password) else {
-        return Err(AppError::internal(anyhow::anyhow!(
-            "validated fields missing"
-        )));
-    };
+    let (email, password) = v.finish((email, password))?;
 
     let user = find_by_email(&state.users, &email).await?;
     let stored = user.as_ref().map(|user| user.password.clone());

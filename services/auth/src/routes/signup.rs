@@ -28,12 +28,7 @@ pub async fn handler(
         PASSWORD_INVALID,
         |p| (4..=20).contains(&p.chars().count()),
     );
-    v.finish()?;
-    let (Some(email), Some(password)) = (email, password) else {
-        return Err(AppError::internal(anyhow::anyhow!(
-            "validated fields missing"
-        )));
-    };
+    let (email, password) = v.finish((email, password))?;
 
     // A cheap early answer for the common case; the unique index decides races.
     if crate::models::user::find_by_email(&state.users, &email)

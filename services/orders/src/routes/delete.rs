@@ -5,7 +5,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use common::{AppError, AppResult, RequireAuth};
+use common::{AppError, AppResult, RequireUser};
 
 use crate::app::AppState;
 use crate::models::order::{self, Cancelled};
@@ -14,7 +14,7 @@ pub const CANNOT_CANCEL_COMPLETE: &str = "Cannot cancel a completed order";
 
 pub async fn handler(
     State(state): State<AppState>,
-    RequireAuth(user): RequireAuth,
+    user: RequireUser,
     Path(order_id): Path<String>,
 ) -> AppResult<StatusCode> {
     let order = super::owned_order(&state, &user, &order_id).await?;

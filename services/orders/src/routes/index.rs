@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use bson::doc;
 use bson::oid::ObjectId;
-use common::{AppResult, RequireAuth};
+use common::{AppResult, RequireUser};
 use futures::TryStreamExt as _;
 
 use crate::app::AppState;
@@ -15,9 +15,9 @@ use crate::models::ticket::Ticket;
 
 pub async fn handler(
     State(state): State<AppState>,
-    RequireAuth(user): RequireAuth,
+    user: RequireUser,
 ) -> AppResult<Json<Vec<OrderView>>> {
-    let user_id = super::user_id(&user)?;
+    let user_id = user.id;
     // ObjectIds grow with their creation time, so `_id` order is creation order.
     let orders: Vec<Order> = state
         .orders

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use common::validation::{Validator, field};
-use common::{AppError, AppResult, JsonBody, JsonObject, RequireAuth};
+use common::{AppError, AppResult, JsonBody, JsonObject, RequireUser};
 
 use crate::app::AppState;
 use crate::models::order::{self, Order, OrderView};
@@ -20,18 +20,13 @@ pub const ALREADY_RESERVED: &str = "Ticket is already reserved";
 
 pub async fn handler(
     State(state): State<AppState>,
-    RequireAuth(user): RequireAuth,
+    user: RequireUser,
     JsonBody(body): JsonBody<JsonObject>,
 ) -> AppResult<(StatusCode, Json<OrderView>)> {
     let mut v = Validator::new();
     let ticket_id = v.object_id("ticketId", field(&body, "ticketId"), TICKET_ID_INVALID);
-    v.finish()?;
-    let Some(ticket_id) = ticket_id else {
-        return Err(AppError::internal(anyhow::anyhow!(
-            "validated ticketId missing"
-        )));
-    };
-    let user_id = super::user_id(&user)?;
+    let ticket_id = v.finish(ticket_id)?;
+    let user_id = user.id;
 
     let ticket = ticket::find(&state.tickets, ticket_id)
         .await?

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use common::{AppResult, RequireAuth};
+use common::{AppResult, RequireUser};
 
 use crate::app::AppState;
 use crate::models::order::OrderView;
@@ -11,7 +11,7 @@ use crate::models::ticket;
 
 pub async fn handler(
     State(state): State<AppState>,
-    RequireAuth(user): RequireAuth,
+    user: RequireUser,
     Path(order_id): Path<String>,
 ) -> AppResult<Json<OrderView>> {
     let order = super::owned_order(&state, &user, &order_id).await?;

@@ -27,7 +27,7 @@ use axum::http::StatusCode;
 use bson::DateTime;
 use common::events::OrderStatus;
 use common::validation::{Validator, field};
-use common::{AppError, AppResult, JsonBody, JsonObject, RequireAuth};
+use common::{AppError, AppResult, JsonBody, JsonObject, RequireUser};
 
 use crate::app::AppState;
 use crate::charges::{ChargeError, ChargeRequest, amount_in_cents, idempotency_key};
@@ -46,23 +46,18 @@ pub const PRICE_NOT_CHARGEABLE: &str = "The price of this order cannot be charge
 
 pub async fn handler(
     State(state): State<AppState>,
-    RequireAuth(user): RequireAuth,
+    user: RequireUser,
     JsonBody(body): JsonBody<JsonObject>,
 ) -> AppResult<(StatusCode, Json<PaymentView>)> {
     let mut v = Validator::new();
     let token = v.required_string("token", field(&body, "token"), TOKEN_REQUIRED);
     let order_id = v.object_id("orderId", field(&body, "orderId"), ORDER_ID_REQUIRED);
-    v.finish()?;
-    let (Some(token), Some(order_id)) = (token, order_id) else {
-        return Err(AppError::internal(anyhow::anyhow!(
-            "validated fields missing"
-        )));
-    };
+    let (token, order_id) = v.finish((token, order_id))?;
 
     let order = order::find(&state.orders, order_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if order.user_id.to_hex() != user.id {
+    if order.user_id != user.id {
         return Err(AppError::NotAuthorized);
     }
     payable(&order, DateTime::now())?;

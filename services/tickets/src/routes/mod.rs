@@ -46,22 +46,11 @@ pub fn ticket_fields(body: &JsonObject) -> Result<(String, f64), AppError> {
             }
             low
         });
-    v.finish()?;
-    match (title, price) {
-        (Some(title), Some(price)) => Ok((title, price)),
-        _ => Err(AppError::internal(anyhow::anyhow!(
-            "validated fields missing"
-        ))),
-    }
+    v.finish((title, price))
 }
 
 /// The ticket id in the path; anything that is not an ObjectId names no ticket: 404.
 pub fn ticket_id(path: Result<Path<String>, PathRejection>) -> Result<ObjectId, AppError> {
     let Path(raw) = path.map_err(|_| AppError::NotFound)?;
     common::mongo::path_id(&raw)
-}
-
-/// The signed-in user's id; a session whose id is not an ObjectId was not issued by auth.
-pub fn user_id(claims: &common::UserClaims) -> Result<ObjectId, AppError> {
-    ObjectId::parse_str(&claims.id).map_err(|_| AppError::NotAuthorized)
 }

@@ -11,11 +11,11 @@ use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use common::version::SaveError;
-use common::{AppError, AppResult, JsonBody, JsonObject, RequireAuth};
+use common::{AppError, AppResult, JsonBody, JsonObject, RequireUser};
 
 use crate::app::AppState;
 use crate::models::ticket::TicketView;
-use crate::routes::{ticket_fields, ticket_id, user_id};
+use crate::routes::{ticket_fields, ticket_id};
 
 pub const RESERVED: &str = "Cannot edit a reserved ticket";
 
@@ -27,7 +27,7 @@ pub const ATTEMPTS: usize = 64;
 
 pub async fn handler(
     State(state): State<AppState>,
-    RequireAuth(user): RequireAuth,
+    user: RequireUser,
     path: Result<Path<String>, PathRejection>,
     JsonBody(body): JsonBody<JsonObject>,
 ) -> AppResult<Json<TicketView>> {
@@ -35,7 +35,7 @@ pub async fn handler(
     let id = ticket_id(path)?;
     for _ in 0..ATTEMPTS {
         let ticket = state.store.find(id).await?.ok_or(AppError::NotFound)?;
-        if user_id(&user).ok() != Some(ticket.user_id) {
+        if user.id != ticket.user_id {
             return Err(AppError::NotAuthorized);
         }
         if ticket.is_reserved() {
