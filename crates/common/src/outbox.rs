@@ -24,29 +24,34 @@
 //! place, is tried again on the next one; its `attempts` and `lastError` record why it waits.
 //!
 //! The transaction needs a replica set (the local stack and the tests run a single-node one) and
-//! is retried on `TransientTransactionError` and `UnknownTransactionCommitResult`.
+//! is retried on `TransientTransactionError` and `UnknownTransactionCommitResult`, as the
+//! driver's own convenient transactions are. It is written with [`transaction!`](crate::transaction),
+//! whose body is plain async code — no context tuple, no boxed future:
 //!
 //! ```no_run
 //! use bson::doc;
 //! use common::events::TicketCreated;
 //! use common::outbox::Outbox;
-//! use futures::FutureExt as _;
 //!
-//! async fn create(outbox: &Outbox, tickets: &mongodb::Collection<bson::Document>, event: TicketCreated)
+//! async fn create(outbox: &Outbox, tickets: &mongodb::Collection<bson::Document>, event: &TicketCreated)
 //!     -> mongodb::error::Result<()>
 //! {
-//!     outbox
-//!         .transaction((tickets, &event), |mut tx, (tickets, event)| {
-//!             async move {
-//!                 let ticket = doc! { "_id": event.id, "title": &event.title, "version": 0 };
-//!                 tickets.insert_one(ticket).session(tx.session()).await?;
-//!                 tx.publish(*event).await
-//!             }
-//!             .boxed()
-//!         })
-//!         .await
+//!     common::transaction!(outbox, |tx| {
+//!         let ticket = doc! { "_id": event.id, "title": &event.title, "version": 0 };
+//!         tickets.insert_one(ticket).session(tx.session()).await?;
+//!         tx.publish(event).await
+//!     })
 //! }
 //! ```
+//!
+//! Why a macro: the driver's `and_run` needs the work as a closure returning a boxed future
+//! that may borrow only its arguments (hence context tuples at every call), and its `and_run2`
+//! (an async closure) trips rustc's "`Send` is not general enough" bug inside axum handlers. The
+//! macro instead runs the body inline, in a retry loop driven by [`Attempts`], so the body
+//! borrows whatever it likes and stays `Send`.
+//!
+//! To roll back with a reason of your own, return [`abort`]`(reason)`; the caller finds it with
+//! [`aborted`]`::<Reason>(&error)`.
 
 use std::time::Duration;
 
@@ -54,7 +59,7 @@ use bson::oid::ObjectId;
 use bson::{DateTime, doc};
 use bytes::Bytes;
 use futures::TryStreamExt as _;
-use futures::future::BoxFuture;
+use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
 use mongodb::options::IndexOptions;
 use mongodb::{Client, ClientSession, Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
@@ -192,6 +197,114 @@ impl Tx<'_> {
     }
 }
 
+/// How long a transaction is retried on transient errors before its last error is returned (the
+/// driver's own limit for convenient transactions).
+const RETRY_LIMIT: Duration = Duration::from_secs(120);
+
+/// The attempts of one transaction: begin, run the body, then [`Attempts::settle`] commits (and
+/// publishes what was staged) or says to run the body again.
+pub struct Attempts<'o> {
+    outbox: &'o Outbox,
+    session: ClientSession,
+    staged: Vec<Entry>,
+    started: std::time::Instant,
+    attempt: u32,
+}
+
+/// What [`Attempts::settle`] decided.
+pub enum Settled<R> {
+    Done(mongodb::error::Result<R>),
+    Again,
+}
+
+impl Attempts<'_> {
+    /// Starts an attempt (after a short backoff if it is not the first) and hands out its `Tx`.
+    pub async fn begin(&mut self) -> mongodb::error::Result<Tx<'_>> {
+        if self.attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(5) * self.attempt.min(20)).await;
+        }
+        self.attempt += 1;
+        // A new attempt starts over: entries staged by an aborted one were rolled back with it.
+        self.staged.clear();
+        self.session.start_transaction().await?;
+        Ok(Tx {
+            session: &mut self.session,
+            staged: &mut self.staged,
+            entries: &self.outbox.entries,
+        })
+    }
+
+    /// Ends the attempt whose body returned `result`: commits an `Ok` (retrying a commit whose
+    /// outcome is unknown) and publishes the staged events; aborts an `Err`. Transient errors
+    /// (a write conflict, a failover) mean running the body again, for up to two minutes.
+    pub async fn settle<R>(&mut self, result: mongodb::error::Result<R>) -> Settled<R> {
+        let within_limit = self.started.elapsed() < RETRY_LIMIT;
+        let value = match result {
+            Ok(value) => value,
+            Err(error) => {
+                // Aborting a transaction the server already aborted fails harmlessly.
+                let _ = self.session.abort_transaction().await;
+                if error.contains_label(TRANSIENT_TRANSACTION_ERROR) && within_limit {
+                    return Settled::Again;
+                }
+                return Settled::Done(Err(error));
+            }
+        };
+        loop {
+            match self.session.commit_transaction().await {
+                Ok(()) => break,
+                Err(error)
+                    if error.contains_label(UNKNOWN_TRANSACTION_COMMIT_RESULT)
+                        && self.started.elapsed() < RETRY_LIMIT => {}
+                Err(error) if error.contains_label(TRANSIENT_TRANSACTION_ERROR) && within_limit => {
+                    return Settled::Again;
+                }
+                Err(error) => return Settled::Done(Err(error)),
+            }
+        }
+        if self.outbox.options.fast_path {
+            self.outbox.publish_entries(&self.staged).await;
+        }
+        Settled::Done(Ok(value))
+    }
+}
+
+/// Runs a block as one MongoDB transaction of `$outbox` and commits it, retrying the whole block
+/// on transient errors (so it must do nothing but database work through `$tx`); then publishes
+/// the events it staged with [`Tx::publish`] (unless the fast path is off). Evaluates to the
+/// block's `mongodb::error::Result`. An `Err` rolls everything back; see
+/// [`abort`](crate::outbox::abort) to give a reason.
+#[macro_export]
+macro_rules! transaction {
+    ($outbox:expr, |$tx:ident| $body:block) => {
+        async {
+            let mut attempts = $outbox.attempts().await?;
+            loop {
+                let result = {
+                    #[allow(unused_mut)]
+                    let mut $tx = attempts.begin().await?;
+                    async { $body }.await
+                };
+                if let $crate::outbox::Settled::Done(done) = attempts.settle(result).await {
+                    break done;
+                }
+            }
+        }
+        .await
+    };
+}
+
+/// An error that rolls a [`transaction!`](crate::transaction) back and carries `reason` to the
+/// caller, who finds it again with [`aborted`].
+pub fn abort<T: std::any::Any + Send + Sync>(reason: T) -> mongodb::error::Error {
+    mongodb::error::Error::custom(reason)
+}
+
+/// The reason a transaction was rolled back with [`abort`], if it was and of this type.
+pub fn aborted<T: std::any::Any>(error: &mongodb::error::Error) -> Option<&T> {
+    error.get_custom::<T>()
+}
+
 impl Outbox {
     pub fn new(client: Client, database: &Database, publisher: Publisher) -> Self {
         Self {
@@ -227,42 +340,15 @@ impl Outbox {
         Ok(())
     }
 
-    /// Runs `work` in a MongoDB transaction and commits it, retrying the whole of `work` on
-    /// transient errors (so `work` must do nothing but database writes through `tx`); then
-    /// publishes the events it staged (unless the fast path is off).
-    ///
-    /// `context` is handed to every attempt by reference, which is how `work` reaches outside
-    /// values (the futures of `work` may borrow only from its arguments). To roll back, return
-    /// an error, e.g. `mongodb::error::Error::custom(reason)` (found again with
-    /// `error.get_custom::<Reason>()`); `Ok` commits whatever was written.
-    pub async fn transaction<R, C, F>(&self, context: C, mut work: F) -> mongodb::error::Result<R>
-    where
-        C: Send,
-        F: for<'b> FnMut(Tx<'b>, &'b mut C) -> BoxFuture<'b, mongodb::error::Result<R>> + Send,
-    {
-        let mut staged: Vec<Entry> = Vec::new();
-        let mut session = self.client.start_session().await?;
-        let value = session
-            .start_transaction()
-            .and_run(
-                (&mut staged, context, &mut work, &self.entries),
-                |session, (staged, context, work, entries)| {
-                    // A retried attempt starts over: entries staged by an aborted one were
-                    // rolled back with it.
-                    staged.clear();
-                    let tx = Tx {
-                        session,
-                        staged,
-                        entries,
-                    };
-                    (**work)(tx, context)
-                },
-            )
-            .await?;
-        if self.options.fast_path {
-            self.publish_entries(&staged).await;
-        }
-        Ok(value)
+    /// Starts the attempts of one transaction; [`transaction!`](crate::transaction) drives them.
+    pub async fn attempts(&self) -> mongodb::error::Result<Attempts<'_>> {
+        Ok(Attempts {
+            outbox: self,
+            session: self.client.start_session().await?,
+            staged: Vec::new(),
+            started: std::time::Instant::now(),
+            attempt: 0,
+        })
     }
 
     /// Publishes `entries` in order and marks each published. Stops at the first transient

@@ -70,15 +70,15 @@ impl SaveError {
     }
 }
 
-/// The marker a [`SaveError::Stale`] carries through a MongoDB transaction callback (whose
-/// errors must be `mongodb::error::Error`); see [`is_stale`].
+/// The reason a [`SaveError::Stale`] rolls a transaction back with ([`crate::outbox::abort`],
+/// whose errors must be `mongodb::error::Error`); see [`is_stale`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StaleMarker;
 
 impl From<SaveError> for mongodb::error::Error {
     fn from(error: SaveError) -> Self {
         match error {
-            SaveError::Stale => mongodb::error::Error::custom(StaleMarker),
+            SaveError::Stale => crate::outbox::abort(StaleMarker),
             SaveError::Mongo(error) => error,
         }
     }
@@ -86,7 +86,7 @@ impl From<SaveError> for mongodb::error::Error {
 
 /// Whether a MongoDB error is a stale save that went through a transaction callback.
 pub fn is_stale(error: &mongodb::error::Error) -> bool {
-    error.get_custom::<StaleMarker>().is_some()
+    crate::outbox::aborted::<StaleMarker>(error).is_some()
 }
 
 /// The filter of an optimistic update: this document, still at the version that was read.

@@ -13,7 +13,6 @@
 use bson::doc;
 use bson::oid::ObjectId;
 use common::events::{OrderStatus, PaymentCreated, PaymentExpired, PaymentRefunded};
-use futures::FutureExt as _;
 
 use crate::app::AppState;
 use crate::models::order::Order;
@@ -45,7 +44,8 @@ pub enum Expiry {
     Unknown,
 }
 
-/// The marker of a transaction that must run again (the document changed under it).
+/// The reason a transaction is rolled back when the documents it read changed under it in a way
+/// no write conflict caught; the event that ran it is redelivered.
 #[derive(Debug, Clone, Copy)]
 struct Changed;
 
@@ -56,78 +56,71 @@ pub async fn charged(
     key: &str,
     charge_id: &str,
 ) -> mongodb::error::Result<Charged> {
-    let context = (state, order_id, key, charge_id);
-    state
-        .outbox
-        .transaction(context, |mut tx, &mut (state, order_id, key, charge_id)| {
-            async move {
-                let order = state
-                    .orders
-                    .find_one(doc! { "_id": order_id })
-                    .session(tx.session())
-                    .await?
-                    .ok_or_else(|| mongodb::error::Error::custom(Changed))?;
-                // Whatever the outcome, this attempt is over.
-                end_attempt(state, &mut tx, order_id, key).await?;
-                if let Some(payment_id) = order.payment_id {
-                    let payment = state
-                        .payments
-                        .find_one(doc! { "_id": payment_id })
-                        .session(tx.session())
-                        .await?
-                        .ok_or_else(|| mongodb::error::Error::custom(Changed))?;
-                    if payment.stripe_id == charge_id {
-                        return Ok(Charged::AlreadyPaid(payment));
-                    }
-                    refund::make_due(
-                        &state.refunds,
-                        tx.session(),
-                        charge_id,
-                        order_id,
-                        Reason::Duplicate,
-                    )
-                    .await?;
-                    return Ok(Charged::Refunding(Reason::Duplicate));
-                }
-                if order.status == OrderStatus::Cancelled {
-                    refund::make_due(
-                        &state.refunds,
-                        tx.session(),
-                        charge_id,
-                        order_id,
-                        Reason::OrderCancelled,
-                    )
-                    .await?;
-                    return Ok(Charged::Refunding(Reason::OrderCancelled));
-                }
-                let payment = Payment::new(order_id, charge_id.to_owned());
-                state
-                    .payments
-                    .insert_one(&payment)
-                    .session(tx.session())
-                    .await?;
-                let marked = state
-                    .orders
-                    .update_one(
-                        doc! { "_id": order_id, "paymentId": null },
-                        doc! { "$set": { "paymentId": payment.id } },
-                    )
-                    .session(tx.session())
-                    .await?;
-                if marked.matched_count != 1 {
-                    return Err(mongodb::error::Error::custom(Changed));
-                }
-                tx.publish(&PaymentCreated {
-                    id: payment.id,
-                    order_id,
-                    stripe_id: payment.stripe_id.clone(),
-                })
-                .await?;
-                Ok(Charged::Paid(payment))
+    common::transaction!(state.outbox, |tx| {
+        let order = state
+            .orders
+            .find_one(doc! { "_id": order_id })
+            .session(tx.session())
+            .await?
+            .ok_or_else(|| common::outbox::abort(Changed))?;
+        // Whatever the outcome, this attempt is over.
+        end_attempt(state, &mut tx, order_id, key).await?;
+        if let Some(payment_id) = order.payment_id {
+            let payment = state
+                .payments
+                .find_one(doc! { "_id": payment_id })
+                .session(tx.session())
+                .await?
+                .ok_or_else(|| common::outbox::abort(Changed))?;
+            if payment.stripe_id == charge_id {
+                return Ok(Charged::AlreadyPaid(payment));
             }
-            .boxed()
+            refund::make_due(
+                &state.refunds,
+                tx.session(),
+                charge_id,
+                order_id,
+                Reason::Duplicate,
+            )
+            .await?;
+            return Ok(Charged::Refunding(Reason::Duplicate));
+        }
+        if order.status == OrderStatus::Cancelled {
+            refund::make_due(
+                &state.refunds,
+                tx.session(),
+                charge_id,
+                order_id,
+                Reason::OrderCancelled,
+            )
+            .await?;
+            return Ok(Charged::Refunding(Reason::OrderCancelled));
+        }
+        let payment = Payment::new(order_id, charge_id.to_owned());
+        state
+            .payments
+            .insert_one(&payment)
+            .session(tx.session())
+            .await?;
+        let marked = state
+            .orders
+            .update_one(
+                doc! { "_id": order_id, "paymentId": null },
+                doc! { "$set": { "paymentId": payment.id } },
+            )
+            .session(tx.session())
+            .await?;
+        if marked.matched_count != 1 {
+            return Err(common::outbox::abort(Changed));
+        }
+        tx.publish(&PaymentCreated {
+            id: payment.id,
+            order_id,
+            stripe_id: payment.stripe_id.clone(),
         })
-        .await
+        .await?;
+        Ok(Charged::Paid(payment))
+    })
 }
 
 /// Ends the attempt keyed `key` on order `order_id`, which charged nothing (declined). If the
@@ -138,62 +131,45 @@ pub async fn uncharged(
     order_id: ObjectId,
     key: &str,
 ) -> mongodb::error::Result<bool> {
-    let context = (state, order_id, key);
-    state
-        .outbox
-        .transaction(context, |mut tx, &mut (state, order_id, key)| {
-            async move {
-                end_attempt(state, &mut tx, order_id, key).await?;
-                reach_verdict(state, &mut tx, order_id, doc! { "expiryDue": true }).await
-            }
-            .boxed()
-        })
-        .await
+    common::transaction!(state.outbox, |tx| {
+        end_attempt(state, &mut tx, order_id, key).await?;
+        reach_verdict(state, &mut tx, order_id, doc! { "expiryDue": true }).await
+    })
 }
 
 /// `expiration:complete` for order `order_id`.
 pub async fn expire(state: &AppState, order_id: ObjectId) -> mongodb::error::Result<Expiry> {
-    let context = (state, order_id);
-    state
-        .outbox
-        .transaction(context, |mut tx, &mut (state, order_id)| {
-            async move {
-                let Some(order) = state
-                    .orders
-                    .find_one(doc! { "_id": order_id })
-                    .session(tx.session())
-                    .await?
-                else {
-                    return Ok(Expiry::Unknown);
-                };
-                if order.payment_id.is_some()
-                    || order.expired
-                    || order.status == OrderStatus::Cancelled
-                {
-                    return Ok(Expiry::Settled);
-                }
-                if order.attempt.is_some() {
-                    state
-                        .orders
-                        .update_one(
-                            doc! { "_id": order_id },
-                            doc! { "$set": { "expiryDue": true } },
-                        )
-                        .session(tx.session())
-                        .await?;
-                    return Ok(Expiry::Deferred);
-                }
-                if reach_verdict(state, &mut tx, order_id, doc! {}).await? {
-                    Ok(Expiry::Expired)
-                } else {
-                    // Read as free of attempts and payments, then not so when written: the
-                    // transaction's write conflict normally catches that first.
-                    Err(mongodb::error::Error::custom(Changed))
-                }
-            }
-            .boxed()
-        })
-        .await
+    common::transaction!(state.outbox, |tx| {
+        let Some(order) = state
+            .orders
+            .find_one(doc! { "_id": order_id })
+            .session(tx.session())
+            .await?
+        else {
+            return Ok(Expiry::Unknown);
+        };
+        if order.payment_id.is_some() || order.expired || order.status == OrderStatus::Cancelled {
+            return Ok(Expiry::Settled);
+        }
+        if order.attempt.is_some() {
+            state
+                .orders
+                .update_one(
+                    doc! { "_id": order_id },
+                    doc! { "$set": { "expiryDue": true } },
+                )
+                .session(tx.session())
+                .await?;
+            return Ok(Expiry::Deferred);
+        }
+        if reach_verdict(state, &mut tx, order_id, doc! {}).await? {
+            Ok(Expiry::Expired)
+        } else {
+            // Read as free of attempts and payments, then not so when written: the
+            // transaction's write conflict normally catches that first.
+            Err(common::outbox::abort(Changed))
+        }
+    })
 }
 
 /// Removes the attempt keyed `key` from the order, if it is still there.
@@ -250,29 +226,22 @@ pub async fn refund_if_paid(state: &AppState, order: &Order) -> mongodb::error::
     let Some(payment_id) = order.payment_id else {
         return Ok(());
     };
-    let context = (state, order.id, payment_id);
-    state
-        .outbox
-        .transaction(context, |mut tx, &mut (state, order_id, payment_id)| {
-            async move {
-                let payment = state
-                    .payments
-                    .find_one(doc! { "_id": payment_id })
-                    .session(tx.session())
-                    .await?
-                    .ok_or_else(|| mongodb::error::Error::custom(Changed))?;
-                refund::make_due(
-                    &state.refunds,
-                    tx.session(),
-                    &payment.stripe_id,
-                    order_id,
-                    Reason::OrderCancelled,
-                )
-                .await
-            }
-            .boxed()
-        })
+    common::transaction!(state.outbox, |tx| {
+        let payment = state
+            .payments
+            .find_one(doc! { "_id": payment_id })
+            .session(tx.session())
+            .await?
+            .ok_or_else(|| common::outbox::abort(Changed))?;
+        refund::make_due(
+            &state.refunds,
+            tx.session(),
+            &payment.stripe_id,
+            order.id,
+            Reason::OrderCancelled,
+        )
         .await
+    })
 }
 
 /// Records that Stripe refunded `refund`'s charge (as `refund_id`, if we know it) and announces
@@ -282,33 +251,26 @@ pub async fn refunded(
     refund: &Refund,
     refund_id: Option<&str>,
 ) -> mongodb::error::Result<()> {
-    let context = (state, refund, refund_id);
-    state
-        .outbox
-        .transaction(context, |mut tx, &mut (state, refund, refund_id)| {
-            async move {
-                let marked = state
-                    .refunds
-                    .update_one(
-                        doc! { "_id": &refund.charge_id, "refundedAt": null },
-                        doc! {
-                            "$set": { "refundedAt": bson::DateTime::now(), "refundId": refund_id },
-                            "$unset": { "leaseUntil": "", "lastError": "" },
-                        },
-                    )
-                    .session(tx.session())
-                    .await?;
-                if marked.matched_count == 1 {
-                    tx.publish(&PaymentRefunded {
-                        order_id: refund.order_id,
-                        stripe_id: refund.charge_id.clone(),
-                        refund_id: refund_id.unwrap_or_default().to_owned(),
-                    })
-                    .await?;
-                }
-                Ok(())
-            }
-            .boxed()
-        })
-        .await
+    common::transaction!(state.outbox, |tx| {
+        let marked = state
+            .refunds
+            .update_one(
+                doc! { "_id": &refund.charge_id, "refundedAt": null },
+                doc! {
+                    "$set": { "refundedAt": bson::DateTime::now(), "refundId": refund_id },
+                    "$unset": { "leaseUntil": "", "lastError": "" },
+                },
+            )
+            .session(tx.session())
+            .await?;
+        if marked.matched_count == 1 {
+            tx.publish(&PaymentRefunded {
+                order_id: refund.order_id,
+                stripe_id: refund.charge_id.clone(),
+                refund_id: refund_id.unwrap_or_default().to_owned(),
+            })
+            .await?;
+        }
+        Ok(())
+    })
 }

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use bson::{Document, doc};
 use common::events::TicketCreated;
 use common::outbox::{Outbox, OutboxOptions};
-use futures::FutureExt as _;
 use mongodb::Collection;
 use test_support::http::eventually;
 use test_support::mongo::TestDb;
@@ -44,19 +43,14 @@ fn quick_relay() -> OutboxOptions {
 
 /// Inserts a ticket and stages its `ticket:created` in one transaction.
 async fn create_ticket(setup: &Setup, event: &TicketCreated) -> mongodb::error::Result<()> {
-    setup
-        .outbox
-        .transaction((&setup.tickets, event), |mut tx, (tickets, event)| {
-            async move {
-                tickets
-                    .insert_one(doc! { "_id": event.id, "title": &event.title, "version": 0_i64 })
-                    .session(tx.session())
-                    .await?;
-                tx.publish(*event).await
-            }
-            .boxed()
-        })
-        .await
+    common::transaction!(setup.outbox, |tx| {
+        setup
+            .tickets
+            .insert_one(doc! { "_id": event.id, "title": &event.title, "version": 0_i64 })
+            .session(tx.session())
+            .await?;
+        tx.publish(event).await
+    })
 }
 
 fn body_of(event: &TicketCreated) -> serde_json::Value {
@@ -106,22 +100,20 @@ async fn a_rolled_back_transaction_writes_and_publishes_nothing() {
     let setup = setup(&nats, OutboxOptions::default()).await;
     let doomed = ticket_created("doomed");
 
-    let error = setup
-        .outbox
-        .transaction((&setup.tickets, &doomed), |mut tx, (tickets, event)| {
-            async move {
-                tickets
-                    .insert_one(doc! { "_id": event.id, "title": &event.title })
-                    .session(tx.session())
-                    .await?;
-                tx.publish(*event).await?;
-                Err::<(), _>(mongodb::error::Error::custom(Refused))
-            }
-            .boxed()
-        })
-        .await
-        .expect_err("rolled back");
-    assert!(error.get_custom::<Refused>().is_some(), "{error}");
+    let error = common::transaction!(setup.outbox, |tx| {
+        setup
+            .tickets
+            .insert_one(doc! { "_id": doomed.id, "title": &doomed.title })
+            .session(tx.session())
+            .await?;
+        tx.publish(&doomed).await?;
+        Err::<(), _>(common::outbox::abort(Refused))
+    })
+    .expect_err("rolled back");
+    assert!(
+        common::outbox::aborted::<Refused>(&error).is_some(),
+        "{error}"
+    );
 
     // A later transaction's event is the only one that ever reaches the stream.
     let later = ticket_created("later");

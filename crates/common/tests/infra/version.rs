@@ -4,7 +4,6 @@ use bson::oid::ObjectId;
 use bson::{Document, doc};
 use common::outbox::Outbox;
 use common::version::{Applied, SaveError, apply_replica, is_stale, save_owned, stored_version};
-use futures::FutureExt as _;
 use mongodb::Collection;
 use test_support::mongo::TestDb;
 use test_support::nats::TestNats;
@@ -73,25 +72,20 @@ async fn a_stale_save_inside_a_transaction_rolls_back_its_event() {
         .expect("inserts");
 
     let event = ticket_created("never");
-    let error = outbox
-        .transaction((&things, &event), |mut tx, (things, event)| {
-            async move {
-                tx.publish(*event).await?;
-                // Read at version 2, but it is at 3 by now.
-                save_owned(
-                    things,
-                    Some(tx.session()),
-                    id,
-                    2,
-                    doc! { "$set": { "title": "b" } },
-                )
-                .await?;
-                Ok(())
-            }
-            .boxed()
-        })
-        .await
-        .expect_err("stale");
+    let error = common::transaction!(outbox, |tx| {
+        tx.publish(&event).await?;
+        // Read at version 2, but it is at 3 by now.
+        save_owned(
+            &things,
+            Some(tx.session()),
+            id,
+            2,
+            doc! { "$set": { "title": "b" } },
+        )
+        .await?;
+        Ok(())
+    })
+    .expect_err("stale");
     assert!(is_stale(&error), "{error}");
     assert_eq!(outbox.pending().await.expect("counts"), 0);
     assert_eq!(stored(&things, id).await.get_str("title"), Ok("a"));

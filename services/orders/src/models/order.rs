@@ -35,7 +35,6 @@ use common::events::{
 };
 use common::outbox::Outbox;
 use common::version::{SaveError, is_stale, save_owned};
-use futures::FutureExt as _;
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 use serde::{Deserialize, Serialize};
@@ -174,15 +173,10 @@ pub async fn create(
             price: ticket.price,
         },
     };
-    outbox
-        .transaction((orders, order, &event), |mut tx, (orders, order, event)| {
-            async move {
-                orders.insert_one(&**order).session(tx.session()).await?;
-                tx.publish(*event).await
-            }
-            .boxed()
-        })
-        .await
+    common::transaction!(outbox, |tx| {
+        orders.insert_one(order).session(tx.session()).await?;
+        tx.publish(&event).await
+    })
 }
 
 /// What [`cancel`] found and did.
@@ -208,47 +202,42 @@ pub async fn cancel(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let result = outbox
-            .transaction((orders, id), |mut tx, (orders, id)| {
-                async move {
-                    let Some(order) = orders
-                        .find_one(doc! { "_id": *id })
-                        .session(tx.session())
-                        .await?
-                    else {
-                        return Ok(Cancelled::NotFound);
-                    };
-                    match order.status {
-                        OrderStatus::Cancelled => return Ok(Cancelled::Already(order)),
-                        OrderStatus::Complete => return Ok(Cancelled::Complete(order)),
-                        OrderStatus::Created | OrderStatus::AwaitingPayment => {}
-                    }
-                    let version = save_owned(
-                        orders,
-                        Some(tx.session()),
-                        order.id,
-                        order.version,
-                        doc! { "$set": { "status": OrderStatus::Cancelled.as_str() } },
-                    )
-                    .await?;
-                    let order = Order {
-                        status: OrderStatus::Cancelled,
-                        version,
-                        ..order
-                    };
-                    tx.publish(&OrderCancelled {
-                        id: order.id,
-                        version,
-                        ticket: OrderCancelledTicket {
-                            id: order.ticket_id,
-                        },
-                    })
-                    .await?;
-                    Ok(Cancelled::Now(order))
-                }
-                .boxed()
+        let result = common::transaction!(outbox, |tx| {
+            let Some(order) = orders
+                .find_one(doc! { "_id": id })
+                .session(tx.session())
+                .await?
+            else {
+                return Ok(Cancelled::NotFound);
+            };
+            match order.status {
+                OrderStatus::Cancelled => return Ok(Cancelled::Already(order)),
+                OrderStatus::Complete => return Ok(Cancelled::Complete(order)),
+                OrderStatus::Created | OrderStatus::AwaitingPayment => {}
+            }
+            let version = save_owned(
+                orders,
+                Some(tx.session()),
+                order.id,
+                order.version,
+                doc! { "$set": { "status": OrderStatus::Cancelled.as_str() } },
+            )
+            .await?;
+            let order = Order {
+                status: OrderStatus::Cancelled,
+                version,
+                ..order
+            };
+            tx.publish(&OrderCancelled {
+                id: order.id,
+                version,
+                ticket: OrderCancelledTicket {
+                    id: order.ticket_id,
+                },
             })
-            .await;
+            .await?;
+            Ok(Cancelled::Now(order))
+        });
         match result {
             Err(error) if is_stale(&error) && attempt < STALE_RETRIES => continue,
             other => return other,

@@ -20,7 +20,7 @@ use bson::{Document, doc};
 use common::events::{OrderCancelled, OrderCreated, TicketCreated, TicketUpdated, wire};
 use common::outbox::Outbox;
 use common::version::{SaveError, save_owned};
-use futures::{FutureExt as _, TryStreamExt as _};
+use futures::TryStreamExt as _;
 use mongodb::options::{IndexOptions, ReturnDocument};
 use mongodb::{Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
@@ -182,15 +182,13 @@ impl TicketStore {
 
     /// Inserts a new ticket and publishes `ticket:created`.
     pub async fn create(&self, ticket: &Ticket) -> mongodb::error::Result<()> {
-        self.outbox
-            .transaction((&self.tickets, ticket), |mut tx, (tickets, ticket)| {
-                async move {
-                    tickets.insert_one(*ticket).session(tx.session()).await?;
-                    tx.publish(&ticket.created_event()).await
-                }
-                .boxed()
-            })
-            .await
+        common::transaction!(self.outbox, |tx| {
+            self.tickets
+                .insert_one(ticket)
+                .session(tx.session())
+                .await?;
+            tx.publish(&ticket.created_event()).await
+        })
     }
 
     /// Saves a new title and price on a ticket read as `read`, and publishes `ticket:updated`;
@@ -207,108 +205,96 @@ impl TicketStore {
             version: read.version + 1,
             ..read.clone()
         };
-        self.outbox
-            .transaction(
-                (&self.tickets, read, &updated),
-                |mut tx, (tickets, read, updated)| {
-                    async move {
-                        let set =
-                            doc! { "$set": { "title": &updated.title, "price": updated.price } };
-                        save_owned(*tickets, Some(tx.session()), read.id, read.version, set)
-                            .await?;
-                        tx.publish(&updated.updated_event()).await
-                    }
-                    .boxed()
-                },
+        common::transaction!(self.outbox, |tx| {
+            let set = doc! { "$set": { "title": &updated.title, "price": updated.price } };
+            save_owned(
+                &self.tickets,
+                Some(tx.session()),
+                read.id,
+                read.version,
+                set,
             )
-            .await
-            .map_err(SaveError::from_transaction)?;
+            .await?;
+            tx.publish(&updated.updated_event()).await
+        })
+        .map_err(SaveError::from_transaction)?;
         Ok(updated)
     }
 
     /// Reserves the event's ticket for its order, unless that is done already or the order was
     /// cancelled already.
     pub async fn reserve(&self, order: &OrderCreated) -> mongodb::error::Result<Change> {
-        let context = (&self.tickets, &self.order_marks, order);
-        self.outbox
-            .transaction(context, |mut tx, (tickets, marks, order)| {
-                async move {
-                    // A write, not a read: see the module docs.
-                    let mark = marks
-                        .find_one_and_update(
-                            doc! { "_id": order.id },
-                            doc! { "$set": {
-                                "ticketId": order.ticket.id,
-                                "seenAt": bson::DateTime::now(),
-                            } },
-                        )
-                        .upsert(true)
-                        .return_document(ReturnDocument::After)
-                        .session(tx.session())
-                        .await?;
-                    if mark.is_some_and(|mark| mark.contains_key("releasedAt")) {
-                        return Ok(Change::OrderAlreadyReleased);
-                    }
-                    let reserved = tickets
-                        .find_one_and_update(
-                            doc! { "_id": order.ticket.id, "orderId": { "$ne": order.id } },
-                            doc! { "$set": { "orderId": order.id }, "$inc": { "version": 1 } },
-                        )
-                        .return_document(ReturnDocument::After)
-                        .session(tx.session())
-                        .await?;
-                    match reserved {
-                        Some(ticket) => {
-                            tx.publish(&ticket.updated_event()).await?;
-                            Ok(Change::Applied(ticket))
-                        }
-                        None => unchanged_or_missing(tickets, &mut tx, order.ticket.id).await,
-                    }
+        common::transaction!(self.outbox, |tx| {
+            // A write, not a read: see the module docs.
+            let mark = self
+                .order_marks
+                .find_one_and_update(
+                    doc! { "_id": order.id },
+                    doc! { "$set": {
+                        "ticketId": order.ticket.id,
+                        "seenAt": bson::DateTime::now(),
+                    } },
+                )
+                .upsert(true)
+                .return_document(ReturnDocument::After)
+                .session(tx.session())
+                .await?;
+            if mark.is_some_and(|mark| mark.contains_key("releasedAt")) {
+                return Ok(Change::OrderAlreadyReleased);
+            }
+            let reserved = self
+                .tickets
+                .find_one_and_update(
+                    doc! { "_id": order.ticket.id, "orderId": { "$ne": order.id } },
+                    doc! { "$set": { "orderId": order.id }, "$inc": { "version": 1 } },
+                )
+                .return_document(ReturnDocument::After)
+                .session(tx.session())
+                .await?;
+            match reserved {
+                Some(ticket) => {
+                    tx.publish(&ticket.updated_event()).await?;
+                    Ok(Change::Applied(ticket))
                 }
-                .boxed()
-            })
-            .await
+                None => unchanged_or_missing(&self.tickets, &mut tx, order.ticket.id).await,
+            }
+        })
     }
 
     /// Frees the event's ticket if this order holds it, and remembers the order as cancelled.
     pub async fn release(&self, order: &OrderCancelled) -> mongodb::error::Result<Change> {
-        let context = (&self.tickets, &self.order_marks, order);
-        self.outbox
-            .transaction(context, |mut tx, (tickets, marks, order)| {
-                async move {
-                    // Always a change to the marker (`seenAt` moves), so that it conflicts with
-                    // a concurrent reserve even on a redelivery.
-                    let now = bson::DateTime::now();
-                    marks
-                        .update_one(
-                            doc! { "_id": order.id },
-                            doc! {
-                                "$set": { "ticketId": order.ticket.id, "seenAt": now },
-                                "$min": { "releasedAt": now },
-                            },
-                        )
-                        .upsert(true)
-                        .session(tx.session())
-                        .await?;
-                    let freed = tickets
-                        .find_one_and_update(
-                            doc! { "_id": order.ticket.id, "orderId": order.id },
-                            doc! { "$unset": { "orderId": "" }, "$inc": { "version": 1 } },
-                        )
-                        .return_document(ReturnDocument::After)
-                        .session(tx.session())
-                        .await?;
-                    match freed {
-                        Some(ticket) => {
-                            tx.publish(&ticket.updated_event()).await?;
-                            Ok(Change::Applied(ticket))
-                        }
-                        None => unchanged_or_missing(tickets, &mut tx, order.ticket.id).await,
-                    }
+        common::transaction!(self.outbox, |tx| {
+            // Always a change to the marker (`seenAt` moves), so that it conflicts with a
+            // concurrent reserve even on a redelivery.
+            let now = bson::DateTime::now();
+            self.order_marks
+                .update_one(
+                    doc! { "_id": order.id },
+                    doc! {
+                        "$set": { "ticketId": order.ticket.id, "seenAt": now },
+                        "$min": { "releasedAt": now },
+                    },
+                )
+                .upsert(true)
+                .session(tx.session())
+                .await?;
+            let freed = self
+                .tickets
+                .find_one_and_update(
+                    doc! { "_id": order.ticket.id, "orderId": order.id },
+                    doc! { "$unset": { "orderId": "" }, "$inc": { "version": 1 } },
+                )
+                .return_document(ReturnDocument::After)
+                .session(tx.session())
+                .await?;
+            match freed {
+                Some(ticket) => {
+                    tx.publish(&ticket.updated_event()).await?;
+                    Ok(Change::Applied(ticket))
                 }
-                .boxed()
-            })
-            .await
+                None => unchanged_or_missing(&self.tickets, &mut tx, order.ticket.id).await,
+            }
+        })
     }
 }
 
