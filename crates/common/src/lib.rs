@@ -3,7 +3,8 @@
 //! - [`error`]: the one error type and the contract's error body;
 //! - [`json`] and [`validation`]: request bodies that fail with that body, field by field;
 //! - [`session`]: the cookie-session JWT and the `CurrentUser` / `RequireUser` extractors;
-//! - [`config`], [`telemetry`], [`http`]: start-up, logs, probes and graceful shutdown;
+//! - [`config`], [`telemetry`], [`http`], [`service`]: start-up, logs, probes, the one lifecycle
+//!   every service has, and graceful shutdown;
 //! - [`mongo`]: connecting and the id rules;
 //! - [`events`]: the typed events on NATS JetStream, their publisher and listener;
 //! - [`outbox`]: committing a state change and its event together;
@@ -16,6 +17,7 @@ pub mod http;
 pub mod json;
 pub mod mongo;
 pub mod outbox;
+pub mod service;
 pub mod session;
 pub mod telemetry;
 pub mod validation;

@@ -3,7 +3,7 @@
 //! Publishing to NATS after writing to MongoDB loses the event if the process dies in between
 //! or NATS is away; publishing before writing announces changes that may never happen. Instead,
 //! the event is written as a document of the service's own `outbox` collection in the same
-//! MongoDB transaction as the change ([`Outbox::transaction`], [`Tx::publish`]). Then:
+//! MongoDB transaction as the change ([`transaction!`](crate::transaction), [`Tx::publish`]). Then:
 //!
 //! - right after the commit, on the request path, the staged events are published (the fast
 //!   path; a request finds its event in the stream when it returns, NATS permitting);
@@ -117,6 +117,8 @@ impl Entry {
 pub struct OutboxOptions {
     /// Publish right after the commit. Off only in tests that simulate a crash before it.
     pub fast_path: bool,
+    /// Run the background relay. Off only in tests that simulate a crash before it publishes.
+    pub relay: bool,
     /// How often the relay looks for pending entries.
     pub relay_interval: Duration,
     /// How old a pending entry must be before the relay takes it, so that it does not race the
@@ -133,6 +135,7 @@ impl Default for OutboxOptions {
     fn default() -> Self {
         Self {
             fast_path: true,
+            relay: true,
             relay_interval: Duration::from_secs(1),
             relay_grace: Duration::from_secs(2),
             relay_batch: 100,
@@ -487,6 +490,9 @@ impl Outbox {
     pub fn spawn_relay(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
         let outbox = self.clone();
         tokio::spawn(async move {
+            if !outbox.options.relay {
+                return;
+            }
             let mut first = true;
             loop {
                 let pass = if first {

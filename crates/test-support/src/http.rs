@@ -82,3 +82,9 @@ where
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// Where to reach a service bound to `address`: its port on 127.0.0.1 (services bind
+/// `0.0.0.0`, which is no address to send to).
+pub fn loopback(address: std::net::SocketAddr) -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], address.port()))
+}

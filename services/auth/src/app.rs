@@ -32,12 +32,12 @@ impl FromRef<AppState> for SessionKeys {
     }
 }
 
-pub fn router(state: AppState, database: &Database) -> Router {
+pub fn router(state: AppState, readiness: Readiness) -> Router {
     let routes = Router::new()
         .route("/api/users/signup", post(routes::signup::handler))
         .route("/api/users/signin", post(routes::signin::handler))
         .route("/api/users/signout", post(routes::signout::handler))
         .route("/api/users/currentuser", get(routes::current_user::handler))
         .with_state(state);
-    finish_router(routes, Readiness::new().mongo(database.clone()))
+    finish_router(routes, readiness)
 }

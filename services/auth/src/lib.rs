@@ -12,20 +12,16 @@ pub mod routes;
 pub use app::{AppState, router};
 pub use config::Config;
 
-use std::future::Future;
+use common::http::Readiness;
+use common::service::{Service, Tuning};
 
-use tokio::net::TcpListener;
-
-/// Connects to MongoDB, makes sure the indexes exist, and serves on `listener` until `shutdown`.
-pub async fn run(
-    config: Config,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+/// Connects to MongoDB, makes sure the indexes exist and binds the port. Auth has no events,
+/// so `tuning` changes nothing; it takes one as every service does.
+pub async fn build(config: Config, _tuning: Tuning) -> anyhow::Result<Service> {
     let (_client, database) = common::mongo::connect(&config.mongo_uri, "auth").await?;
     let state = AppState::new(&database, &config);
     models::user::ensure_indexes(&state.users).await?;
-    tracing::info!(address = %listener.local_addr()?, "auth listening");
-    common::http::serve(listener, router(state, &database), shutdown).await?;
-    Ok(())
+    let readiness = Readiness::new().mongo(database);
+    let listener = common::http::bind(config.port).await?;
+    Ok(Service::http("auth", listener, router(state, readiness)))
 }

@@ -47,7 +47,7 @@ impl FromRef<AppState> for StripeKey {
 /// `/readyz` checks nothing beyond the process: the pages depend on the ingress, but a client
 /// taken out of rotation while the API is down would turn friendly error pages into the
 /// ingress's 503s, and would come back no sooner.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, readiness: Readiness) -> Router {
     let api = state.api.clone();
     let pages = Router::new()
         .route("/", get(routes::landing::handler))
@@ -69,7 +69,7 @@ pub fn router(state: AppState) -> Router {
         .route("/orders/{order_id}", get(routes::show_order::handler))
         .route("/static/{name}", get(assets::handler))
         .with_state(state);
-    finish_router(pages, Readiness::new())
+    finish_router(pages, readiness)
         // Replaces the JSON 404 of the API services with the 404 page.
         .fallback(move |from: Forwarded| routes::not_found::handler(api.clone(), from))
         .layer(axum::middleware::map_response(security_headers))

@@ -27,18 +27,18 @@ pub mod views;
 pub use app::{AppState, router};
 pub use config::Config;
 
-use std::future::Future;
+use common::http::Readiness;
+use common::service::{Service, Tuning};
 
-use tokio::net::TcpListener;
-
-/// Serves the pages on `listener` until `shutdown`.
-pub async fn run(
-    config: Config,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+/// Prepares the pages' state and binds the port. Ready while the process lives: checking the
+/// ingress would turn an API outage into nginx 503s instead of the friendly error pages.
+pub async fn build(config: Config, _tuning: Tuning) -> anyhow::Result<Service> {
     let state = AppState::new(&config)?;
-    tracing::info!(address = %listener.local_addr()?, ingress = %config.ingress_url, "client listening");
-    common::http::serve(listener, router(state), shutdown).await?;
-    Ok(())
+    tracing::info!(ingress = %config.ingress_url, "client pages fetch through the ingress");
+    let listener = common::http::bind(config.port).await?;
+    Ok(Service::http(
+        "client",
+        listener,
+        router(state, Readiness::new()),
+    ))
 }

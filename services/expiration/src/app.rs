@@ -1,16 +1,9 @@
-//! The router: no routes of its own, only the probes. `/readyz` checks Redis and NATS.
+//! The router: no routes of its own, only the probes (`/readyz` checks Redis and NATS, see
+//! `build`).
 
 use axum::Router;
 use common::http::{Readiness, finish_router};
 
-use crate::queue::JobQueue;
-
-pub fn router(queue: JobQueue, nats: async_nats::Client) -> Router {
-    let readiness = Readiness::new()
-        .check("redis", move || {
-            let queue = queue.clone();
-            async move { Ok(queue.ping().await?) }
-        })
-        .nats(nats);
+pub fn router(readiness: Readiness) -> Router {
     finish_router(Router::new(), readiness)
 }

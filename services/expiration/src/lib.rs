@@ -14,23 +14,17 @@ pub mod worker;
 
 pub use config::Config;
 
-use std::future::Future;
-
 use common::events::{Nats, QueueGroup};
-use tokio::net::TcpListener;
+use common::http::Readiness;
+use common::service::{Service, Tuning};
 use tokio_util::sync::CancellationToken;
 
 use crate::queue::JobQueue;
 use crate::worker::Worker;
 
-/// Connects to NATS and Redis, listens to `order:created`, fires due jobs, and serves the probes
-/// on `listener` until `shutdown`; then stops pulling events and polling, finishing what is in
-/// hand.
-pub async fn run(
-    config: Config,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+/// Connects to NATS and Redis, starts listening to `order:created` and the worker that fires
+/// due jobs, and binds the port for the probes.
+pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
     let nats = Nats::connect(&config.nats_url, &config.nats_client_id).await?;
     let queue = JobQueue::connect(&config.redis_url, &config.redis_prefix)
         .await
@@ -39,26 +33,24 @@ pub async fn run(
         })?;
 
     let stop = CancellationToken::new();
-    let mut events = nats.listener(QueueGroup::EXPIRATION, stop.clone());
-    events
+    let mut consumers = nats
+        .listener(QueueGroup::EXPIRATION, stop.clone())
+        .with_options(tuning.consumers);
+    consumers
         .listen(queue.clone(), events::order_created::handle)
         .await?;
     let worker = tokio::spawn(Worker::new(queue.clone(), nats.publisher()).run(stop.clone()));
 
-    tracing::info!(address = %listener.local_addr()?, "expiration listening");
-    let router = app::router(queue, nats.client().clone());
-    let stopping = stop.clone();
-    let served = common::http::serve(listener, router, async move {
-        shutdown.await;
-        stopping.cancel();
-    })
-    .await;
-
-    stop.cancel();
-    events.join().await;
-    if let Err(error) = worker.await {
-        tracing::error!(%error, "expiration worker ended abnormally");
-    }
-    served?;
-    Ok(())
+    let readiness = Readiness::new()
+        .check("redis", move || {
+            let queue = queue.clone();
+            async move { Ok(queue.ping().await?) }
+        })
+        .nats(nats.client().clone());
+    let listener = common::http::bind(config.port).await?;
+    Ok(
+        Service::new("expiration", listener, app::router(readiness), stop)
+            .with_consumers(consumers)
+            .with_task("expiration worker", worker),
+    )
 }

@@ -4,6 +4,8 @@ use expiration::Config;
 async fn main() -> anyhow::Result<()> {
     common::telemetry::init();
     let config = common::config::exit_on_error("expiration", Config::from_env());
-    let listener = common::http::bind(config.port).await?;
-    expiration::run(config, listener, common::http::shutdown_signal()).await
+    expiration::build(config, common::service::Tuning::default())
+        .await?
+        .run_until_stopped(common::http::shutdown_signal())
+        .await
 }

@@ -4,6 +4,8 @@ use orders::Config;
 async fn main() -> anyhow::Result<()> {
     common::telemetry::init();
     let config = common::config::exit_on_error("orders", Config::from_env());
-    let listener = common::http::bind(config.service.port).await?;
-    orders::run(config, listener, common::http::shutdown_signal()).await
+    orders::build(config, common::service::Tuning::default())
+        .await?
+        .run_until_stopped(common::http::shutdown_signal())
+        .await
 }

@@ -36,7 +36,7 @@ impl AppState {
             outbox,
             stripe,
             keys: SessionKeys::new(&config.service.jwt_key, config.service.cookie_secure),
-            attempt_lease: crate::models::order::ATTEMPT_LEASE,
+            attempt_lease: common::service::Tuning::default().attempt_lease,
         }
     }
 }

@@ -39,7 +39,7 @@ use stripe_core::refund::{CreateRefund, CreateRefundReason};
 use stripe_types::Currency;
 
 /// How long one attempt may take before it counts as lost. With the retries' pauses, a charge
-/// takes at most `ATTEMPTS` of these plus 1.5 s (see `models::order::CLAIM_LEASE`).
+/// takes at most `ATTEMPTS` of these plus 1.5 s (see `common::service::Tuning::attempt_lease`).
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
 /// Attempts per charge when the exchange fails without an answer (all with the same key).
 pub const ATTEMPTS: u32 = 4;

@@ -28,52 +28,15 @@ pub mod settlement;
 pub use app::{AppState, router};
 pub use config::Config;
 
-use std::future::Future;
-use std::time::Duration;
-
-use common::events::{ListenerOptions, Nats, QueueGroup};
-use common::outbox::{Outbox, OutboxOptions};
-use tokio::net::TcpListener;
+use common::events::{Nats, QueueGroup};
+use common::http::Readiness;
+use common::outbox::Outbox;
+use common::service::{Service, Tuning};
 use tokio_util::sync::CancellationToken;
 
-/// Knobs tests turn; production uses the defaults.
-#[derive(Debug, Clone)]
-pub struct Tuning {
-    pub listener: ListenerOptions,
-    pub outbox: OutboxOptions,
-    /// How long a payment attempt is its request's before the reconciler may settle it.
-    pub attempt_lease: Duration,
-    /// How often the reconciler looks for lapsed attempts and due refunds.
-    pub reconcile_interval: Duration,
-}
-
-impl Default for Tuning {
-    fn default() -> Self {
-        Self {
-            listener: ListenerOptions::default(),
-            outbox: OutboxOptions::default(),
-            attempt_lease: models::order::ATTEMPT_LEASE,
-            reconcile_interval: Duration::from_secs(1),
-        }
-    }
-}
-
-/// Connects to MongoDB and NATS, makes sure the indexes exist, starts the event listeners and
-/// the outbox relay, and serves on `listener` until `shutdown`.
-pub async fn run(
-    config: Config,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    run_tuned(config, Tuning::default(), listener, shutdown).await
-}
-
-pub async fn run_tuned(
-    config: Config,
-    tuning: Tuning,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
+/// Connects to MongoDB and NATS, makes sure the indexes exist, starts the event consumers, the
+/// outbox relay and the reconciler, and binds the port.
+pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
     let (client, database) = common::mongo::connect(&config.service.mongo_uri, "payments").await?;
     let nats = Nats::connect(&config.service.nats_url, &config.service.nats_client_id).await?;
     let outbox = Outbox::new(client, &database, nats.publisher()).with_options(tuning.outbox);
@@ -86,23 +49,17 @@ pub async fn run_tuned(
     let stop = CancellationToken::new();
     let relay = outbox.spawn_relay(stop.clone());
     let reconciler = reconciler::spawn(state.clone(), tuning.reconcile_interval, stop.clone());
-    let mut events = nats
+    let mut consumers = nats
         .listener(QueueGroup::PAYMENTS, stop.clone())
-        .with_options(tuning.listener);
-    events::listen(&mut events, &state).await?;
+        .with_options(tuning.consumers);
+    events::listen(&mut consumers, &state).await?;
 
-    tracing::info!(address = %listener.local_addr()?, "payments listening");
-    let readiness = common::http::Readiness::new()
-        .mongo(database.clone())
-        .nats(nats.client().clone());
-    let served = common::http::serve(listener, router(state, readiness), shutdown).await;
-    stop.cancel();
-    events.join().await;
-    for (task, handle) in [("outbox relay", relay), ("reconciler", reconciler)] {
-        if let Err(error) = handle.await {
-            tracing::error!(task, %error, "background task failed");
-        }
-    }
-    served?;
-    Ok(())
+    let readiness = Readiness::new().mongo(database).nats(nats.client().clone());
+    let listener = common::http::bind(config.service.port).await?;
+    Ok(
+        Service::new("payments", listener, router(state, readiness), stop)
+            .with_consumers(consumers)
+            .with_task("outbox relay", relay)
+            .with_task("reconciler", reconciler),
+    )
 }

@@ -4,6 +4,8 @@ use payments::Config;
 async fn main() -> anyhow::Result<()> {
     common::telemetry::init();
     let config = common::config::exit_on_error("payments", Config::from_env());
-    let listener = common::http::bind(config.service.port).await?;
-    payments::run(config, listener, common::http::shutdown_signal()).await
+    payments::build(config, common::service::Tuning::default())
+        .await?
+        .run_until_stopped(common::http::shutdown_signal())
+        .await
 }

@@ -4,9 +4,7 @@ use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::get;
 use common::SessionKeys;
-use common::events::Nats;
 use common::http::{Readiness, finish_router};
-use mongodb::Database;
 
 use crate::models::ticket::TicketStore;
 use crate::routes;
@@ -23,7 +21,7 @@ impl FromRef<AppState> for SessionKeys {
     }
 }
 
-pub fn router(state: AppState, database: &Database, nats: &Nats) -> Router {
+pub fn router(state: AppState, readiness: Readiness) -> Router {
     let routes = Router::new()
         .route(
             "/api/tickets",
@@ -34,8 +32,5 @@ pub fn router(state: AppState, database: &Database, nats: &Nats) -> Router {
             get(routes::show::handler).put(routes::update::handler),
         )
         .with_state(state);
-    let readiness = Readiness::new()
-        .mongo(database.clone())
-        .nats(nats.client().clone());
     finish_router(routes, readiness)
 }

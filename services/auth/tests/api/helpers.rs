@@ -25,11 +25,11 @@ impl TestApp {
             port: 0,
             cookie_secure: true,
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let app = auth::build(config, common::service::Tuning::default())
             .await
-            .expect("binds");
-        let address = listener.local_addr().expect("has an address");
-        tokio::spawn(auth::run(config, listener, std::future::pending()));
+            .expect("auth builds");
+        let address = test_support::http::loopback(app.address().expect("bound"));
+        tokio::spawn(app.run_until_stopped(std::future::pending()));
         let app = Self {
             address,
             http: test_support::http::client(),

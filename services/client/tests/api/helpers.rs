@@ -215,11 +215,11 @@ pub async fn spawn_client(ingress_url: String, stripe_publishable_key: Option<&s
         port: 0,
         stripe_publishable_key: stripe_publishable_key.map(str::to_owned),
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let app = client::build(config, common::service::Tuning::default())
         .await
-        .expect("binds");
-    let address = listener.local_addr().expect("has an address");
-    tokio::spawn(client::run(config, listener, std::future::pending()));
+        .expect("client builds");
+    let address = test_support::http::loopback(app.address().expect("bound"));
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
     test_support::http::wait_ready(
         &test_support::http::client(),
         &format!("http://{address}"),

@@ -48,12 +48,12 @@ impl Infra {
     pub async fn spawn_app(&self) -> TestApp {
         // Logs show with `--no-capture`; filtered by RUST_LOG.
         common::telemetry::init();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let app = expiration::build(self.config(), common::service::Tuning::default())
             .await
-            .expect("binds");
-        let address = listener.local_addr().expect("has an address");
+            .expect("expiration builds");
+        let address = test_support::http::loopback(app.address().expect("bound"));
         let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(expiration::run(self.config(), listener, async move {
+        let handle = tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
         let app = TestApp {

@@ -7,10 +7,8 @@ use std::time::Duration;
 use bson::doc;
 use bson::oid::ObjectId;
 use common::SessionKeys;
-use common::events::{
-    Event, ListenerOptions, ListenerStats, Nats, OrderStatus, Publisher, QueueGroup, Subject,
-};
-use common::outbox::OutboxOptions;
+use common::events::{Event, ListenerStats, Nats, OrderStatus, Publisher, QueueGroup, Subject};
+use common::service::{Running, Tuning};
 use orders::models::order::Order;
 use orders::models::ticket::Ticket;
 use reqwest::Response;
@@ -34,22 +32,13 @@ pub struct TestApp {
     pub stats: ListenerStats,
     publisher: Publisher,
     keys: SessionKeys,
+    /// The service, running as long as the test.
+    _service: Running,
 }
 
 /// The contract's delivery rules with short delays, so redeliveries happen within a test.
-pub fn fast_tuning() -> orders::Tuning {
-    orders::Tuning {
-        listener: ListenerOptions {
-            not_yet_delay: Duration::from_millis(50),
-            retry_delay: Duration::from_millis(100),
-            max_retry_delay: Duration::from_secs(1),
-            ..ListenerOptions::default()
-        },
-        outbox: OutboxOptions {
-            relay_interval: Duration::from_millis(200),
-            ..OutboxOptions::default()
-        },
-    }
+pub fn fast_tuning() -> Tuning {
+    Tuning::fast()
 }
 
 impl TestApp {
@@ -61,7 +50,7 @@ impl TestApp {
         Self::spawn_with(expiration_window, fast_tuning()).await
     }
 
-    pub async fn spawn_with(expiration_window: Duration, tuning: orders::Tuning) -> Self {
+    pub async fn spawn_with(expiration_window: Duration, tuning: Tuning) -> Self {
         let db = TestDb::new().await;
         let nats = TestNats::start().await;
         let config = orders::Config {
@@ -75,15 +64,12 @@ impl TestApp {
             },
             expiration_window,
         };
-        let app = orders::App::start(config, tuning)
+        let app = orders::build(config, tuning)
             .await
-            .expect("orders starts");
-        let stats = app.listener_stats();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binds");
-        let address = listener.local_addr().expect("has an address");
-        tokio::spawn(app.serve(listener, std::future::pending()));
+            .expect("orders builds")
+            .spawn()
+            .expect("orders runs");
+        let (stats, address) = (app.consumer_stats(), app.address());
         let publisher = Nats::from_client(nats.client().await)
             .await
             .expect("test publisher connects")
@@ -96,6 +82,7 @@ impl TestApp {
             stats,
             publisher,
             keys: SessionKeys::new(JWT_KEY, false),
+            _service: app,
         };
         test_support::http::wait_ready(&app.http, &app.url(""), Duration::from_secs(20)).await;
         app

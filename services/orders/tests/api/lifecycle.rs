@@ -25,22 +25,20 @@ async fn shutdown_stops_the_server_the_consumers_and_the_relay() {
         },
         expiration_window: Duration::from_secs(60),
     };
-    let app = orders::App::start(config, fast_tuning())
-        .await
-        .expect("starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let app = orders::build(config, fast_tuning()).await.expect("builds");
+    let base = format!(
+        "http://{}",
+        test_support::http::loopback(app.address().expect("address"))
+    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(app.serve(listener, async move {
+    let serving = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
     }));
     let http = test_support::http::client();
     test_support::http::wait_ready(&http, &base, DEADLINE).await;
 
     stop.send(()).expect("server still running");
-    // `serve` returns only after the consumers and the relay have finished.
+    // `run_until_stopped` returns only after the consumers and the relay have finished.
     let result = tokio::time::timeout(DEADLINE, serving)
         .await
         .expect("shut down in time")

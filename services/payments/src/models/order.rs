@@ -27,11 +27,6 @@ use mongodb::options::{IndexOptions, ReturnDocument};
 use mongodb::{Collection, IndexModel};
 use serde::{Deserialize, Serialize};
 
-/// How long a payment attempt may run before the reconciler takes it over (the default of
-/// `Tuning::attempt_lease`). Longer than a Stripe call with its retries can take (see
-/// `charges::ATTEMPT_TIMEOUT`), so a live request is never overtaken (if it were, the shared
-/// idempotency key would still make both the same charge).
-pub const ATTEMPT_LEASE: Duration = Duration::from_secs(90);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -8,6 +8,7 @@ use bson::oid::ObjectId;
 use bson::{Document, doc};
 use common::SessionKeys;
 use common::events::{Event, OrderCreated, OrderCreatedTicket, OrderStatus, Publisher};
+use common::service::{Running, Tuning};
 use reqwest::Response;
 use reqwest::header::COOKIE;
 use serde_json::Value;
@@ -26,6 +27,8 @@ pub struct TestApp {
     pub db: TestDb,
     pub standin: StandIn,
     pub nats: TestNats,
+    /// The service, running as long as the test.
+    _service: Running,
 }
 
 impl TestApp {
@@ -41,7 +44,7 @@ impl TestApp {
     /// Spawns with the configuration and the tuning changed first.
     pub async fn spawn_tuned(
         configure: impl FnOnce(&mut payments::Config),
-        tune: impl FnOnce(&mut payments::Tuning),
+        tune: impl FnOnce(&mut Tuning),
     ) -> Self {
         // Logs show up in the output of a failing test (RUST_LOG to filter).
         common::telemetry::init();
@@ -61,23 +64,16 @@ impl TestApp {
             stripe_api_base: standin.url(),
         };
         configure(&mut config);
-        let mut tuning = payments::Tuning::default();
-        tuning.listener.not_yet_delay = Duration::from_millis(50);
-        tuning.listener.retry_delay = Duration::from_millis(100);
+        let mut tuning = Tuning::fast();
         tune(&mut tuning);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let service = payments::build(config, tuning)
             .await
-            .expect("binds");
-        let address = listener.local_addr().expect("has an address");
-        tokio::spawn(async move {
-            if let Err(error) =
-                payments::run_tuned(config, tuning, listener, std::future::pending()).await
-            {
-                panic!("payments stopped: {error:?}");
-            }
-        });
+            .expect("payments builds")
+            .spawn()
+            .expect("payments runs");
         let app = Self {
-            address,
+            address: service.address(),
+            _service: service,
             http: test_support::http::client(),
             db,
             standin,

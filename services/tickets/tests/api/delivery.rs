@@ -47,9 +47,9 @@ async fn each_change_publishes_exactly_one_event() {
 #[tokio::test]
 async fn an_event_committed_while_the_relay_is_stopped_is_delivered_once_it_starts() {
     // An instance that dies between its commit and its publish, and runs no relay.
-    let app = TestApp::spawn_with(|config| {
-        config.outbox.fast_path = false;
-        config.relay = false;
+    let app = TestApp::spawn_with(|tuning| {
+        tuning.outbox.fast_path = false;
+        tuning.outbox.relay = false;
     })
     .await;
     let ticket = app.create_ticket(&app.cookie(), "concert", 20.0).await;

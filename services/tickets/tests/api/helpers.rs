@@ -6,10 +6,11 @@ use std::time::Duration;
 use bson::oid::ObjectId;
 use common::SessionKeys;
 use common::events::{
-    Event, ListenerOptions, Nats, OrderCancelled, OrderCancelledTicket, OrderCreated,
+    Event, ListenerStats, Nats, OrderCancelled, OrderCancelledTicket, OrderCreated,
     OrderCreatedTicket, OrderStatus, Published,
 };
-use common::outbox::OutboxOptions;
+use common::outbox::Outbox;
+use common::service::{Running, Tuning};
 use reqwest::Response;
 use reqwest::header::COOKIE;
 use serde_json::{Value, json};
@@ -26,7 +27,8 @@ pub const ORDER_CREATED_CONSUMER: &str = "tickets-service-order-created";
 pub const ORDER_CANCELLED_CONSUMER: &str = "tickets-service-order-cancelled";
 
 pub struct TestApp {
-    pub app: tickets::App,
+    pub app: Running,
+    store: TicketStore,
     pub address: SocketAddr,
     pub http: reqwest::Client,
     pub db: TestDb,
@@ -34,7 +36,7 @@ pub struct TestApp {
     keys: SessionKeys,
 }
 
-/// The service's configuration with the contract's rules but test-sized delays.
+/// The service's configuration for a test's own database and NATS server.
 pub fn test_config(db: &TestDb, nats: &TestNats) -> tickets::Config {
     tickets::Config {
         service: common::config::ServiceConfig {
@@ -45,26 +47,15 @@ pub fn test_config(db: &TestDb, nats: &TestNats) -> tickets::Config {
             port: 0,
             cookie_secure: false,
         },
-        listener: ListenerOptions {
-            not_yet_delay: Duration::from_millis(20),
-            retry_delay: Duration::from_millis(20),
-            max_retry_delay: Duration::from_millis(200),
-            ..ListenerOptions::default()
-        },
-        outbox: OutboxOptions {
-            relay_interval: Duration::from_millis(50),
-            relay_grace: Duration::from_millis(200),
-            ..OutboxOptions::default()
-        },
-        relay: true,
     }
 }
 
-async fn start(config: tickets::Config) -> tickets::App {
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0")
+async fn start(config: tickets::Config, tuning: Tuning) -> Running {
+    tickets::build(config, tuning)
         .await
-        .expect("binds");
-    tickets::start(config, tcp).await.expect("tickets starts")
+        .expect("tickets builds")
+        .spawn()
+        .expect("tickets runs")
 }
 
 impl TestApp {
@@ -72,15 +63,21 @@ impl TestApp {
         Self::spawn_with(|_| {}).await
     }
 
-    /// Spawns with a configuration adjusted by `tweak`.
-    pub async fn spawn_with(tweak: impl FnOnce(&mut tickets::Config)) -> Self {
+    /// Spawns with the test tuning adjusted by `tweak`.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Tuning)) -> Self {
         let (db, nats) = tokio::join!(TestDb::new(), TestNats::start());
-        let mut config = test_config(&db, &nats);
-        tweak(&mut config);
-        let app = start(config).await;
+        let mut tuning = Tuning::fast();
+        tweak(&mut tuning);
+        let app = start(test_config(&db, &nats), tuning).await;
+        // The store as the handlers see it, for tests that drive it directly.
+        let bus = Nats::from_client(nats.client().await)
+            .await
+            .expect("the stream exists");
+        let outbox = Outbox::new(db.client.clone(), &db.db, bus.publisher());
         Self {
             address: app.address(),
             app,
+            store: TicketStore::new(&db.db, outbox),
             http: test_support::http::client(),
             db,
             nats,
@@ -89,11 +86,17 @@ impl TestApp {
     }
 
     /// Another instance of the service on the same database and NATS server.
-    pub async fn spawn_replica(&self, tweak: impl FnOnce(&mut tickets::Config)) -> tickets::App {
+    pub async fn spawn_replica(&self, tweak: impl FnOnce(&mut Tuning)) -> Running {
         let mut config = test_config(&self.db, &self.nats);
         config.service.nats_client_id = "tickets-test-replica".to_owned();
-        tweak(&mut config);
-        start(config).await
+        let mut tuning = Tuning::fast();
+        tweak(&mut tuning);
+        start(config, tuning).await
+    }
+
+    /// What this instance's event consumers did.
+    pub fn listener_stats(&self) -> ListenerStats {
+        self.app.consumer_stats()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -101,7 +104,7 @@ impl TestApp {
     }
 
     pub fn store(&self) -> &TicketStore {
-        self.app.store()
+        &self.store
     }
 
     /// A `Cookie` header for a signed-in user with this id.
