@@ -3,10 +3,10 @@
 #
 #   1. cargo fmt --check and cargo clippy --all-targets -D warnings
 #   2. offline checks of the Kubernetes manifests (scripts/check-k8s.sh)
-#   3. all Rust tests (unit, black-box per service, end-to-end through nginx) with cargo-nextest,
+#   3. an end-to-end local stack of its own; against it the browser tests (Playwright + Debian's
+#      Chromium) and a few-second smoke run of the load generator (scripts/bench.sh smoke)
+#   4. all Rust tests (unit, black-box per service, end-to-end through nginx) with cargo-nextest,
 #      against a real MongoDB replica set, NATS JetStream, Redis and nginx on loopback
-#   4. the browser tests (Playwright + Debian's Chromium) against the same local stack, and a
-#      few-second smoke run of the load generator (scripts/bench.sh smoke)
 #   5. the fault-injection test (scripts/fault-test.sh): a workload on a stack of its own while
 #      each part is killed and restarted, then an audit of every accepted effect (about 2.5 min)
 #

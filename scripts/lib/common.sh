@@ -119,7 +119,7 @@ start_mongo() {
 }
 
 # Initiates the single-node replica set through the wire protocol, with no mongo shell needed:
-# a tiny Python client speaks OP_MSG. Idempotent: an initiated set answers "already initialized".
+# a small Python script with pymongo (scripts/lib/rs_initiate.py). Idempotent: an initiated set is left as it is.
 mongo_initiate() {
   python3 "$ROOT/scripts/lib/rs_initiate.py" "$1" || die "could not initiate the MongoDB replica set on port $1"
 }

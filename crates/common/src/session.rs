@@ -75,11 +75,6 @@ impl SessionKeys {
         }
     }
 
-    pub fn with_ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = ttl;
-        self
-    }
-
     /// Signs a token for the user, valid from now for the session's lifetime.
     pub fn issue(&self, id: &str, email: &str) -> Result<String, AppError> {
         let iat = chrono::Utc::now().timestamp();

@@ -8,7 +8,7 @@
 //! tasks through worker heartbeats and an orphan sweep rather than a per-job lease. What this
 //! service needs is far smaller and has to be exact: *one* job per order id (a redelivered
 //! `order:created` must not add a second), a due time in milliseconds, and at-least-once firing
-//! across replicas and crashes. Three short Lua scripts over two sorted sets do precisely that,
+//! across replicas and crashes. Four short Lua scripts over two sorted sets do precisely that,
 //! with nothing to configure, and are tested here against a real Redis.
 //!
 //! # Design

@@ -144,10 +144,6 @@ impl TicketStore {
         }
     }
 
-    pub fn collection(&self) -> &Collection<Ticket> {
-        &self.tickets
-    }
-
     pub fn outbox(&self) -> &Outbox {
         &self.outbox
     }
