@@ -15,14 +15,14 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::events::{Listener, ListenerOptions, ListenerStats};
+use crate::events::{ConsumerOptions, ConsumerStats, Consumers};
 use crate::outbox::OutboxOptions;
 
 /// The knobs tests turn; production uses the defaults, which are the contract's.
 #[derive(Debug, Clone)]
 pub struct Tuning {
     /// Delivery and retry timings of the event consumers.
-    pub consumers: ListenerOptions,
+    pub consumers: ConsumerOptions,
     /// Fast path and relay of the outbox.
     pub outbox: OutboxOptions,
     /// Payments: how long a payment attempt is its request's before the reconciler may settle
@@ -37,7 +37,7 @@ pub struct Tuning {
 impl Default for Tuning {
     fn default() -> Self {
         Self {
-            consumers: ListenerOptions::default(),
+            consumers: ConsumerOptions::default(),
             outbox: OutboxOptions::default(),
             attempt_lease: Duration::from_secs(90),
             reconcile_interval: Duration::from_secs(1),
@@ -50,11 +50,11 @@ impl Tuning {
     /// within a test: what every service's black-box tests run with.
     pub fn fast() -> Self {
         Self {
-            consumers: ListenerOptions {
+            consumers: ConsumerOptions {
                 not_yet_delay: Duration::from_millis(20),
                 retry_delay: Duration::from_millis(50),
                 max_retry_delay: Duration::from_millis(500),
-                ..ListenerOptions::default()
+                ..ConsumerOptions::default()
             },
             outbox: OutboxOptions {
                 relay_interval: Duration::from_millis(50),
@@ -72,7 +72,7 @@ pub struct Service {
     listener: TcpListener,
     router: Router,
     stop: CancellationToken,
-    consumers: Option<Listener>,
+    consumers: Option<Consumers>,
     tasks: Vec<(&'static str, JoinHandle<()>)>,
 }
 
@@ -101,7 +101,7 @@ impl Service {
     }
 
     /// Its event consumers, joined when it stops.
-    pub fn with_consumers(mut self, consumers: Listener) -> Self {
+    pub fn with_consumers(mut self, consumers: Consumers) -> Self {
         self.consumers = Some(consumers);
         self
     }
@@ -118,10 +118,10 @@ impl Service {
     }
 
     /// What its event consumers have done so far (tests wait on it).
-    pub fn consumer_stats(&self) -> ListenerStats {
+    pub fn consumer_stats(&self) -> ConsumerStats {
         self.consumers
             .as_ref()
-            .map(Listener::stats)
+            .map(Consumers::stats)
             .unwrap_or_default()
     }
 
@@ -170,7 +170,7 @@ impl Service {
 /// A service running in a task of its own, as tests run them (several side by side).
 pub struct Running {
     address: SocketAddr,
-    stats: ListenerStats,
+    stats: ConsumerStats,
     stop: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -197,7 +197,7 @@ impl Running {
         SocketAddr::from(([127, 0, 0, 1], self.address.port()))
     }
 
-    pub fn consumer_stats(&self) -> ListenerStats {
+    pub fn consumer_stats(&self) -> ConsumerStats {
         self.stats.clone()
     }
 

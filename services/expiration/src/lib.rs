@@ -34,7 +34,7 @@ pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
 
     let stop = CancellationToken::new();
     let mut consumers = nats
-        .listener(QueueGroup::EXPIRATION, stop.clone())
+        .consumers(QueueGroup::EXPIRATION, stop.clone())
         .with_options(tuning.consumers);
     consumers
         .listen(queue.clone(), events::order_created::handle)

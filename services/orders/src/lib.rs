@@ -37,7 +37,7 @@ pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
 
     let stop = CancellationToken::new();
     let mut consumers = nats
-        .listener(QueueGroup::ORDERS, stop.clone())
+        .consumers(QueueGroup::ORDERS, stop.clone())
         .with_options(tuning.consumers);
     events::listen(&mut consumers, state.clone()).await?;
     let relay = outbox.spawn_relay(stop.clone());

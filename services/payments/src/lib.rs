@@ -50,7 +50,7 @@ pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
     let relay = outbox.spawn_relay(stop.clone());
     let reconciler = reconciler::spawn(state.clone(), tuning.reconcile_interval, stop.clone());
     let mut consumers = nats
-        .listener(QueueGroup::PAYMENTS, stop.clone())
+        .consumers(QueueGroup::PAYMENTS, stop.clone())
         .with_options(tuning.consumers);
     events::listen(&mut consumers, &state).await?;
 

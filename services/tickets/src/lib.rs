@@ -35,7 +35,7 @@ pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
 
     let stop = CancellationToken::new();
     let mut consumers = nats
-        .listener(QueueGroup::TICKETS, stop.clone())
+        .consumers(QueueGroup::TICKETS, stop.clone())
         .with_options(tuning.consumers);
     events::listen(&mut consumers, store.clone()).await?;
     let relay = outbox.spawn_relay(stop.clone());

@@ -12,13 +12,13 @@
 //! - [`Publisher`]: publishes a body with a unique `Nats-Msg-Id` and waits for JetStream's ack.
 //!   Services that own a database do not call it directly: they stage events in the
 //!   [`crate::outbox`] inside the transaction that changes their documents.
-//! - [`Listener`]: one durable pull consumer per (queue group, subject), shared by a service's
+//! - [`Consumers`]: one durable pull consumer per (queue group, subject), shared by a service's
 //!   replicas, driving a handler `async fn(E, State) -> Result<(), HandlerError>` with the
 //!   delivery rules below.
 //!
 //! # Delivery rules
 //!
-//! | handler outcome | what the listener does |
+//! | handler outcome | what the consumer does |
 //! |---|---|
 //! | `Ok(())` | ack, waiting for the server to confirm it (double ack) |
 //! | [`HandlerError::NotYet`] (e.g. a version gap) | nak with a short delay: it comes back soon |
@@ -46,17 +46,17 @@
 //! # async fn run() -> anyhow::Result<()> {
 //! let nats = Nats::connect("nats://127.0.0.1:4222", "tickets-1").await?;
 //! let shutdown = CancellationToken::new();
-//! let mut listener = nats.listener(QueueGroup::TICKETS, shutdown.clone());
-//! listener.listen(State, on_order_created).await?;
+//! let mut consumers = nats.consumers(QueueGroup::TICKETS, shutdown.clone());
+//! consumers.listen(State, on_order_created).await?;
 //! // … serve; on SIGTERM:
 //! shutdown.cancel();
-//! listener.join().await;
+//! consumers.join().await;
 //! # Ok(())
 //! # }
 //! ```
 
 mod bodies;
-mod listener;
+mod consumers;
 mod publisher;
 mod stream;
 pub mod wire;
@@ -70,7 +70,7 @@ pub use bodies::{
     ExpirationComplete, OrderCancelled, OrderCancelledTicket, OrderCreated, OrderCreatedTicket,
     OrderStatus, PaymentCreated, PaymentExpired, PaymentRefunded, TicketCreated, TicketUpdated,
 };
-pub use listener::{HandlerError, Listener, ListenerOptions, ListenerStats};
+pub use consumers::{ConsumerOptions, ConsumerStats, Consumers, HandlerError};
 pub use publisher::{PublishError, Published, Publisher};
 pub use stream::{DUPLICATE_WINDOW, Nats, STREAM, ensure_stream, stream_config};
 

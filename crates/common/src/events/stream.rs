@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use async_nats::jetstream::{self, stream};
 use tokio_util::sync::CancellationToken;
 
-use super::{Listener, Publisher, QueueGroup, Subject};
+use super::{Consumers, Publisher, QueueGroup, Subject};
 
 /// The stream holding every subject.
 pub const STREAM: &str = "ticketing";
@@ -101,8 +101,8 @@ impl Nats {
         Publisher::new(self.jetstream.clone())
     }
 
-    /// A listener for `group` that stops fetching when `shutdown` is cancelled.
-    pub fn listener(&self, group: QueueGroup, shutdown: CancellationToken) -> Listener {
-        Listener::new(self.jetstream.clone(), group, shutdown)
+    /// The consumers of `group`, which stop fetching when `shutdown` is cancelled.
+    pub fn consumers(&self, group: QueueGroup, shutdown: CancellationToken) -> Consumers {
+        Consumers::new(self.jetstream.clone(), group, shutdown)
     }
 }

@@ -122,7 +122,7 @@ async fn a_handled_event_is_acked_once() {
     let shutdown = CancellationToken::new();
     let seen = Seen::<TicketCreated>::default();
     let mut listener = bus
-        .listener(GROUP, shutdown.clone())
+        .consumers(GROUP, shutdown.clone())
         .with_options(quick_options());
     listener
         .listen(
@@ -156,7 +156,7 @@ async fn a_failed_handler_gets_the_event_again_after_a_nak() {
     let shutdown = CancellationToken::new();
     let calls = Arc::new(AtomicUsize::new(0));
     let mut listener = bus
-        .listener(GROUP, shutdown.clone())
+        .consumers(GROUP, shutdown.clone())
         .with_options(quick_options());
     listener
         .listen(
@@ -198,7 +198,7 @@ async fn not_yet_events_come_back_until_the_gap_closes() {
     let stored = Arc::new(AtomicI64::new(0));
     let applied = Seen::<i64>::default();
     let mut listener = bus
-        .listener(GROUP, shutdown.clone())
+        .consumers(GROUP, shutdown.clone())
         .with_options(quick_options());
     listener
         .listen(
@@ -252,7 +252,7 @@ async fn an_unparseable_body_is_terminated_and_does_not_block_the_consumer() {
     let shutdown = CancellationToken::new();
     let seen = Seen::<TicketCreated>::default();
     let mut listener = bus
-        .listener(GROUP, shutdown.clone())
+        .consumers(GROUP, shutdown.clone())
         .with_options(quick_options());
     listener
         .listen(
@@ -299,7 +299,7 @@ async fn an_event_failing_every_delivery_is_parked_after_max_deliveries() {
     let seen = Seen::<String>::default();
     let options = quick_options();
     let max_deliver = usize::try_from(options.max_deliver).expect("positive");
-    let mut listener = bus.listener(GROUP, shutdown.clone()).with_options(options);
+    let mut listener = bus.consumers(GROUP, shutdown.clone()).with_options(options);
     listener
         .listen(
             (poison_calls.clone(), seen.clone()),
@@ -353,7 +353,7 @@ async fn replicas_sharing_a_queue_group_handle_each_event_once() {
     for _ in 0..2 {
         let bus = connect(&nats).await;
         let mut listener = bus
-            .listener(GROUP, shutdown.clone())
+            .consumers(GROUP, shutdown.clone())
             .with_options(quick_options());
         listener
             .listen(
@@ -446,7 +446,7 @@ async fn shutdown_lets_the_handler_in_flight_finish_and_ack() {
     let started = Arc::new(tokio::sync::Notify::new());
     let finished = Arc::new(AtomicBool::new(false));
     let mut listener = bus
-        .listener(GROUP, shutdown.clone())
+        .consumers(GROUP, shutdown.clone())
         .with_options(quick_options());
     listener
         .listen(
@@ -495,11 +495,11 @@ async fn a_new_release_with_other_settings_updates_the_durable_consumer() {
     let bus = connect(&nats).await;
     let shutdown = CancellationToken::new();
     let noop = |_: TicketCreated, (): ()| async { Ok(()) };
-    let mut old = bus.listener(GROUP, shutdown.clone());
+    let mut old = bus.consumers(GROUP, shutdown.clone());
     old.listen((), noop).await.expect("listens");
     let mut new =
-        bus.listener(GROUP, shutdown.clone())
-            .with_options(common::events::ListenerOptions {
+        bus.consumers(GROUP, shutdown.clone())
+            .with_options(common::events::ConsumerOptions {
                 ack_wait: Duration::from_secs(7),
                 max_deliver: 5,
                 ..quick_options()
@@ -536,14 +536,14 @@ async fn titles_seen_before_a_restart(
 ) -> (
     common::events::Nats,
     CancellationToken,
-    common::events::Listener,
+    common::events::Consumers,
     Seen<String>,
 ) {
     let bus = connect(nats).await;
     let shutdown = CancellationToken::new();
     let seen = Seen::<String>::default();
     let mut listener = bus
-        .listener(GROUP, shutdown.clone())
+        .consumers(GROUP, shutdown.clone())
         .with_options(quick_options());
     listener
         .listen(

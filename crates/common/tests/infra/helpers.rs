@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bson::oid::ObjectId;
-use common::events::{ListenerOptions, Nats, OrderCancelled, OrderCancelledTicket, TicketCreated};
+use common::events::{ConsumerOptions, Nats, OrderCancelled, OrderCancelledTicket, TicketCreated};
 use test_support::nats::TestNats;
 
 /// How long any awaited condition may take before the test fails.
@@ -17,13 +17,13 @@ pub async fn connect(nats: &TestNats) -> Nats {
 }
 
 /// The contract's rules with delays short enough for tests.
-pub fn quick_options() -> ListenerOptions {
-    ListenerOptions {
+pub fn quick_options() -> ConsumerOptions {
+    ConsumerOptions {
         max_deliver: 4,
         not_yet_delay: Duration::from_millis(20),
         retry_delay: Duration::from_millis(20),
         max_retry_delay: Duration::from_millis(100),
-        ..ListenerOptions::default()
+        ..ConsumerOptions::default()
     }
 }
 

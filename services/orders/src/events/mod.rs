@@ -8,7 +8,7 @@
 //!
 //! Every handler is idempotent: a redelivery changes nothing twice and publishes nothing twice,
 //! because each decides from the stored state (version, status) inside its write.
-//! The listener (`common::events::Listener`) acks, naks and parks according to the handler's
+//! The listener (`common::events::Consumers`) acks, naks and parks according to the handler's
 //! result; see its docs.
 
 pub mod payment_created;
@@ -16,12 +16,12 @@ pub mod payment_expired;
 pub mod ticket_created;
 pub mod ticket_updated;
 
-use common::events::Listener;
+use common::events::Consumers;
 
 use crate::app::AppState;
 
 /// Starts a durable consumer for each subject this service listens to.
-pub async fn listen(listener: &mut Listener, state: AppState) -> anyhow::Result<()> {
+pub async fn listen(listener: &mut Consumers, state: AppState) -> anyhow::Result<()> {
     listener
         .listen(state.clone(), ticket_created::handle)
         .await?;

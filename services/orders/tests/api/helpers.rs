@@ -7,7 +7,7 @@ use std::time::Duration;
 use bson::doc;
 use bson::oid::ObjectId;
 use common::SessionKeys;
-use common::events::{Event, ListenerStats, Nats, OrderStatus, Publisher, QueueGroup, Subject};
+use common::events::{ConsumerStats, Event, Nats, OrderStatus, Publisher, QueueGroup, Subject};
 use common::service::{Running, Tuning};
 use orders::models::order::Order;
 use orders::models::ticket::Ticket;
@@ -29,7 +29,7 @@ pub struct TestApp {
     pub db: TestDb,
     pub nats: TestNats,
     /// What the service's event consumers have done.
-    pub stats: ListenerStats,
+    pub stats: ConsumerStats,
     publisher: Publisher,
     keys: SessionKeys,
     /// The service, running as long as the test.

@@ -12,12 +12,12 @@ pub mod expiration_complete;
 pub mod order_cancelled;
 pub mod order_created;
 
-use common::events::Listener;
+use common::events::Consumers;
 
 use crate::app::AppState;
 
 /// Starts a durable consumer for each subject this service listens to.
-pub async fn listen(listener: &mut Listener, state: &AppState) -> anyhow::Result<()> {
+pub async fn listen(listener: &mut Consumers, state: &AppState) -> anyhow::Result<()> {
     listener
         .listen(state.clone(), order_created::handle)
         .await?;

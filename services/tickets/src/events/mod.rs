@@ -3,12 +3,12 @@
 //! learns the new version.
 
 use anyhow::anyhow;
-use common::events::{HandlerError, Listener, OrderCancelled, OrderCreated};
+use common::events::{Consumers, HandlerError, OrderCancelled, OrderCreated};
 
 use crate::models::ticket::{Change, TicketStore};
 
 /// Starts the consumers `tickets-service-order-created` and `tickets-service-order-cancelled`.
-pub async fn listen(listener: &mut Listener, store: TicketStore) -> anyhow::Result<()> {
+pub async fn listen(listener: &mut Consumers, store: TicketStore) -> anyhow::Result<()> {
     listener.listen(store.clone(), order_created).await?;
     listener.listen(store, order_cancelled).await?;
     Ok(())

@@ -6,7 +6,7 @@ use std::time::Duration;
 use bson::oid::ObjectId;
 use common::SessionKeys;
 use common::events::{
-    Event, ListenerStats, Nats, OrderCancelled, OrderCancelledTicket, OrderCreated,
+    ConsumerStats, Event, Nats, OrderCancelled, OrderCancelledTicket, OrderCreated,
     OrderCreatedTicket, OrderStatus, Published,
 };
 use common::outbox::Outbox;
@@ -95,7 +95,7 @@ impl TestApp {
     }
 
     /// What this instance's event consumers did.
-    pub fn listener_stats(&self) -> ListenerStats {
+    pub fn consumer_stats(&self) -> ConsumerStats {
         self.app.consumer_stats()
     }
 

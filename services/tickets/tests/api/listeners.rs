@@ -50,7 +50,7 @@ async fn order_created_acks_the_message() {
         .await;
     assert!(info.ack_floor.stream_sequence >= sequence, "{info:#?}");
     assert_eq!(info.num_redelivered, 0);
-    assert_eq!(app.listener_stats().handled(), 1);
+    assert_eq!(app.consumer_stats().handled(), 1);
 }
 
 #[tokio::test]
@@ -119,7 +119,7 @@ async fn a_redelivered_order_created_yields_one_ticket_updated() {
         info.ack_floor.stream_sequence
     );
     assert_eq!(
-        app.listener_stats().handled(),
+        app.consumer_stats().handled(),
         2,
         "both deliveries were handled"
     );
@@ -196,8 +196,8 @@ async fn an_unparseable_message_does_not_block_the_consumer() {
         .wait_consumer_idle(ORDER_CREATED_CONSUMER, DEADLINE)
         .await;
     assert_eq!(info.num_redelivered, 0, "terminated, not retried");
-    assert_eq!(app.listener_stats().terminated(), 2);
-    assert_eq!(app.listener_stats().handled(), 1);
+    assert_eq!(app.consumer_stats().terminated(), 2);
+    assert_eq!(app.consumer_stats().handled(), 1);
 }
 
 #[tokio::test]
@@ -220,7 +220,7 @@ async fn two_replicas_share_the_work_and_handle_each_event_once() {
         .wait_consumer_idle(ORDER_CREATED_CONSUMER, DEADLINE)
         .await;
     let handled = [
-        app.listener_stats().handled(),
+        app.consumer_stats().handled(),
         replica.consumer_stats().handled(),
     ];
     assert_eq!(handled.iter().sum::<u64>(), 24, "{handled:?}");

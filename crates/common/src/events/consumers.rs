@@ -57,7 +57,7 @@ impl From<mongodb::error::Error> for HandlerError {
 /// How consumers are configured and deliveries retried. The defaults are the contract's; tests
 /// shorten the delays.
 #[derive(Debug, Clone)]
-pub struct ListenerOptions {
+pub struct ConsumerOptions {
     /// How long JetStream waits for an ack before redelivering (the original's 5 s). A handler
     /// running longer keeps its delivery by reporting progress every half of it.
     pub ack_wait: Duration,
@@ -76,7 +76,7 @@ pub struct ListenerOptions {
     pub handler_timeout: Duration,
 }
 
-impl Default for ListenerOptions {
+impl Default for ConsumerOptions {
     fn default() -> Self {
         Self {
             ack_wait: Duration::from_secs(5),
@@ -90,7 +90,7 @@ impl Default for ListenerOptions {
     }
 }
 
-impl ListenerOptions {
+impl ConsumerOptions {
     /// `first`, doubled for each delivery after the first, capped.
     fn backoff(&self, first: Duration, delivered: i64) -> Duration {
         let doublings = u32::try_from(delivered.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
@@ -100,9 +100,9 @@ impl ListenerOptions {
     }
 }
 
-/// Counters of what a listener's consumers did, across all its subjects.
+/// Counters of what a service's consumers did, across all its subjects.
 #[derive(Debug, Clone, Default)]
-pub struct ListenerStats(Arc<Counters>);
+pub struct ConsumerStats(Arc<Counters>);
 
 #[derive(Debug, Default)]
 struct Counters {
@@ -112,7 +112,7 @@ struct Counters {
     parked: AtomicU64,
 }
 
-impl ListenerStats {
+impl ConsumerStats {
     /// Deliveries whose handler succeeded (and were acked).
     pub fn handled(&self) -> u64 {
         self.0.handled.load(Ordering::Relaxed)
@@ -136,16 +136,16 @@ impl ListenerStats {
 
 /// The event consumers of one service (one queue group).
 #[derive(Debug)]
-pub struct Listener {
+pub struct Consumers {
     jetstream: jetstream::Context,
     group: QueueGroup,
     shutdown: CancellationToken,
-    options: ListenerOptions,
+    options: ConsumerOptions,
     tasks: JoinSet<()>,
-    stats: ListenerStats,
+    stats: ConsumerStats,
 }
 
-impl Listener {
+impl Consumers {
     pub fn new(
         jetstream: jetstream::Context,
         group: QueueGroup,
@@ -155,18 +155,18 @@ impl Listener {
             jetstream,
             group,
             shutdown,
-            options: ListenerOptions::default(),
+            options: ConsumerOptions::default(),
             tasks: JoinSet::new(),
-            stats: ListenerStats::default(),
+            stats: ConsumerStats::default(),
         }
     }
 
-    pub fn with_options(mut self, options: ListenerOptions) -> Self {
+    pub fn with_options(mut self, options: ConsumerOptions) -> Self {
         self.options = options;
         self
     }
 
-    pub fn stats(&self) -> ListenerStats {
+    pub fn stats(&self) -> ConsumerStats {
         self.stats.clone()
     }
 
@@ -214,8 +214,8 @@ struct Consumer {
     jetstream: jetstream::Context,
     durable: String,
     subject: Subject,
-    options: ListenerOptions,
-    stats: ListenerStats,
+    options: ConsumerOptions,
+    stats: ConsumerStats,
 }
 
 /// How long one pull request waits on the server, and the heartbeat that tells a silent server
@@ -453,7 +453,7 @@ mod tests {
 
     #[test]
     fn nak_delays_double_and_are_capped() {
-        let options = ListenerOptions::default();
+        let options = ConsumerOptions::default();
         let delays: Vec<_> = (1..=8)
             .map(|delivered| options.backoff(options.retry_delay, delivered).as_secs())
             .collect();
