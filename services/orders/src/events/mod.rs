@@ -8,7 +8,7 @@
 //!
 //! Every handler is idempotent: a redelivery changes nothing twice and publishes nothing twice,
 //! because each decides from the stored state (version, status) inside its write.
-//! The listener (`common::events::Consumers`) acks, naks and parks according to the handler's
+//! The consumers (`common::events::Consumers`) ack, naks and parks according to the handler's
 //! result; see its docs.
 
 pub mod payment_created;
@@ -21,16 +21,16 @@ use common::events::Consumers;
 use crate::app::AppState;
 
 /// Starts a durable consumer for each subject this service listens to.
-pub async fn listen(listener: &mut Consumers, state: AppState) -> anyhow::Result<()> {
-    listener
+pub async fn listen(consumers: &mut Consumers, state: AppState) -> anyhow::Result<()> {
+    consumers
         .listen(state.clone(), ticket_created::handle)
         .await?;
-    listener
+    consumers
         .listen(state.clone(), ticket_updated::handle)
         .await?;
-    listener
+    consumers
         .listen(state.clone(), payment_expired::handle)
         .await?;
-    listener.listen(state, payment_created::handle).await?;
+    consumers.listen(state, payment_created::handle).await?;
     Ok(())
 }

@@ -17,14 +17,14 @@ use common::events::Consumers;
 use crate::app::AppState;
 
 /// Starts a durable consumer for each subject this service listens to.
-pub async fn listen(listener: &mut Consumers, state: &AppState) -> anyhow::Result<()> {
-    listener
+pub async fn listen(consumers: &mut Consumers, state: &AppState) -> anyhow::Result<()> {
+    consumers
         .listen(state.clone(), order_created::handle)
         .await?;
-    listener
+    consumers
         .listen(state.clone(), order_cancelled::handle)
         .await?;
-    listener
+    consumers
         .listen(state.clone(), expiration_complete::handle)
         .await?;
     Ok(())
