@@ -8,7 +8,7 @@
 //!
 //! Every handler is idempotent: a redelivery changes nothing twice and publishes nothing twice,
 //! because each decides from the stored state (version, status) inside its write.
-//! The consumers (`common::events::Consumers`) ack, naks and parks according to the handler's
+//! The consumers (`common::events::Consumers`) ack, nak and park according to the handler's
 //! result; see its docs.
 
 pub mod payment_created;
