@@ -6,6 +6,8 @@
 use std::fmt::Display;
 use std::str::FromStr;
 
+pub use secrecy::{ExposeSecret, SecretString};
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("missing required environment variable {0}")]
@@ -90,46 +92,170 @@ pub fn nats_client_id(service: &str) -> String {
         .unwrap_or_else(|| service.to_owned())
 }
 
-/// What every service that owns a database and speaks events reads alike (tickets, orders,
-/// payments): `MONGO_URI`, `NATS_URL`, `NATS_CLIENT_ID`, `JWT_KEY`, `PORT`, `COOKIE_SECURE`.
-/// Each service's own `Config` holds one of these beside its own settings.
+/// `MONGO_URI`: `mongodb://host:port/<database>`; the path names the service's database, which
+/// must be on a replica set (the outbox commits in transactions). Its `Debug` hides a password.
 #[derive(Clone)]
-pub struct ServiceConfig {
-    /// `mongodb://host:port/<database>`; the path names the service's database, which must be on
-    /// a replica set (the outbox commits in transactions).
-    pub mongo_uri: String,
-    pub nats_url: String,
-    /// The NATS connection name; see [`nats_client_id`].
-    pub nats_client_id: String,
-    pub jwt_key: String,
-    pub port: u16,
+pub struct MongoConfig {
+    pub uri: String,
+}
+
+impl MongoConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Ok(Self {
+            uri: required("MONGO_URI")?,
+        })
+    }
+
+    /// The URI with the password of its user info (if any) replaced, fit for logs.
+    pub fn redacted(&self) -> String {
+        redact_uri(&self.uri)
+    }
+}
+
+impl std::fmt::Debug for MongoConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MongoConfig")
+            .field("uri", &self.redacted())
+            .finish()
+    }
+}
+
+/// `scheme://user:password@rest` → `scheme://user:****@rest`; anything else unchanged.
+pub fn redact_uri(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return uri.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => match rest[..at].split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:****{}", &rest[at..]),
+            None => uri.to_owned(),
+        },
+        None => uri.to_owned(),
+    }
+}
+
+/// `NATS_URL` and the connection name (`NATS_CLIENT_ID`, see [`nats_client_id`]).
+#[derive(Debug, Clone)]
+pub struct NatsConfig {
+    pub url: String,
+    pub client_id: String,
+}
+
+impl NatsConfig {
+    /// `service` names the connection when nothing else does.
+    pub fn from_env(service: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            url: required("NATS_URL")?,
+            client_id: nats_client_id(service),
+        })
+    }
+}
+
+/// The session: `JWT_KEY` (a secret: never in `Debug`, logs or panics) and `COOKIE_SECURE`.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    pub jwt_key: SecretString,
     /// `Secure` on cookies; the local stack runs plain http and turns it off.
     pub cookie_secure: bool,
 }
 
-impl ServiceConfig {
-    /// Reads the shared variables; `service` names the NATS connection when nothing else does.
-    pub fn from_env(service: &str) -> Result<Self, ConfigError> {
+impl SessionConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
-            mongo_uri: required("MONGO_URI")?,
-            nats_url: required("NATS_URL")?,
-            jwt_key: required("JWT_KEY")?,
-            nats_client_id: nats_client_id(service),
-            port: parsed_or("PORT", 3000)?,
+            jwt_key: required("JWT_KEY")?.into(),
             cookie_secure: flag("COOKIE_SECURE", true)?,
         })
     }
 }
 
-// The session key stays out of logs and panic messages.
-impl std::fmt::Debug for ServiceConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServiceConfig")
-            .field("mongo_uri", &self.mongo_uri)
-            .field("nats_url", &self.nats_url)
-            .field("nats_client_id", &self.nats_client_id)
-            .field("port", &self.port)
-            .field("cookie_secure", &self.cookie_secure)
-            .finish_non_exhaustive()
+/// `PORT`, 3000 by default (Kubernetes uses 3000 for every service).
+pub fn port_from_env() -> Result<u16, ConfigError> {
+    parsed_or("PORT", 3000)
+}
+
+/// What every service that owns a database and speaks events reads alike (tickets, orders,
+/// payments): MongoDB, NATS, the session and the port. Each such service's own `Config` holds
+/// one of these beside its own settings; auth and expiration take the parts they need.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub mongo: MongoConfig,
+    pub nats: NatsConfig,
+    pub session: SessionConfig,
+    pub port: u16,
+}
+
+impl ServiceConfig {
+    /// Settings given in code (tests, tools) rather than read: port 0 (any free one) and no
+    /// `Secure` on cookies (plain http on loopback).
+    pub fn local(mongo_uri: &str, nats_url: &str, client_id: &str, jwt_key: &str) -> Self {
+        Self {
+            mongo: MongoConfig {
+                uri: mongo_uri.to_owned(),
+            },
+            nats: NatsConfig {
+                url: nats_url.to_owned(),
+                client_id: client_id.to_owned(),
+            },
+            session: SessionConfig {
+                jwt_key: jwt_key.into(),
+                cookie_secure: false,
+            },
+            port: 0,
+        }
+    }
+
+    /// Reads the shared variables; `service` names the NATS connection when nothing else does.
+    pub fn from_env(service: &str) -> Result<Self, ConfigError> {
+        Ok(Self {
+            mongo: MongoConfig::from_env()?,
+            nats: NatsConfig::from_env(service)?,
+            session: SessionConfig::from_env()?,
+            port: port_from_env()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_uris_are_redacted_and_secrets_never_debug_printed() {
+        assert_eq!(
+            redact_uri("mongodb://app:s3cr3t@db-0:27017,db-1/orders?replicaSet=rs0"),
+            "mongodb://app:****@db-0:27017,db-1/orders?replicaSet=rs0"
+        );
+        assert_eq!(
+            redact_uri("mongodb://127.0.0.1:27017/orders?x=a@b"),
+            "mongodb://127.0.0.1:27017/orders?x=a@b"
+        );
+        assert_eq!(
+            redact_uri("mongodb://user@host/db"),
+            "mongodb://user@host/db"
+        );
+        let config = ServiceConfig {
+            mongo: MongoConfig {
+                uri: "mongodb://app:hunter2@db/orders".to_owned(),
+            },
+            nats: NatsConfig {
+                url: "nats://nats:4222".to_owned(),
+                client_id: "orders-1".to_owned(),
+            },
+            session: SessionConfig {
+                jwt_key: "the-jwt-key".into(),
+                cookie_secure: true,
+            },
+            port: 3000,
+        };
+        let printed = format!("{config:?}");
+        assert!(
+            !printed.contains("hunter2") && !printed.contains("the-jwt-key"),
+            "{printed}"
+        );
+        assert!(
+            printed.contains("mongodb://app:****@db/orders"),
+            "{printed}"
+        );
     }
 }

@@ -8,10 +8,17 @@ use mongodb::{Client, Database};
 
 use crate::error::AppError;
 
-/// Connects to `uri`, whose path names the service's database (`mongodb://host/auth`), as in the
-/// original. Does not wait for the server: readiness reports it until it answers.
-pub async fn connect(uri: &str, app_name: &str) -> anyhow::Result<(Client, Database)> {
-    let mut options = ClientOptions::parse(uri).await?;
+/// Connects to `MONGO_URI`, whose path names the service's database (`mongodb://host/auth`), as
+/// in the original. Does not wait for the server: readiness reports it until it answers. Errors
+/// name the URI with its password redacted.
+pub async fn connect(
+    config: &crate::config::MongoConfig,
+    app_name: &str,
+) -> anyhow::Result<(Client, Database)> {
+    use anyhow::Context as _;
+    let mut options = ClientOptions::parse(&config.uri)
+        .await
+        .with_context(|| format!("cannot use MONGO_URI {}", config.redacted()))?;
     options.app_name = Some(app_name.to_owned());
     options.server_selection_timeout = Some(Duration::from_secs(5));
     options.connect_timeout = Some(Duration::from_secs(5));

@@ -62,6 +62,12 @@ struct CookieSession {
 }
 
 impl SessionKeys {
+    /// The keys of the session configuration.
+    pub fn from_config(config: &crate::config::SessionConfig) -> Self {
+        use secrecy::ExposeSecret as _;
+        Self::new(config.jwt_key.expose_secret(), config.cookie_secure)
+    }
+
     pub fn new(jwt_key: &str, secure_cookie: bool) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;

@@ -21,7 +21,7 @@ impl AppState {
     pub fn new(database: &Database, config: &Config) -> Self {
         Self {
             users: database.collection(User::COLLECTION),
-            keys: SessionKeys::new(&config.jwt_key, config.cookie_secure),
+            keys: SessionKeys::from_config(&config.session),
         }
     }
 }

@@ -18,7 +18,7 @@ use common::service::{Service, Tuning};
 /// Connects to MongoDB, makes sure the indexes exist and binds the port. Auth has no events,
 /// so `tuning` changes nothing; it takes one as every service does.
 pub async fn build(config: Config, _tuning: Tuning) -> anyhow::Result<Service> {
-    let (_client, database) = common::mongo::connect(&config.mongo_uri, "auth").await?;
+    let (_client, database) = common::mongo::connect(&config.mongo, "auth").await?;
     let state = AppState::new(&database, &config);
     models::user::ensure_indexes(&state.users).await?;
     let readiness = Readiness::new().mongo(database);

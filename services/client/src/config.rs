@@ -25,7 +25,7 @@ impl Config {
         }
         Ok(Self {
             ingress_url,
-            port: config::parsed_or("PORT", 3000)?,
+            port: config::port_from_env()?,
             stripe_publishable_key: config::optional("STRIPE_PUBLISHABLE_KEY"),
         })
     }

@@ -1,12 +1,11 @@
 //! The expiration service's settings, from the environment.
 
-use common::config::{self, ConfigError};
+use common::config::{self, ConfigError, NatsConfig};
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub nats_url: String,
-    /// The NATS connection name (`NATS_CLIENT_ID`, as the original's client id).
-    pub nats_client_id: String,
+    /// `NATS_URL`, and the connection name (`NATS_CLIENT_ID`, as the original's client id).
+    pub nats: NatsConfig,
     /// `REDIS_URL` if set, otherwise `redis://$REDIS_HOST:6379` as the original's Bull config.
     pub redis_url: String,
     /// The prefix of every key this service writes (`REDIS_PREFIX`, default `expiration`).
@@ -16,19 +15,18 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let nats_url = config::required("NATS_URL")?;
+        let nats = NatsConfig::from_env("expiration")?;
         let redis_url = redis_url(
             config::optional("REDIS_URL"),
             config::optional("REDIS_HOST"),
         )?;
         Ok(Self {
-            nats_url,
-            nats_client_id: config::nats_client_id("expiration"),
+            nats,
             redis_url,
             redis_prefix: config::optional("REDIS_PREFIX")
                 .map(|prefix| prefix.trim().to_owned())
                 .unwrap_or_else(|| "expiration".to_owned()),
-            port: config::parsed_or("PORT", 3000)?,
+            port: config::port_from_env()?,
         })
     }
 }

@@ -31,7 +31,7 @@ impl AppState {
             orders: database.collection(Order::COLLECTION),
             tickets: database.collection(Ticket::COLLECTION),
             outbox,
-            keys: SessionKeys::new(&config.service.jwt_key, config.service.cookie_secure),
+            keys: SessionKeys::from_config(&config.service.session),
             expiration_window: config.expiration_window,
         }
     }

@@ -28,8 +28,8 @@ use tokio_util::sync::CancellationToken;
 /// Connects to MongoDB and NATS, makes sure the indexes and the stream exist, starts the event
 /// consumers and the outbox relay, and binds the port.
 pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
-    let (client, database) = common::mongo::connect(&config.service.mongo_uri, "orders").await?;
-    let nats = Nats::connect(&config.service.nats_url, &config.service.nats_client_id).await?;
+    let (client, database) = common::mongo::connect(&config.service.mongo, "orders").await?;
+    let nats = Nats::connect(&config.service.nats.url, &config.service.nats.client_id).await?;
     let outbox = Outbox::new(client, &database, nats.publisher()).with_options(tuning.outbox);
     let state = AppState::new(&database, outbox.clone(), &config);
     models::order::ensure_indexes(&state.orders).await?;

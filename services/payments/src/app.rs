@@ -35,7 +35,7 @@ impl AppState {
             refunds: database.collection(Refund::COLLECTION),
             outbox,
             stripe,
-            keys: SessionKeys::new(&config.service.jwt_key, config.service.cookie_secure),
+            keys: SessionKeys::from_config(&config.service.session),
             attempt_lease: common::service::Tuning::default().attempt_lease,
         }
     }

@@ -28,6 +28,7 @@ pub mod settlement;
 pub use app::{AppState, router};
 pub use config::Config;
 
+use common::config::ExposeSecret as _;
 use common::events::{Nats, QueueGroup};
 use common::http::Readiness;
 use common::outbox::Outbox;
@@ -37,10 +38,10 @@ use tokio_util::sync::CancellationToken;
 /// Connects to MongoDB and NATS, makes sure the indexes exist, starts the event consumers, the
 /// outbox relay and the reconciler, and binds the port.
 pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
-    let (client, database) = common::mongo::connect(&config.service.mongo_uri, "payments").await?;
-    let nats = Nats::connect(&config.service.nats_url, &config.service.nats_client_id).await?;
+    let (client, database) = common::mongo::connect(&config.service.mongo, "payments").await?;
+    let nats = Nats::connect(&config.service.nats.url, &config.service.nats.client_id).await?;
     let outbox = Outbox::new(client, &database, nats.publisher()).with_options(tuning.outbox);
-    let stripe = charges::Stripe::new(&config.stripe_key, &config.stripe_api_base)?;
+    let stripe = charges::Stripe::new(config.stripe_key.expose_secret(), &config.stripe_api_base)?;
     let mut state = AppState::new(&database, &config, outbox.clone(), stripe);
     state.attempt_lease = tuning.attempt_lease;
     models::ensure_indexes(&state).await?;

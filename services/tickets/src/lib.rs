@@ -27,8 +27,8 @@ use crate::models::ticket::TicketStore;
 /// Connects to MongoDB and NATS, prepares indexes, the stream and the consumers, starts the
 /// outbox relay and binds the port. Fails if MongoDB or NATS cannot be reached now.
 pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
-    let (client, database) = common::mongo::connect(&config.service.mongo_uri, "tickets").await?;
-    let nats = Nats::connect(&config.service.nats_url, &config.service.nats_client_id).await?;
+    let (client, database) = common::mongo::connect(&config.service.mongo, "tickets").await?;
+    let nats = Nats::connect(&config.service.nats.url, &config.service.nats.client_id).await?;
     let outbox = Outbox::new(client, &database, nats.publisher()).with_options(tuning.outbox);
     let store = TicketStore::new(&database, outbox.clone());
     store.ensure_indexes().await?;
@@ -42,7 +42,7 @@ pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
 
     let state = AppState {
         store,
-        keys: SessionKeys::new(&config.service.jwt_key, config.service.cookie_secure),
+        keys: SessionKeys::from_config(&config.service.session),
     };
     let readiness = Readiness::new().mongo(database).nats(nats.client().clone());
     let listener = common::http::bind(config.service.port).await?;

@@ -20,10 +20,14 @@ impl TestApp {
     pub async fn spawn() -> Self {
         let db = TestDb::new().await;
         let config = auth::Config {
-            mongo_uri: db.uri.clone(),
-            jwt_key: JWT_KEY.to_owned(),
+            mongo: common::config::MongoConfig {
+                uri: db.uri.clone(),
+            },
+            session: common::config::SessionConfig {
+                jwt_key: JWT_KEY.into(),
+                cookie_secure: true,
+            },
             port: 0,
-            cookie_secure: true,
         };
         let app = auth::build(config, common::service::Tuning::default())
             .await

@@ -36,8 +36,10 @@ impl Infra {
 
     pub fn config(&self) -> Config {
         Config {
-            nats_url: self.nats.url.clone(),
-            nats_client_id: "expiration-test".to_owned(),
+            nats: common::config::NatsConfig {
+                url: self.nats.url.clone(),
+                client_id: "expiration-test".to_owned(),
+            },
             redis_url: self.redis.url(),
             redis_prefix: "expiration".to_owned(),
             port: 0,

@@ -54,14 +54,12 @@ impl TestApp {
         let db = TestDb::new().await;
         let nats = TestNats::start().await;
         let config = orders::Config {
-            service: common::config::ServiceConfig {
-                mongo_uri: db.uri.clone(),
-                nats_url: nats.url.clone(),
-                nats_client_id: "orders-test".to_owned(),
-                jwt_key: JWT_KEY.to_owned(),
-                port: 0,
-                cookie_secure: true,
-            },
+            service: common::config::ServiceConfig::local(
+                &db.uri.clone(),
+                &nats.url.clone(),
+                "orders-test",
+                JWT_KEY,
+            ),
             expiration_window,
         };
         let app = orders::build(config, tuning)

@@ -15,14 +15,12 @@ async fn shutdown_stops_the_server_the_consumers_and_the_relay() {
     let db = TestDb::new().await;
     let nats = TestNats::start().await;
     let config = orders::Config {
-        service: common::config::ServiceConfig {
-            mongo_uri: db.uri.clone(),
-            nats_url: nats.url.clone(),
-            nats_client_id: "orders-test".to_owned(),
-            jwt_key: JWT_KEY.to_owned(),
-            port: 0,
-            cookie_secure: true,
-        },
+        service: common::config::ServiceConfig::local(
+            &db.uri.clone(),
+            &nats.url.clone(),
+            "orders-test",
+            JWT_KEY,
+        ),
         expiration_window: Duration::from_secs(60),
     };
     let app = orders::build(config, fast_tuning()).await.expect("builds");

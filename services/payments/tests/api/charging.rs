@@ -340,7 +340,7 @@ async fn payment_created_is_published_with_the_payment() {
 
 #[tokio::test]
 async fn a_stripe_that_refuses_our_key_is_a_500_and_changes_nothing() {
-    let app = TestApp::spawn_with(|config| config.stripe_key = "rk_wrong".to_owned()).await;
+    let app = TestApp::spawn_with(|config| config.stripe_key = "rk_wrong".into()).await;
     let (order_id, cookie) = paid_order(&app, 20.0).await;
     let response = app.pay(Some(&cookie), &body("tok_visa", order_id)).await;
     assert_errors(

@@ -52,15 +52,13 @@ impl TestApp {
         let nats = TestNats::start().await;
         let standin = StandIn::spawn().await;
         let mut config = payments::Config {
-            service: common::config::ServiceConfig {
-                mongo_uri: db.uri.clone(),
-                nats_url: nats.url.clone(),
-                nats_client_id: "payments-test".to_owned(),
-                jwt_key: JWT_KEY.to_owned(),
-                port: 0,
-                cookie_secure: false,
-            },
-            stripe_key: STRIPE_KEY.to_owned(),
+            service: common::config::ServiceConfig::local(
+                &db.uri.clone(),
+                &nats.url.clone(),
+                "payments-test",
+                JWT_KEY,
+            ),
+            stripe_key: STRIPE_KEY.into(),
             stripe_api_base: standin.url(),
         };
         configure(&mut config);

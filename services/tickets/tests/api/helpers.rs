@@ -39,14 +39,12 @@ pub struct TestApp {
 /// The service's configuration for a test's own database and NATS server.
 pub fn test_config(db: &TestDb, nats: &TestNats) -> tickets::Config {
     tickets::Config {
-        service: common::config::ServiceConfig {
-            mongo_uri: db.uri.clone(),
-            nats_url: nats.url.clone(),
-            nats_client_id: "tickets-test".to_owned(),
-            jwt_key: JWT_KEY.to_owned(),
-            port: 0,
-            cookie_secure: false,
-        },
+        service: common::config::ServiceConfig::local(
+            &db.uri.clone(),
+            &nats.url.clone(),
+            "tickets-test",
+            JWT_KEY,
+        ),
     }
 }
 
@@ -88,7 +86,7 @@ impl TestApp {
     /// Another instance of the service on the same database and NATS server.
     pub async fn spawn_replica(&self, tweak: impl FnOnce(&mut Tuning)) -> Running {
         let mut config = test_config(&self.db, &self.nats);
-        config.service.nats_client_id = "tickets-test-replica".to_owned();
+        config.service.nats.client_id = "tickets-test-replica".to_owned();
         let mut tuning = Tuning::fast();
         tweak(&mut tuning);
         start(config, tuning).await
