@@ -1,7 +1,8 @@
-//! `common::events`, `common::outbox` and `common::version` against a real NATS JetStream (one
+//! `common::events`, `common::outbox`, `common::version` and the routers of `common::http`, against a real NATS JetStream (one
 //! server per test) and a real MongoDB replica set (one database per test).
 
 mod events;
 mod helpers;
+mod http;
 mod outbox;
 mod version;

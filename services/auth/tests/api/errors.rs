@@ -1,58 +1,10 @@
+//! What auth answers beyond its routes: unknown routes and methods, and its probes (which check
+//! MongoDB). A body that is not a JSON object gets the rejection every router shares, tested once
+//! in `crates/common/tests/infra/http.rs`.
+
 use serde_json::json;
 
 use crate::helpers::{TestApp, assert_errors};
-
-#[tokio::test]
-async fn malformed_json_is_a_400_with_the_error_body() {
-    let app = TestApp::spawn().await;
-    let response = app
-        .http
-        .post(app.url("/api/users/signup"))
-        .header("content-type", "application/json")
-        .body(r#"{"email": "a@b.co", "#)
-        .send()
-        .await
-        .expect("sent");
-    assert_errors(
-        response,
-        400,
-        json!([{ "message": "Request body is not valid JSON" }]),
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn a_non_json_body_is_a_400_with_the_error_body() {
-    let app = TestApp::spawn().await;
-    let response = app
-        .http
-        .post(app.url("/api/users/signup"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("email=a@b.co&password=secret")
-        .send()
-        .await
-        .expect("sent");
-    assert_errors(
-        response,
-        400,
-        json!([{ "message": "Expected request with `Content-Type: application/json`" }]),
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn a_json_body_that_is_not_an_object_is_a_400() {
-    let app = TestApp::spawn().await;
-    let response = app
-        .post_json("/api/users/signup", &json!(["a@b.co", "secret"]))
-        .await;
-    assert_errors(
-        response,
-        400,
-        json!([{ "message": "Request body must be a JSON object" }]),
-    )
-    .await;
-}
 
 #[tokio::test]
 async fn unknown_routes_are_404_with_the_error_body() {

@@ -201,41 +201,6 @@ async fn requires_a_token_and_an_order_id() {
 }
 
 #[tokio::test]
-async fn malformed_bodies_get_the_contract_error_body() {
-    let app = TestApp::spawn().await;
-    let cookie = app.cookie(ObjectId::new());
-    let response = app
-        .http
-        .post(app.url("/api/payments"))
-        .header("cookie", &cookie)
-        .header("content-type", "application/json")
-        .body("{\"token\":")
-        .send()
-        .await
-        .expect("sent");
-    assert_errors(
-        response,
-        400,
-        json!([{ "message": "Request body is not valid JSON" }]),
-    )
-    .await;
-    let response = app.pay(Some(&cookie), &json!(["tok_visa"])).await;
-    assert_errors(
-        response,
-        400,
-        json!([{ "message": "Request body must be a JSON object" }]),
-    )
-    .await;
-    let response = app
-        .http
-        .get(app.url("/api/payments/nothing"))
-        .send()
-        .await
-        .expect("sent");
-    assert_errors(response, 404, json!([{ "message": "Not Found" }])).await;
-}
-
-#[tokio::test]
 async fn probes_report_health_and_readiness() {
     let app = TestApp::spawn().await;
     let health: serde_json::Value = app

@@ -149,26 +149,6 @@ async fn accepts_a_price_given_as_a_numeric_string() {
     );
 }
 
-#[tokio::test]
-async fn rejects_a_body_that_is_not_json_with_the_contract_body() {
-    let app = TestApp::spawn().await;
-    let response = app
-        .http
-        .post(app.url("/api/tickets"))
-        .header(reqwest::header::COOKIE, app.cookie())
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body("{\"title\":")
-        .send()
-        .await
-        .expect("request sent");
-    assert_errors(
-        response,
-        400,
-        json!([{ "message": "Request body is not valid JSON" }]),
-    )
-    .await;
-}
-
 /// Issue 11, cases 5 and 6: a title or price that would make an unpublishable event or an
 /// amount no card can be charged is refused where it enters, and nothing is stored or staged.
 #[tokio::test]

@@ -1,0 +1,98 @@
+//! What every service's router answers alike, because it comes from here: the contract's error
+//! body for a body that is not JSON, not a JSON object, not JSON at all, and for unknown routes.
+//! Each service's suite tests its own routes; these rejections are tested once, where they live.
+
+use axum::Router;
+use axum::routing::post;
+use common::http::{Readiness, finish_router};
+use common::{JsonBody, JsonObject};
+use serde_json::json;
+use test_support::http::assert_errors;
+
+/// A router as a service builds one, with one JSON route that echoes its body.
+async fn serve() -> String {
+    let routes = Router::new().route(
+        "/api/things",
+        post(|JsonBody(body): JsonBody<JsonObject>| async move { axum::Json(body) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let base = format!("http://{}", listener.local_addr().expect("bound"));
+    tokio::spawn(common::http::serve(
+        listener,
+        finish_router(routes, Readiness::new()),
+        std::future::pending(),
+    ));
+    base
+}
+
+async fn post_raw(base: &str, content_type: &str, body: &'static str) -> reqwest::Response {
+    test_support::http::client()
+        .post(format!("{base}/api/things"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("sent")
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_a_json_object_get_the_contract_error_body() {
+    let base = serve().await;
+    for (content_type, body, message) in [
+        (
+            "application/json",
+            r#"{"email": "a@b.co", "#,
+            "Request body is not valid JSON",
+        ),
+        (
+            "application/x-www-form-urlencoded",
+            "email=a@b.co&password=secret",
+            "Expected request with `Content-Type: application/json`",
+        ),
+        (
+            "application/json",
+            r#"["a@b.co", "secret"]"#,
+            "Request body must be a JSON object",
+        ),
+    ] {
+        let response = post_raw(&base, content_type, body).await;
+        assert_errors(response, 400, json!([{ "message": message }])).await;
+    }
+    let echoed = post_raw(&base, "application/json", r#"{"a": 1}"#).await;
+    assert_eq!(echoed.status(), 200);
+    assert_eq!(
+        echoed.json::<serde_json::Value>().await.expect("json"),
+        json!({"a": 1})
+    );
+}
+
+#[tokio::test]
+async fn unknown_routes_are_404_with_the_error_body_and_probes_answer() {
+    let base = serve().await;
+    let http = test_support::http::client();
+    for path in ["/api/nope", "/api/things/1", "/"] {
+        let response = http
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("sent");
+        assert_errors(response, 404, json!([{ "message": "Not Found" }])).await;
+    }
+    for (probe, body) in [
+        ("/healthz", json!({"status": "ok"})),
+        ("/readyz", json!({"status": "ready"})),
+    ] {
+        let response = http
+            .get(format!("{base}{probe}"))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.json::<serde_json::Value>().await.expect("json"),
+            body
+        );
+    }
+}
