@@ -36,7 +36,7 @@ MONGO_PORT=$((PORT_BASE + 17)) REDIS_PORT=$((PORT_BASE + 19))
 NATS_PORT=$((PORT_BASE + 22)) NATS_MONITOR_PORT=$((PORT_BASE + 23))
 URL="http://ticketing.localhost:$INGRESS_PORT"
 
-# Services in start order; a service whose crate does not exist yet is skipped.
+# Services in start order.
 SERVICES=(auth tickets orders expiration payments client)
 
 service_port() {
@@ -63,11 +63,7 @@ service_env() {
   esac
 }
 
-present_services() {
-  local s
-  for s in "${SERVICES[@]}"; do [ -f "$ROOT/services/$s/Cargo.toml" ] && echo "$s"; done
-  return 0
-}
+present_services() { printf '%s\n' "${SERVICES[@]}"; }
 
 bin_dir() { echo "${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE"; }
 

@@ -11,7 +11,6 @@
 //! Sellers and buyers sign up once, when they arrive. A buyer whose chosen ticket was reserved by
 //! someone else a moment earlier gets the contract's 400 `Ticket is already reserved`: that is
 //! the marketplace working, so it counts as a success (and is counted apart), not as an error.
-//! Scenarios that need a service the stack does not run are left out, with a message.
 //!
 //! The load is bounded: goose's throttle caps the offered rate (`FLOW_RATE` requests/s) and
 //! `FLOW_SECONDS` the time, so at most `FLOW_RATE × FLOW_SECONDS` requests. Smoke mode runs each
@@ -32,7 +31,7 @@ use serde_json::{Value, json};
 use crate::cpu::{self, CpuMeter};
 use crate::footprint::RssSampler;
 use crate::settings::Settings;
-use crate::stack::{self, Available};
+use crate::stack;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -56,8 +55,6 @@ pub struct FlowReport {
     pub users: usize,
     pub offered_rate: usize,
     pub seconds: usize,
-    pub available: Option<Available>,
-    pub skipped: Vec<String>,
     pub requests: Vec<RequestStats>,
     pub total_requests: usize,
     pub total_errors: usize,
@@ -92,7 +89,6 @@ pub struct RequestStats {
 
 pub async fn run(settings: &Settings, mode: Mode) -> anyhow::Result<()> {
     let smoke = mode == Mode::Smoke || settings.smoke;
-    let available = Available::probe(settings).await?;
     let mut report = FlowReport {
         date: chrono::Utc::now().to_rfc3339(),
         load_average: crate::stack::load_average(),
@@ -100,78 +96,53 @@ pub async fn run(settings: &Settings, mode: Mode) -> anyhow::Result<()> {
         users: settings.flow_users,
         offered_rate: settings.flow_rate,
         seconds: if smoke { 0 } else { settings.flow_seconds },
-        available: Some(available),
         ..FlowReport::default()
     };
 
     // Something to buy from the first second.
-    if available.tickets {
-        let http = stack::client(4);
-        let seeder = stack::sign_up(&http, &settings.stack_url, "flow-seeder").await?;
-        for _ in 0..if smoke { 3 } else { 30 } {
-            stack::sell(&http, &settings.stack_url, &seeder, 25.0).await?;
-        }
+    let http = stack::client(4);
+    let seeder = stack::sign_up(&http, &settings.stack_url, "flow-seeder").await?;
+    for _ in 0..if smoke { 3 } else { 30 } {
+        stack::sell(&http, &settings.stack_url, &seeder, 25.0).await?;
     }
 
     let mut attack =
         GooseAttack::initialize_with_config(configuration(settings, smoke, &mut report)?)?;
-    let mut skip = |what: &str, missing: &str| {
-        let line = format!(
-            "{what}: skipped, {missing} not running (503 Service unavailable from the ingress)"
+    let buyer = scenario!("Buyer")
+        .set_weight(5)?
+        .register_transaction(transaction!(sign_up).set_on_start())
+        .register_transaction(transaction!(list_tickets))
+        .register_transaction(transaction!(view_ticket))
+        .register_transaction(transaction!(order))
+        .register_transaction(transaction!(pay))
+        .register_transaction(transaction!(view_order))
+        .register_transaction(transaction!(my_orders));
+    attack = attack
+        .register_scenario(
+            scenario!("Browser")
+                .set_weight(10)?
+                .register_transaction(transaction!(arrive).set_on_start())
+                .register_transaction(transaction!(list_tickets))
+                .register_transaction(transaction!(view_ticket))
+                .register_transaction(transaction!(current_user)),
+        )
+        .register_scenario(
+            scenario!("Seller")
+                .set_weight(3)?
+                .register_transaction(transaction!(sign_up).set_on_start())
+                .register_transaction(transaction!(current_user))
+                .register_transaction(transaction!(sell))
+                .register_transaction(transaction!(view_ticket)),
+        )
+        .register_scenario(buyer)
+        .register_scenario(
+            scenario!("Undecided")
+                .set_weight(2)?
+                .register_transaction(transaction!(sign_up).set_on_start())
+                .register_transaction(transaction!(list_tickets))
+                .register_transaction(transaction!(order))
+                .register_transaction(transaction!(cancel)),
         );
-        eprintln!("[bench] {line}");
-        report.skipped.push(line);
-    };
-    if available.tickets {
-        attack = attack
-            .register_scenario(
-                scenario!("Browser")
-                    .set_weight(10)?
-                    .register_transaction(transaction!(arrive).set_on_start())
-                    .register_transaction(transaction!(list_tickets))
-                    .register_transaction(transaction!(view_ticket))
-                    .register_transaction(transaction!(current_user)),
-            )
-            .register_scenario(
-                scenario!("Seller")
-                    .set_weight(3)?
-                    .register_transaction(transaction!(sign_up).set_on_start())
-                    .register_transaction(transaction!(current_user))
-                    .register_transaction(transaction!(sell))
-                    .register_transaction(transaction!(view_ticket)),
-            );
-    } else {
-        skip("Browser and Seller scenarios", "tickets");
-    }
-    if available.tickets && available.orders {
-        let mut buyer = scenario!("Buyer")
-            .set_weight(5)?
-            .register_transaction(transaction!(sign_up).set_on_start())
-            .register_transaction(transaction!(list_tickets))
-            .register_transaction(transaction!(view_ticket))
-            .register_transaction(transaction!(order));
-        if available.payments {
-            buyer = buyer.register_transaction(transaction!(pay));
-        } else {
-            skip("Buyer's payment step", "payments");
-        }
-        attack = attack
-            .register_scenario(
-                buyer
-                    .register_transaction(transaction!(view_order))
-                    .register_transaction(transaction!(my_orders)),
-            )
-            .register_scenario(
-                scenario!("Undecided")
-                    .set_weight(2)?
-                    .register_transaction(transaction!(sign_up).set_on_start())
-                    .register_transaction(transaction!(list_tickets))
-                    .register_transaction(transaction!(order))
-                    .register_transaction(transaction!(cancel)),
-            );
-    } else {
-        skip("Buyer and Undecided scenarios", "orders");
-    }
     attack = attack.register_scenario(
         scenario!("Returning")
             .set_weight(1)?

@@ -30,7 +30,7 @@ use crate::footprint::RssSampler;
 use crate::ingress::BenchIngress;
 use crate::load::{Step, Summary, closed_loop};
 use crate::settings::Settings;
-use crate::stack::{self, Available, Session};
+use crate::stack::{self, Session};
 
 #[derive(Debug, Serialize, Default)]
 pub struct MicroReport {
@@ -40,7 +40,6 @@ pub struct MicroReport {
     pub cores: usize,
     pub connections: usize,
     pub smoke: bool,
-    pub available: Option<Available>,
     pub ceiling_empty_handler: Option<Summary>,
     pub ceiling_mongo_find_100: Option<Summary>,
     pub ceiling_mongo_insert: Option<Summary>,
@@ -60,14 +59,12 @@ pub struct MicroReport {
 }
 
 pub async fn run(settings: &Settings) -> anyhow::Result<()> {
-    let available = Available::probe(settings).await?;
     let mut report = MicroReport {
         date: chrono::Utc::now().to_rfc3339(),
         load_average: crate::stack::load_average(),
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         connections: settings.connections,
         smoke: settings.smoke,
-        available: Some(available),
         ..MicroReport::default()
     };
     let ingress = BenchIngress::start(settings).await?;
@@ -78,7 +75,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         .collect();
     crate::load::meter_cpu(crate::cpu::CpuMeter::new(settings, &extra));
     let sampler = settings.stack_dir.clone().map(RssSampler::start);
-    let result = measure(settings, &ingress.url, available, &mut report).await;
+    let result = measure(settings, &ingress.url, &mut report).await;
     if let Some(sampler) = sampler {
         report.peak_rss_kb = sampler.stop();
     }
@@ -87,12 +84,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     result
 }
 
-async fn measure(
-    settings: &Settings,
-    base: &str,
-    available: Available,
-    report: &mut MicroReport,
-) -> anyhow::Result<()> {
+async fn measure(settings: &Settings, base: &str, report: &mut MicroReport) -> anyhow::Result<()> {
     let n = settings.connections;
     let http = stack::client(n);
     let mongo = mongodb::Client::with_uri_str(settings.mongo_uri()).await?;
@@ -126,14 +118,6 @@ async fn measure(
         )
         .await,
     );
-
-    if !available.tickets {
-        report.not_measured.push(
-            "GET/POST /api/tickets, POST /api/orders, event path: tickets service not yet landed"
-                .to_owned(),
-        );
-        return Ok(());
-    }
 
     // The listing with 100 free tickets, and the same query on the raw driver.
     for _ in 0..100 {
@@ -322,12 +306,6 @@ async fn measure(
         .await,
     );
 
-    if !available.orders {
-        report
-            .not_measured
-            .push("POST /api/orders and the event path: orders service not yet landed".to_owned());
-        return Ok(());
-    }
     // Orders must have every ticket before ordering them is a fair measurement of ordering.
     audit::quiesce(&jetstream, Duration::from_secs(120)).await?;
     let ids: Vec<String> = created.lock().map(|ids| ids.clone()).unwrap_or_default();

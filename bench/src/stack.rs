@@ -6,10 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use reqwest::StatusCode;
-use serde::Serialize;
 use serde_json::{Value, json};
-
-use crate::settings::Settings;
 
 /// The fleet's services, in `scripts/stack.sh`'s start order.
 pub const SERVICES: [&str; 6] = [
@@ -20,67 +17,6 @@ pub const SERVICES: [&str; 6] = [
     "payments",
     "client",
 ];
-
-/// Which services the stack runs. A route whose service is not there is answered by nginx's
-/// `503 {"errors":[{"message":"Service unavailable"}]}`; expiration has no route, so its pid
-/// file tells.
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct Available {
-    pub auth: bool,
-    pub tickets: bool,
-    pub orders: bool,
-    pub payments: bool,
-    pub expiration: bool,
-}
-
-impl Available {
-    pub async fn probe(settings: &Settings) -> anyhow::Result<Self> {
-        let http = client(4);
-        let answers = |method: reqwest::Method, path: &'static str| {
-            let request = http
-                .request(method, format!("{}{path}", settings.stack_url))
-                .json(&json!({}));
-            async move {
-                let response = request.send().await.with_context(|| {
-                    format!("the ingress at {} does not answer", settings.stack_url)
-                })?;
-                anyhow::Ok(response.status() != StatusCode::SERVICE_UNAVAILABLE)
-            }
-        };
-        let available = Self {
-            auth: answers(reqwest::Method::GET, "/api/users/currentuser").await?,
-            tickets: answers(reqwest::Method::GET, "/api/tickets").await?,
-            orders: answers(reqwest::Method::GET, "/api/orders").await?,
-            payments: answers(reqwest::Method::POST, "/api/payments").await?,
-            expiration: settings
-                .stack_dir
-                .as_deref()
-                .is_some_and(|dir| service_pid(dir, "expiration").is_some()),
-        };
-        for (name, up) in [
-            ("auth", available.auth),
-            ("tickets", available.tickets),
-            ("orders", available.orders),
-            ("payments", available.payments),
-        ] {
-            if !up {
-                eprintln!(
-                    "[bench] {name}: not running (its route answers 503 Service unavailable): what needs it is skipped"
-                );
-            }
-        }
-        if !available.expiration && settings.stack_dir.is_some() {
-            eprintln!("[bench] expiration: not running (no live pid file): expiry is not audited");
-        }
-        if !available.auth {
-            bail!(
-                "auth does not answer at {}: nothing can be measured",
-                settings.stack_url
-            );
-        }
-        Ok(available)
-    }
-}
 
 /// An HTTP/1.1 client for the bench's own requests; cookies are handled by hand (one header).
 pub fn client(pool: usize) -> reqwest::Client {
