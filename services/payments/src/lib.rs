@@ -44,7 +44,7 @@ pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
     let stripe = charges::Stripe::new(config.stripe_key.expose_secret(), &config.stripe_api_base)?;
     let mut state = AppState::new(&database, &config, outbox.clone(), stripe);
     state.attempt_lease = tuning.attempt_lease;
-    models::ensure_indexes(&state).await?;
+    models::ensure_indexes(&database).await?;
     outbox.ensure_indexes().await?;
 
     let stop = CancellationToken::new();

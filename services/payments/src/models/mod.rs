@@ -5,10 +5,11 @@ pub mod order;
 pub mod payment;
 pub mod refund;
 
-use crate::app::AppState;
+use mongodb::Database;
 
-pub async fn ensure_indexes(state: &AppState) -> mongodb::error::Result<()> {
-    payment::ensure_indexes(&state.payments).await?;
-    order::ensure_indexes(&state.orders).await?;
-    refund::ensure_indexes(&state.refunds).await
+/// The indexes every collection of the payments database relies on.
+pub async fn ensure_indexes(database: &Database) -> mongodb::error::Result<()> {
+    payment::ensure_indexes(&database.collection(payment::Payment::COLLECTION)).await?;
+    order::ensure_indexes(&database.collection(order::Order::COLLECTION)).await?;
+    refund::ensure_indexes(&database.collection(refund::Refund::COLLECTION)).await
 }
