@@ -66,12 +66,7 @@ pub async fn charged(
         // Whatever the outcome, this attempt is over.
         end_attempt(state, &mut tx, order_id, key).await?;
         if let Some(payment_id) = order.payment_id {
-            let payment = state
-                .payments
-                .find_one(doc! { "_id": payment_id })
-                .session(tx.session())
-                .await?
-                .ok_or_else(|| common::outbox::abort(Changed))?;
+            let payment = payment_in(state, &mut tx, payment_id).await?;
             if payment.stripe_id == charge_id {
                 return Ok(Charged::AlreadyPaid(payment));
             }
@@ -172,6 +167,21 @@ pub async fn expire(state: &AppState, order_id: ObjectId) -> mongodb::error::Res
     })
 }
 
+/// The payment a replica names, read in the transaction; the replica and its payment are written
+/// together, so its absence means the documents changed under the transaction.
+async fn payment_in(
+    state: &AppState,
+    tx: &mut common::outbox::Tx<'_>,
+    payment_id: ObjectId,
+) -> mongodb::error::Result<Payment> {
+    state
+        .payments
+        .find_one(doc! { "_id": payment_id })
+        .session(tx.session())
+        .await?
+        .ok_or_else(|| common::outbox::abort(Changed))
+}
+
 /// Removes the attempt keyed `key` from the order, if it is still there.
 async fn end_attempt(
     state: &AppState,
@@ -227,12 +237,7 @@ pub async fn refund_if_paid(state: &AppState, order: &Order) -> mongodb::error::
         return Ok(());
     };
     common::transaction!(state.outbox, |tx| {
-        let payment = state
-            .payments
-            .find_one(doc! { "_id": payment_id })
-            .session(tx.session())
-            .await?
-            .ok_or_else(|| common::outbox::abort(Changed))?;
+        let payment = payment_in(state, &mut tx, payment_id).await?;
         refund::make_due(
             &state.refunds,
             tx.session(),

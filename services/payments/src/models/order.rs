@@ -166,14 +166,3 @@ pub async fn take_lapsed_attempt(
         .return_document(ReturnDocument::After)
         .await
 }
-
-/// Attempts whose outcome is not recorded, and how many of them are past their lease.
-pub async fn unsettled_attempts(orders: &Collection<Order>) -> mongodb::error::Result<(u64, u64)> {
-    let all = orders
-        .count_documents(doc! { "attempt": { "$ne": null } })
-        .await?;
-    let lapsed = orders
-        .count_documents(doc! { "attempt.leaseUntil": { "$lt": DateTime::now() } })
-        .await?;
-    Ok((all, lapsed))
-}

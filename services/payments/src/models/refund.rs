@@ -118,8 +118,3 @@ pub async fn note_failure(
         .await?;
     Ok(())
 }
-
-/// Refunds not done yet.
-pub async fn due(refunds: &Collection<Refund>) -> mongodb::error::Result<u64> {
-    refunds.count_documents(doc! { "refundedAt": null }).await
-}
