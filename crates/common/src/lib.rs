@@ -8,7 +8,8 @@
 //! - [`mongo`]: connecting and the id rules;
 //! - [`events`]: the typed events on NATS JetStream, their publisher and listener;
 //! - [`outbox`]: committing a state change and its event together;
-//! - [`version`]: optimistic concurrency for owned documents, in-order application for replicas.
+//! - [`version`]: optimistic concurrency for owned documents, in-order application for replicas;
+//! - `testing` (feature `test-util`, tests only): the test kit the services' tests share.
 
 pub mod config;
 pub mod error;
@@ -20,6 +21,8 @@ pub mod outbox;
 pub mod service;
 pub mod session;
 pub mod telemetry;
+#[cfg(feature = "test-util")]
+pub mod testing;
 pub mod validation;
 pub mod version;
 

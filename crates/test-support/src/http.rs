@@ -83,8 +83,71 @@ where
     }
 }
 
-/// Where to reach a service bound to `address`: its port on 127.0.0.1 (services bind
-/// `0.0.0.0`, which is no address to send to).
-pub fn loopback(address: std::net::SocketAddr) -> std::net::SocketAddr {
-    std::net::SocketAddr::from(([127, 0, 0, 1], address.port()))
+/// A service's HTTP API as its black-box tests drive it: one shape of request helper for every
+/// service (`path`, then the session cookie if any, then the body), so a test reads the same
+/// whichever service it is about.
+#[derive(Clone)]
+pub struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    /// The API of the service listening on `address`.
+    pub fn new(address: std::net::SocketAddr) -> Self {
+        Self {
+            base: format!("http://{address}"),
+            http: client(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The client, for requests the helpers below do not shape.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// Waits until the service answers `/readyz` with 200.
+    pub async fn wait_ready(&self) {
+        wait_ready(&self.http, &self.base, Duration::from_secs(20)).await;
+    }
+
+    /// `method path`, with `cookie` as the `Cookie` header and `body` as JSON when given.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        cookie: Option<&str>,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(cookie) = cookie {
+            request = request.header(reqwest::header::COOKIE, cookie);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> Response {
+        self.send(reqwest::Method::GET, path, cookie, None).await
+    }
+
+    pub async fn post_json(&self, path: &str, cookie: Option<&str>, body: &Value) -> Response {
+        self.send(reqwest::Method::POST, path, cookie, Some(body))
+            .await
+    }
+
+    pub async fn put_json(&self, path: &str, cookie: Option<&str>, body: &Value) -> Response {
+        self.send(reqwest::Method::PUT, path, cookie, Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, cookie: Option<&str>) -> Response {
+        self.send(reqwest::Method::DELETE, path, cookie, None).await
+    }
 }

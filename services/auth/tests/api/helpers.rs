@@ -1,19 +1,29 @@
 //! Spawns the auth service on a random port with a database of its own.
 
-use std::net::SocketAddr;
+use std::ops::Deref;
 
-use reqwest::header::COOKIE;
+use common::service::Running;
+pub use common::testing::JWT_KEY;
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
+use test_support::http::Api;
 pub use test_support::http::{assert_errors, cookie_pair, set_cookie};
 use test_support::mongo::TestDb;
 
-pub const JWT_KEY: &str = "test-jwt-key";
-
 pub struct TestApp {
-    pub address: SocketAddr,
-    pub http: reqwest::Client,
+    pub api: Api,
     pub db: TestDb,
+    /// The service, running as long as the test.
+    _service: Running,
+}
+
+/// Requests go through the service's [`Api`]: `app.get(…)`, `app.post_json(…)`.
+impl Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 impl TestApp {
@@ -29,41 +39,24 @@ impl TestApp {
             },
             port: 0,
         };
-        let app = auth::build(config, common::service::Tuning::default())
+        let service = auth::build(config, common::service::Tuning::default())
             .await
-            .expect("auth builds");
-        let address = test_support::http::loopback(app.address().expect("bound"));
-        tokio::spawn(app.run_until_stopped(std::future::pending()));
+            .expect("auth builds")
+            .spawn()
+            .expect("auth runs");
         let app = Self {
-            address,
-            http: test_support::http::client(),
+            api: Api::new(service.address()),
             db,
+            _service: service,
         };
-        app.wait_ready().await;
+        app.api.wait_ready().await;
         app
-    }
-
-    async fn wait_ready(&self) {
-        let base = format!("http://{}", self.address);
-        test_support::http::wait_ready(&self.http, &base, std::time::Duration::from_secs(20)).await;
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.address, path)
-    }
-
-    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
-        self.http
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .expect("request sent")
     }
 
     pub async fn signup(&self, email: &str, password: &str) -> Response {
         self.post_json(
             "/api/users/signup",
+            None,
             &serde_json::json!({ "email": email, "password": password }),
         )
         .await
@@ -77,11 +70,7 @@ impl TestApp {
     }
 
     pub async fn current_user(&self, cookie: Option<&str>) -> Value {
-        let mut request = self.http.get(self.url("/api/users/currentuser"));
-        if let Some(cookie) = cookie {
-            request = request.header(COOKIE, cookie);
-        }
-        let response = request.send().await.expect("request sent");
+        let response = self.get("/api/users/currentuser", cookie).await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.expect("json body")
     }

@@ -9,6 +9,7 @@ async fn fails_when_an_email_that_does_not_exist_is_supplied() {
     let response = app
         .post_json(
             "/api/users/signin",
+            None,
             &json!({ "email": "test@test.com", "password": "password" }),
         )
         .await;
@@ -23,6 +24,7 @@ async fn fails_when_an_incorrect_password_is_supplied() {
     let response = app
         .post_json(
             "/api/users/signin",
+            None,
             &json!({ "email": "test@test.com", "password": "aslkdfjalskdfj" }),
         )
         .await;
@@ -42,6 +44,7 @@ async fn responds_with_a_cookie_when_given_valid_credentials() {
     let response = app
         .post_json(
             "/api/users/signin",
+            None,
             &json!({ "email": "test@test.com", "password": "password" }),
         )
         .await;
@@ -60,7 +63,7 @@ async fn responds_with_a_cookie_when_given_valid_credentials() {
 async fn requires_a_password_and_a_valid_email() {
     let app = TestApp::spawn().await;
     let response = app
-        .post_json("/api/users/signin", &json!({ "email": "nope" }))
+        .post_json("/api/users/signin", None, &json!({ "email": "nope" }))
         .await;
     assert_errors(
         response,
@@ -74,6 +77,7 @@ async fn requires_a_password_and_a_valid_email() {
     let response = app
         .post_json(
             "/api/users/signin",
+            None,
             &json!({ "email": "a@b.co", "password": "   " }),
         )
         .await;

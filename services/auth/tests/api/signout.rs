@@ -7,12 +7,13 @@ async fn clears_the_cookie_after_signing_out() {
     let app = TestApp::spawn().await;
     let cookie = app.signed_in_cookie("test@test.com").await;
     let response = app
-        .http
-        .post(app.url("/api/users/signout"))
-        .header(reqwest::header::COOKIE, &cookie)
-        .send()
-        .await
-        .expect("sent");
+        .send(
+            reqwest::Method::POST,
+            "/api/users/signout",
+            Some(&cookie),
+            None,
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let cleared = set_cookie(&response).expect("a Set-Cookie header");
     assert!(cleared.starts_with("session=;"), "{cleared}");

@@ -48,7 +48,7 @@ async fn returns_400_with_missing_email_and_password() {
         { "message": "Password must be between 4 and 20 characters", "field": "password" }
     ]);
     assert_errors(
-        app.post_json("/api/users/signup", &json!({})).await,
+        app.post_json("/api/users/signup", None, &json!({})).await,
         400,
         both.clone(),
     )
@@ -56,13 +56,17 @@ async fn returns_400_with_missing_email_and_password() {
     // Wrong types are reported against their fields, not as a parse failure.
     let wrong_types = json!({ "email": 42, "password": ["x"] });
     assert_errors(
-        app.post_json("/api/users/signup", &wrong_types).await,
+        app.post_json("/api/users/signup", None, &wrong_types).await,
         400,
         both,
     )
     .await;
     let response = app
-        .post_json("/api/users/signup", &json!({ "email": "test@test.com" }))
+        .post_json(
+            "/api/users/signup",
+            None,
+            &json!({ "email": "test@test.com" }),
+        )
         .await;
     assert_errors(
         response,
@@ -134,6 +138,7 @@ async fn stores_an_argon2id_hash_and_never_returns_it() {
     let signin = app
         .post_json(
             "/api/users/signin",
+            None,
             &json!({ "email": "hash@test.com", "password": "secret" }),
         )
         .await;

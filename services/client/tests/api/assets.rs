@@ -28,7 +28,7 @@ async fn pages_link_the_stylesheet_and_script_under_their_content_hash() {
         (&css, "text/css; charset=utf-8", ".navbar"),
         (&js, "text/javascript; charset=utf-8", "Ooops...."),
     ] {
-        let response = app.get(url, None).await;
+        let response = app.browse(url, None).await;
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()[CONTENT_TYPE], content_type);
         assert_eq!(
@@ -45,13 +45,13 @@ async fn pages_link_the_stylesheet_and_script_under_their_content_hash() {
 async fn an_unversioned_url_gets_the_file_with_a_short_lifetime_and_revalidates() {
     let app = TestApp::spawn().await;
 
-    let response = app.get("/static/app.css", None).await;
+    let response = app.browse("/static/app.css", None).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()[CACHE_CONTROL], "public, max-age=300");
     let etag = response.headers()[ETAG].clone();
 
     let revalidated = app
-        .http
+        .http()
         .get(app.url("/static/app.css"))
         .header(IF_NONE_MATCH, etag)
         .send()

@@ -47,7 +47,7 @@ async fn a_form_submitted_without_javascript_explains_instead_of_failing() {
     let app = TestApp::spawn().await;
 
     let response = app
-        .http
+        .http()
         .post(app.url("/auth/signup"))
         .form(&[("email", "a@b.co"), ("password", "pass")])
         .send()
@@ -67,7 +67,7 @@ async fn sign_out_posts_to_the_api_as_the_browser_relays_its_cookie_and_goes_hom
     app.ingress
         .respond_with_cookie(Method::POST, "/api/users/signout", json!({}), cleared);
 
-    let response = app.get("/auth/signout", Some(ALICE)).await;
+    let response = app.browse("/auth/signout", Some(ALICE)).await;
 
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()[LOCATION], "/");

@@ -41,7 +41,7 @@ async fn healthz_and_readyz_answer_without_asking_the_ingress() {
         ("/healthz", serde_json::json!({ "status": "ok" })),
         ("/readyz", serde_json::json!({ "status": "ready" })),
     ] {
-        let response = app.http.get(app.url(path)).send().await.expect("sent");
+        let response = app.get(path, None).await;
         assert_eq!(response.status(), 200);
         assert_eq!(
             response.json::<serde_json::Value>().await.expect("json"),

@@ -82,7 +82,8 @@ async fn with_the_ingress_down_every_page_is_the_friendly_error_page_and_the_cli
         .expect("binds")
         .local_addr()
         .expect("an address");
-    let address = spawn_client(format!("http://{closed}"), None).await;
+    let client = spawn_client(format!("http://{closed}"), None).await;
+    let address = client.address();
     let http = test_support::http::client();
 
     for path in ["/", "/auth/signin", "/tickets/new", "/orders"] {

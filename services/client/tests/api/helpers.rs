@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -14,8 +15,10 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use common::service::Running;
 use reqwest::header::{COOKIE, HOST};
 use serde_json::{Value, json};
+use test_support::http::Api;
 
 pub const ALICE: &str = "session=alice";
 pub const ALICE_ID: &str = "aaaaaaaaaaaaaaaaaaaaaaaa";
@@ -158,9 +161,20 @@ async fn answer(State(stand_in): State<StandIn>, request: Request) -> Response {
 }
 
 pub struct TestApp {
-    pub address: SocketAddr,
-    pub http: reqwest::Client,
+    pub api: Api,
     pub ingress: StandIn,
+    /// The client, running as long as the test.
+    _service: Running,
+}
+
+/// Plain requests go through the client's [`Api`]; pages as a browser asks for them through
+/// [`TestApp::browse`].
+impl Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 impl TestApp {
@@ -171,22 +185,21 @@ impl TestApp {
     pub async fn spawn_with(stripe_publishable_key: Option<&str>) -> Self {
         let ingress = StandIn::default();
         let ingress_address = ingress.clone().serve().await;
-        let address =
+        let service =
             spawn_client(format!("http://{ingress_address}"), stripe_publishable_key).await;
         Self {
-            address,
-            http: test_support::http::client(),
+            api: Api::new(service.address()),
             ingress,
+            _service: service,
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.address, path)
-    }
-
     /// `GET path` as a browser at `ticketing.dev`, with `cookie` if given.
-    pub async fn get(&self, path: &str, cookie: Option<&str>) -> reqwest::Response {
-        let mut request = self.http.get(self.url(path)).header(HOST, "ticketing.dev");
+    pub async fn browse(&self, path: &str, cookie: Option<&str>) -> reqwest::Response {
+        let mut request = self
+            .http()
+            .get(self.url(path))
+            .header(HOST, "ticketing.dev");
         if let Some(cookie) = cookie {
             request = request.header(COOKIE, cookie);
         }
@@ -195,7 +208,7 @@ impl TestApp {
 
     /// The status and HTML of `GET path`.
     pub async fn page(&self, path: &str, cookie: Option<&str>) -> (u16, String) {
-        let response = self.get(path, cookie).await;
+        let response = self.browse(path, cookie).await;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -209,24 +222,19 @@ impl TestApp {
 }
 
 /// Starts the client against `ingress_url` and waits until it is ready.
-pub async fn spawn_client(ingress_url: String, stripe_publishable_key: Option<&str>) -> SocketAddr {
+pub async fn spawn_client(ingress_url: String, stripe_publishable_key: Option<&str>) -> Running {
     let config = client::Config {
         ingress_url,
         port: 0,
         stripe_publishable_key: stripe_publishable_key.map(str::to_owned),
     };
-    let app = client::build(config, common::service::Tuning::default())
+    let service = client::build(config, common::service::Tuning::default())
         .await
-        .expect("client builds");
-    let address = test_support::http::loopback(app.address().expect("bound"));
-    tokio::spawn(app.run_until_stopped(std::future::pending()));
-    test_support::http::wait_ready(
-        &test_support::http::client(),
-        &format!("http://{address}"),
-        std::time::Duration::from_secs(20),
-    )
-    .await;
-    address
+        .expect("client builds")
+        .spawn()
+        .expect("client runs");
+    Api::new(service.address()).wait_ready().await;
+    service
 }
 
 /// The header's links as `(label, href)`, in order.

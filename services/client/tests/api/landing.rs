@@ -78,7 +78,7 @@ async fn pages_are_not_cached_by_shared_caches_and_carry_security_headers() {
     app.ingress
         .respond(Method::GET, "/api/tickets", 200, json!([]));
 
-    let response = app.get("/", None).await;
+    let response = app.browse("/", None).await;
 
     let header = |name: &str| {
         response

@@ -1,20 +1,20 @@
 //! Per-test infrastructure (a NATS server and a Redis server of its own) and expiration apps
 //! spawned against it on random ports, which a test can stop and start again.
 
-use std::net::SocketAddr;
+use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bson::oid::ObjectId;
 use chrono::{DateTime, SecondsFormat, Utc};
+use common::service::Running;
 use expiration::Config;
 use expiration::queue::JobQueue;
 use futures::StreamExt as _;
 use serde_json::{Value, json};
+use test_support::http::Api;
 use test_support::nats::{STREAM, StoredEvent, TestNats};
 use test_support::redis::TestRedis;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 pub const ORDER_CREATED: &str = "order:created";
 pub const EXPIRATION_COMPLETE: &str = "expiration:complete";
@@ -50,26 +50,16 @@ impl Infra {
     pub async fn spawn_app(&self) -> TestApp {
         // Logs show with `--no-capture`; filtered by RUST_LOG.
         common::telemetry::init();
-        let app = expiration::build(self.config(), common::service::Tuning::default())
+        let service = expiration::build(self.config(), common::service::Tuning::default())
             .await
-            .expect("expiration builds");
-        let address = test_support::http::loopback(app.address().expect("bound"));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(app.run_until_stopped(async move {
-            let _ = stopped.await;
-        }));
+            .expect("expiration builds")
+            .spawn()
+            .expect("expiration runs");
         let app = TestApp {
-            address,
-            http: test_support::http::client(),
-            stop: Some(stop),
-            handle,
+            api: Api::new(service.address()),
+            service,
         };
-        test_support::http::wait_ready(
-            &app.http,
-            &format!("http://{address}"),
-            Duration::from_secs(20),
-        )
-        .await;
+        app.api.wait_ready().await;
         app
     }
 
@@ -198,41 +188,25 @@ pub fn in_ms(millis: i64) -> DateTime<Utc> {
 
 /// One running expiration app.
 pub struct TestApp {
-    pub address: SocketAddr,
-    pub http: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-    handle: JoinHandle<anyhow::Result<()>>,
+    pub api: Api,
+    service: Running,
+}
+
+/// Requests go through the service's [`Api`]: `app.get(…)`.
+impl Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.address, path)
-    }
-
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request sent")
-    }
-
     /// Shuts the app down as SIGTERM would, and waits until it has stopped.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let finished = tokio::time::timeout(Duration::from_secs(15), &mut self.handle)
+    pub async fn stop(self) {
+        tokio::time::timeout(Duration::from_secs(15), self.service.stop())
             .await
-            .expect("the app stops within 15 s");
-        finished
-            .expect("the app task does not panic")
+            .expect("the app stops within 15 s")
             .expect("the app stops cleanly");
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.handle.abort();
     }
 }

@@ -12,7 +12,7 @@ async fn healthz_answers_while_the_process_lives() {
     let infra = Infra::start().await;
     let app = infra.spawn_app().await;
 
-    let response = app.get("/healthz").await;
+    let response = app.get("/healthz", None).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.json::<Value>().await.expect("json"),
@@ -25,7 +25,7 @@ async fn readyz_reports_redis() {
     let mut infra = Infra::start().await;
     let app = infra.spawn_app().await;
 
-    let response = app.get("/readyz").await;
+    let response = app.get("/readyz", None).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.json::<Value>().await.expect("json"),
@@ -34,7 +34,7 @@ async fn readyz_reports_redis() {
 
     infra.redis.stop();
     let body = eventually("readyz to report redis", Duration::from_secs(10), || {
-        let response = app.get("/readyz");
+        let response = app.get("/readyz", None);
         async move {
             let response = response.await;
             (response.status() == 503).then_some(())?;
@@ -54,7 +54,7 @@ async fn there_are_no_other_routes() {
     let app = infra.spawn_app().await;
 
     assert_errors(
-        app.get("/api/expiration").await,
+        app.get("/api/expiration", None).await,
         404,
         json!([{ "message": "Not Found" }]),
     )

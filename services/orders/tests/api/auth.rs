@@ -27,7 +27,7 @@ async fn every_route_exists_and_requires_a_signed_in_user() {
 #[tokio::test]
 async fn a_session_without_an_object_id_is_not_signed_in() {
     let app = TestApp::spawn().await;
-    let cookie = common::SessionKeys::new(crate::helpers::JWT_KEY, false)
+    let cookie = common::SessionKeys::new(common::testing::JWT_KEY, false)
         .cookie_header("not-an-object-id", "a@b.co")
         .expect("signs");
     let response = app.get("/api/orders", Some(&cookie)).await;

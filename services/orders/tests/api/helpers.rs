@@ -1,44 +1,42 @@
 //! Spawns the orders service on a random port with a database and a NATS server of its own, and
 //! the ways tests drive it: signed-in requests, replica tickets, events in and out.
 
-use std::net::SocketAddr;
+use std::ops::Deref;
 use std::time::Duration;
 
 use bson::doc;
 use bson::oid::ObjectId;
-use common::SessionKeys;
 use common::events::{ConsumerStats, Event, Nats, OrderStatus, Publisher, QueueGroup, Subject};
 use common::service::{Running, Tuning};
+pub use common::testing::DEADLINE;
+use common::testing::{service_config, session_cookie};
 use orders::models::order::Order;
 use orders::models::ticket::Ticket;
 use reqwest::Response;
-use reqwest::header::COOKIE;
 use serde_json::Value;
+use test_support::http::Api;
 pub use test_support::http::{assert_errors, eventually};
 use test_support::mongo::TestDb;
 use test_support::nats::TestNats;
 
-pub const JWT_KEY: &str = "test-jwt-key";
-
-/// How long a test waits for anything asynchronous (an event to be handled or published).
-pub const DEADLINE: Duration = Duration::from_secs(15);
-
 pub struct TestApp {
-    pub address: SocketAddr,
-    pub http: reqwest::Client,
+    pub api: Api,
     pub db: TestDb,
     pub nats: TestNats,
     /// What the service's event consumers have done.
     pub stats: ConsumerStats,
     publisher: Publisher,
-    keys: SessionKeys,
     /// The service, running as long as the test.
     _service: Running,
 }
 
-/// The contract's delivery rules with short delays, so redeliveries happen within a test.
-pub fn fast_tuning() -> Tuning {
-    Tuning::fast()
+/// Requests go through the service's [`Api`]: `app.get(…)`, `app.post_json(…)`.
+impl Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 impl TestApp {
@@ -47,19 +45,14 @@ impl TestApp {
     }
 
     pub async fn spawn_with_window(expiration_window: Duration) -> Self {
-        Self::spawn_with(expiration_window, fast_tuning()).await
+        Self::spawn_with(expiration_window, Tuning::fast()).await
     }
 
     pub async fn spawn_with(expiration_window: Duration, tuning: Tuning) -> Self {
         let db = TestDb::new().await;
         let nats = TestNats::start().await;
         let config = orders::Config {
-            service: common::config::ServiceConfig::local(
-                &db.uri.clone(),
-                &nats.url.clone(),
-                "orders-test",
-                JWT_KEY,
-            ),
+            service: service_config(&db.uri, &nats.url, "orders-test"),
             expiration_window,
         };
         let app = orders::build(config, tuning)
@@ -67,60 +60,32 @@ impl TestApp {
             .expect("orders builds")
             .spawn()
             .expect("orders runs");
-        let (stats, address) = (app.consumer_stats(), app.address());
+        let stats = app.consumer_stats();
         let publisher = Nats::from_client(nats.client().await)
             .await
             .expect("test publisher connects")
             .publisher();
         let app = Self {
-            address,
-            http: test_support::http::client(),
+            api: Api::new(app.address()),
             db,
             nats,
             stats,
             publisher,
-            keys: SessionKeys::new(JWT_KEY, false),
             _service: app,
         };
-        test_support::http::wait_ready(&app.http, &app.url(""), Duration::from_secs(20)).await;
+        app.api.wait_ready().await;
         app
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.address, path)
     }
 
     /// A fresh user: their id and the `Cookie` header of their session (the original's
     /// `global.signin()`).
     pub fn sign_in(&self) -> (ObjectId, String) {
         let id = ObjectId::new();
-        let cookie = self
-            .keys
-            .cookie_header(&id.to_hex(), "test@test.com")
-            .expect("signs a session");
-        (id, cookie)
-    }
-
-    pub async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        cookie: Option<&str>,
-        body: Option<&Value>,
-    ) -> Response {
-        let mut request = self.http.request(method, self.url(path));
-        if let Some(cookie) = cookie {
-            request = request.header(COOKIE, cookie);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        request.send().await.expect("request sent")
+        (id, session_cookie(id))
     }
 
     pub async fn post_order(&self, cookie: Option<&str>, body: &Value) -> Response {
-        self.send(reqwest::Method::POST, "/api/orders", cookie, Some(body))
-            .await
+        self.post_json("/api/orders", cookie, body).await
     }
 
     /// `POST /api/orders {ticketId}` as `cookie`'s user.
@@ -137,14 +102,6 @@ impl TestApp {
         let response = self.order(cookie, ticket_id).await;
         assert_eq!(response.status(), 201);
         response.json().await.expect("order json")
-    }
-
-    pub async fn get(&self, path: &str, cookie: Option<&str>) -> Response {
-        self.send(reqwest::Method::GET, path, cookie, None).await
-    }
-
-    pub async fn delete(&self, path: &str, cookie: Option<&str>) -> Response {
-        self.send(reqwest::Method::DELETE, path, cookie, None).await
     }
 
     pub fn tickets(&self) -> mongodb::Collection<Ticket> {

@@ -8,26 +8,23 @@ use serde_json::json;
 use test_support::mongo::TestDb;
 use test_support::nats::TestNats;
 
-use crate::helpers::{DEADLINE, JWT_KEY, TestApp, fast_tuning};
+use common::service::Tuning;
+use common::testing::service_config;
+
+use crate::helpers::{DEADLINE, TestApp};
 
 #[tokio::test]
 async fn shutdown_stops_the_server_the_consumers_and_the_relay() {
     let db = TestDb::new().await;
     let nats = TestNats::start().await;
     let config = orders::Config {
-        service: common::config::ServiceConfig::local(
-            &db.uri.clone(),
-            &nats.url.clone(),
-            "orders-test",
-            JWT_KEY,
-        ),
+        service: service_config(&db.uri, &nats.url, "orders-test"),
         expiration_window: Duration::from_secs(60),
     };
-    let app = orders::build(config, fast_tuning()).await.expect("builds");
-    let base = format!(
-        "http://{}",
-        test_support::http::loopback(app.address().expect("address"))
-    );
+    // Stopped by a shutdown future, as `main.rs` runs it (tests otherwise use `spawn`).
+    let app = orders::build(config, Tuning::fast()).await.expect("builds");
+    let port = app.address().expect("bound").port();
+    let base = format!("http://127.0.0.1:{port}");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
@@ -48,7 +45,7 @@ async fn shutdown_stops_the_server_the_consumers_and_the_relay() {
 #[tokio::test]
 async fn an_event_not_published_at_commit_is_published_by_the_relay() {
     // As if the process died right after the commit: the fast path never runs.
-    let mut tuning = fast_tuning();
+    let mut tuning = Tuning::fast();
     tuning.outbox = OutboxOptions {
         fast_path: false,
         relay_interval: Duration::from_millis(100),

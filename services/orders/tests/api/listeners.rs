@@ -9,17 +9,12 @@ use common::events::{
 use orders::models::ticket::Ticket;
 use serde_json::json;
 
+use common::testing::ticket_created;
+
 use crate::helpers::{DEADLINE, TestApp, eventually};
 
 fn ticket_updated(ticket: &Ticket, version: i64, title: &str, price: f64) -> TicketUpdated {
-    TicketUpdated {
-        id: ticket.id,
-        version,
-        title: title.to_owned(),
-        price,
-        user_id: ObjectId::new(),
-        order_id: None,
-    }
+    common::testing::ticket_updated(ticket.id, version, title, price)
 }
 
 /// An order for a fresh ticket, created through the API; returns its id.
@@ -36,13 +31,7 @@ async fn order_through_the_api(app: &TestApp) -> (ObjectId, Ticket) {
 #[tokio::test]
 async fn ticket_created_creates_and_saves_a_ticket() {
     let app = TestApp::spawn().await;
-    let event = TicketCreated {
-        id: ObjectId::new(),
-        version: 0,
-        title: "concert".to_owned(),
-        price: 10.0,
-        user_id: ObjectId::new(),
-    };
+    let event = ticket_created("concert", 10.0);
     app.publish(&event).await;
     let stored = app.wait_ticket_version(event.id, 0).await;
     assert_eq!(
@@ -59,15 +48,7 @@ async fn ticket_created_creates_and_saves_a_ticket() {
 #[tokio::test]
 async fn ticket_created_acks_the_message() {
     let app = TestApp::spawn().await;
-    let sequence = app
-        .publish(&TicketCreated {
-            id: ObjectId::new(),
-            version: 0,
-            title: "concert".to_owned(),
-            price: 10.0,
-            user_id: ObjectId::new(),
-        })
-        .await;
+    let sequence = app.publish(&ticket_created("concert", 10.0)).await;
     app.wait_handled(1).await;
     let consumer = app.idle_consumer(Subject::TicketCreated).await;
     assert_eq!(consumer.ack_floor.stream_sequence, sequence);
@@ -83,10 +64,7 @@ async fn a_redelivered_ticket_created_changes_nothing() {
     app.wait_ticket_version(ticket.id, 1).await;
     app.publish(&TicketCreated {
         id: ticket.id,
-        version: 0,
-        title: "concert".to_owned(),
-        price: 10.0,
-        user_id: ObjectId::new(),
+        ..ticket_created("concert", 10.0)
     })
     .await;
     app.wait_handled(2).await;

@@ -6,7 +6,7 @@ use bson::oid::ObjectId;
 use common::events::OrderStatus;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, WAIT, assert_errors, eventually};
+use crate::helpers::{DEADLINE, TestApp, assert_errors, eventually};
 
 async fn paid_order(app: &TestApp, price: f64) -> (ObjectId, String) {
     let user = ObjectId::new();
@@ -153,7 +153,7 @@ async fn another_card_waits_while_an_attempt_is_in_flight() {
         )
         .await
         .expect("lapsed");
-    eventually("the reconciler to end the attempt", WAIT, || async {
+    eventually("the reconciler to end the attempt", DEADLINE, || async {
         let order = app.order(order_id).await.expect("order");
         (!order.contains_key("attempt")).then_some(())
     })
@@ -310,7 +310,7 @@ async fn payment_created_is_published_with_the_payment() {
     let response = app.pay(Some(&cookie), &body("tok_visa", order_id)).await;
     assert_eq!(response.status(), 201);
     let answer: Value = response.json().await.expect("json");
-    let published = eventually("payment:created in the stream", WAIT, || async {
+    let published = eventually("payment:created in the stream", DEADLINE, || async {
         let stored = app.stored("payment:created").await;
         (!stored.is_empty()).then_some(stored)
     })
@@ -328,7 +328,7 @@ async fn payment_created_is_published_with_the_payment() {
         "a Nats-Msg-Id"
     );
     let outbox = app.db.db.collection::<bson::Document>("outbox");
-    eventually("the outbox entry marked published", WAIT, || async {
+    eventually("the outbox entry marked published", DEADLINE, || async {
         let pending = outbox
             .count_documents(doc! { "publishedAt": null })
             .await

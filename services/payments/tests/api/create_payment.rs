@@ -203,17 +203,9 @@ async fn requires_a_token_and_an_order_id() {
 #[tokio::test]
 async fn probes_report_health_and_readiness() {
     let app = TestApp::spawn().await;
-    let health: serde_json::Value = app
-        .http
-        .get(app.url("/healthz"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let health: serde_json::Value = app.get("/healthz", None).await.json().await.expect("json");
     assert_eq!(health, json!({"status":"ok"}));
-    let ready = app.http.get(app.url("/readyz")).send().await.expect("sent");
+    let ready = app.get("/readyz", None).await;
     assert_eq!(ready.status(), 200);
     assert_eq!(
         ready.json::<serde_json::Value>().await.expect("json"),

@@ -1,34 +1,40 @@
 //! Spawns the payments service on a random port with a database, a NATS server and a Stripe
 //! stand-in of its own.
 
-use std::net::SocketAddr;
-use std::time::Duration;
+use std::ops::Deref;
 
 use bson::oid::ObjectId;
 use bson::{Document, doc};
-use common::SessionKeys;
-use common::events::{Event, OrderCreated, OrderCreatedTicket, OrderStatus, Publisher};
+use common::events::{Event, OrderCreated, OrderStatus, Publisher};
 use common::service::{Running, Tuning};
+pub use common::testing::DEADLINE;
+use common::testing::{service_config, session_cookie};
 use reqwest::Response;
-use reqwest::header::COOKIE;
 use serde_json::Value;
 use stripe_standin::StandIn;
+use test_support::http::Api;
 pub use test_support::http::{assert_errors, eventually};
 use test_support::mongo::TestDb;
 use test_support::nats::{StoredEvent, TestNats};
 
-pub const JWT_KEY: &str = "test-jwt-key";
 pub const STRIPE_KEY: &str = "sk_test_payments";
-pub const WAIT: Duration = Duration::from_secs(15);
 
 pub struct TestApp {
-    pub address: SocketAddr,
-    pub http: reqwest::Client,
+    pub api: Api,
     pub db: TestDb,
     pub standin: StandIn,
     pub nats: TestNats,
     /// The service, running as long as the test.
     _service: Running,
+}
+
+/// Requests go through the service's [`Api`]: `app.get(…)`, `app.post_json(…)`.
+impl Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 impl TestApp {
@@ -52,12 +58,7 @@ impl TestApp {
         let nats = TestNats::start().await;
         let standin = StandIn::spawn().await;
         let mut config = payments::Config {
-            service: common::config::ServiceConfig::local(
-                &db.uri.clone(),
-                &nats.url.clone(),
-                "payments-test",
-                JWT_KEY,
-            ),
+            service: service_config(&db.uri, &nats.url, "payments-test"),
             stripe_key: STRIPE_KEY.into(),
             stripe_api_base: standin.url(),
         };
@@ -70,34 +71,23 @@ impl TestApp {
             .spawn()
             .expect("payments runs");
         let app = Self {
-            address: service.address(),
+            api: Api::new(service.address()),
             _service: service,
-            http: test_support::http::client(),
             db,
             standin,
             nats,
         };
-        test_support::http::wait_ready(&app.http, &app.url(""), Duration::from_secs(20)).await;
+        app.api.wait_ready().await;
         app
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.address, path)
     }
 
     /// The `Cookie` header of a signed-in user (the original's `global.signin(id)`).
     pub fn cookie(&self, user_id: ObjectId) -> String {
-        SessionKeys::new(JWT_KEY, false)
-            .cookie_header(&user_id.to_hex(), "test@test.com")
-            .expect("signs")
+        session_cookie(user_id)
     }
 
     pub async fn pay(&self, cookie: Option<&str>, body: &Value) -> Response {
-        let mut request = self.http.post(self.url("/api/payments")).json(body);
-        if let Some(cookie) = cookie {
-            request = request.header(COOKIE, cookie);
-        }
-        request.send().await.expect("request sent")
+        self.post_json("/api/payments", cookie, body).await
     }
 
     /// An order in the replica, as the original's tests build one directly.
@@ -121,18 +111,11 @@ impl TestApp {
         expires_in: chrono::Duration,
     ) -> OrderCreated {
         let order = OrderCreated {
-            id: ObjectId::new(),
-            version: 0,
-            status: OrderStatus::Created,
-            user_id,
             expires_at: chrono::Utc::now() + expires_in,
-            ticket: OrderCreatedTicket {
-                id: ObjectId::new(),
-                price,
-            },
+            ..common::testing::order_created(user_id, ObjectId::new(), price)
         };
         self.publish(&order).await;
-        eventually("the replica to hold the order", WAIT, || async {
+        eventually("the replica to hold the order", DEADLINE, || async {
             self.order(order.id).await.map(|_| ())
         })
         .await;
@@ -179,7 +162,7 @@ impl TestApp {
 
     /// Waits until `durable` has acknowledged everything it was given.
     pub async fn wait_acked(&self, durable: &str) {
-        let info = self.nats.wait_consumer_idle(durable, WAIT).await;
+        let info = self.nats.wait_consumer_idle(durable, DEADLINE).await;
         assert!(
             info.delivered.stream_sequence > 0,
             "{durable} delivered nothing: {info:?}"

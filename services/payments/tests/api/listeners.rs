@@ -2,31 +2,19 @@
 //! each replicates the order and acks the message. Plus ordering and redelivery.
 
 use bson::oid::ObjectId;
-use chrono::Utc;
-use common::events::{
-    OrderCancelled, OrderCancelledTicket, OrderCreated, OrderCreatedTicket, OrderStatus,
-};
+use common::events::OrderCreated;
+use common::testing::order_cancelled;
 
-use crate::helpers::{TestApp, WAIT, eventually};
+use crate::helpers::{DEADLINE, TestApp, eventually};
 
 fn order_created(user: ObjectId, price: f64) -> OrderCreated {
-    OrderCreated {
-        id: ObjectId::new(),
-        version: 0,
-        status: OrderStatus::Created,
-        user_id: user,
-        expires_at: Utc::now() + chrono::Duration::minutes(15),
-        ticket: OrderCreatedTicket {
-            id: ObjectId::new(),
-            price,
-        },
-    }
+    common::testing::order_created(user, ObjectId::new(), price)
 }
 
 async fn replicated(app: &TestApp, id: ObjectId, version: i64) -> bson::Document {
     eventually(
         &format!("order {id} at version {version}"),
-        WAIT,
+        DEADLINE,
         || async {
             app.order(id)
                 .await
@@ -63,14 +51,7 @@ async fn order_cancelled_updates_the_status_and_acks() {
     let created = order_created(ObjectId::new(), 10.0);
     app.publish(&created).await;
     replicated(&app, created.id, 0).await;
-    app.publish(&OrderCancelled {
-        id: created.id,
-        version: 1,
-        ticket: OrderCancelledTicket {
-            id: created.ticket.id,
-        },
-    })
-    .await;
+    app.publish(&order_cancelled(&created)).await;
     let order = replicated(&app, created.id, 1).await;
     assert_eq!(order.get_str("status").ok(), Some("cancelled"));
     app.wait_acked("payments-service-order-cancelled").await;
@@ -80,14 +61,7 @@ async fn order_cancelled_updates_the_status_and_acks() {
 async fn a_cancellation_before_its_creation_waits_for_it() {
     let app = TestApp::spawn().await;
     let created = order_created(ObjectId::new(), 10.0);
-    app.publish(&OrderCancelled {
-        id: created.id,
-        version: 1,
-        ticket: OrderCancelledTicket {
-            id: created.ticket.id,
-        },
-    })
-    .await;
+    app.publish(&order_cancelled(&created)).await;
     app.publish(&created).await;
     let order = replicated(&app, created.id, 1).await;
     assert_eq!(order.get_str("status").ok(), Some("cancelled"));
@@ -99,14 +73,7 @@ async fn a_redelivered_creation_changes_nothing() {
     let created = order_created(ObjectId::new(), 10.0);
     app.publish(&created).await;
     replicated(&app, created.id, 0).await;
-    app.publish(&OrderCancelled {
-        id: created.id,
-        version: 1,
-        ticket: OrderCancelledTicket {
-            id: created.ticket.id,
-        },
-    })
-    .await;
+    app.publish(&order_cancelled(&created)).await;
     replicated(&app, created.id, 1).await;
     // The same order:created again (a new message id, as a republish after a lost ack).
     app.publish(&created).await;

@@ -5,23 +5,14 @@ use std::time::Duration;
 
 use bson::doc;
 use bson::oid::ObjectId;
-use common::events::{ExpirationComplete, OrderCancelled, OrderCancelledTicket, OrderCreated};
+use common::events::{ExpirationComplete, OrderCreated};
+use common::testing::{order_cancelled, order_created};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, WAIT, assert_errors, eventually};
+use crate::helpers::{DEADLINE, TestApp, assert_errors, eventually};
 
 fn body(token: &str, order_id: ObjectId) -> Value {
     json!({ "token": token, "orderId": order_id.to_hex() })
-}
-
-fn cancelled(order: &OrderCreated) -> OrderCancelled {
-    OrderCancelled {
-        id: order.id,
-        version: 1,
-        ticket: OrderCancelledTicket {
-            id: order.ticket.id,
-        },
-    }
 }
 
 /// A service whose reconciler runs often and takes over attempts after a short lease.
@@ -37,10 +28,14 @@ async fn quick_reconciler() -> TestApp {
 }
 
 async fn wait_for_field(app: &TestApp, order_id: ObjectId, field: &str) {
-    eventually(&format!("the replica to show {field}"), WAIT, || async {
-        let order = app.order(order_id).await?;
-        order.get_bool(field).unwrap_or(false).then_some(())
-    })
+    eventually(
+        &format!("the replica to show {field}"),
+        DEADLINE,
+        || async {
+            let order = app.order(order_id).await?;
+            order.get_bool(field).unwrap_or(false).then_some(())
+        },
+    )
     .await;
 }
 
@@ -78,11 +73,11 @@ async fn expiry_with_no_payment_is_announced_once_and_closes_the_order_to_paymen
         .await;
     let expired = app
         .nats
-        .wait_for_published("payment:expired", 1, WAIT)
+        .wait_for_published("payment:expired", 1, DEADLINE)
         .await;
     assert_eq!(expired[0].body, json!({ "orderId": order.id.to_hex() }));
     app.nats
-        .wait_consumer_idle("payments-service-expiration-complete", WAIT)
+        .wait_consumer_idle("payments-service-expiration-complete", DEADLINE)
         .await;
     assert_eq!(
         app.stored("payment:expired").await.len(),
@@ -146,11 +141,11 @@ async fn a_payment_accepted_in_time_completes_though_expiry_is_heard_during_the_
 
     let created = app
         .nats
-        .wait_for_published("payment:created", 1, WAIT)
+        .wait_for_published("payment:created", 1, DEADLINE)
         .await;
     assert_eq!(created[0].body, payment);
     app.nats
-        .wait_consumer_idle("payments-service-expiration-complete", WAIT)
+        .wait_consumer_idle("payments-service-expiration-complete", DEADLINE)
         .await;
     assert!(
         app.stored("payment:expired").await.is_empty(),
@@ -179,7 +174,7 @@ async fn a_declined_card_during_expiry_ends_in_payment_expired() {
     .await;
     let expired = app
         .nats
-        .wait_for_published("payment:expired", 1, WAIT)
+        .wait_for_published("payment:expired", 1, DEADLINE)
         .await;
     assert_eq!(expired[0].body, json!({ "orderId": order.id.to_hex() }));
 }
@@ -190,7 +185,7 @@ async fn an_expiry_heard_before_the_order_waits_for_it() {
     let order_id = ObjectId::new();
     app.publish(&ExpirationComplete { order_id }).await;
     // Let at least one delivery find nothing.
-    eventually("a delivery to be retried", WAIT, || async {
+    eventually("a delivery to be retried", DEADLINE, || async {
         let info = app
             .nats
             .consumer_info("payments-service-expiration-complete")
@@ -200,19 +195,13 @@ async fn an_expiry_heard_before_the_order_waits_for_it() {
     .await;
     app.publish(&OrderCreated {
         id: order_id,
-        version: 0,
-        status: common::events::OrderStatus::Created,
-        user_id: ObjectId::new(),
         expires_at: chrono::Utc::now(),
-        ticket: common::events::OrderCreatedTicket {
-            id: ObjectId::new(),
-            price: 5.0,
-        },
+        ..order_created(ObjectId::new(), ObjectId::new(), 5.0)
     })
     .await;
     let expired = app
         .nats
-        .wait_for_published("payment:expired", 1, WAIT)
+        .wait_for_published("payment:expired", 1, DEADLINE)
         .await;
     assert_eq!(expired[0].body, json!({ "orderId": order_id.to_hex() }));
 }
@@ -244,7 +233,7 @@ async fn a_charge_whose_answer_was_lost_is_recorded_by_the_reconciler() {
 
     let created = app
         .nats
-        .wait_for_published("payment:created", 1, WAIT)
+        .wait_for_published("payment:created", 1, DEADLINE)
         .await;
     let charges = app.standin.succeeded_charges();
     assert_eq!(charges.len(), 1, "charged once");
@@ -264,7 +253,7 @@ async fn a_charge_whose_answer_was_lost_is_recorded_by_the_reconciler() {
     app.publish(&ExpirationComplete { order_id: order.id })
         .await;
     app.nats
-        .wait_consumer_idle("payments-service-expiration-complete", WAIT)
+        .wait_consumer_idle("payments-service-expiration-complete", DEADLINE)
         .await;
     assert!(app.stored("payment:expired").await.is_empty());
 }
@@ -286,8 +275,8 @@ async fn a_charge_for_an_order_cancelled_meanwhile_is_refunded_and_announced() {
     let paying = app.pay(Some(&cookie), &request);
     let cancelling = async {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        app.publish(&cancelled(&order)).await;
-        eventually("the replica to be cancelled", WAIT, || async {
+        app.publish(&order_cancelled(&order)).await;
+        eventually("the replica to be cancelled", DEADLINE, || async {
             let replica = app.order(order.id).await?;
             (replica.get_str("status").ok() == Some("cancelled")).then_some(())
         })
@@ -317,11 +306,11 @@ async fn cancelling_a_paid_order_refunds_its_charge_once() {
         .await;
     assert_eq!(paid.status(), 201);
     // Redelivered: still one refund.
-    app.publish(&cancelled(&order)).await;
-    app.publish(&cancelled(&order)).await;
+    app.publish(&order_cancelled(&order)).await;
+    app.publish(&order_cancelled(&order)).await;
     assert_refunded_once(&app, order.id).await;
     app.nats
-        .wait_consumer_idle("payments-service-order-cancelled", WAIT)
+        .wait_consumer_idle("payments-service-order-cancelled", DEADLINE)
         .await;
     assert_eq!(app.standin.refunds().len(), 1);
 }
@@ -330,7 +319,7 @@ async fn cancelling_a_paid_order_refunds_its_charge_once() {
 async fn assert_refunded_once(app: &TestApp, order_id: ObjectId) {
     let announced = app
         .nats
-        .wait_for_published("payment:refunded", 1, WAIT)
+        .wait_for_published("payment:refunded", 1, DEADLINE)
         .await;
     let charges = app.standin.succeeded_charges();
     assert_eq!(charges.len(), 1);

@@ -15,7 +15,7 @@ fn price_error() -> serde_json::Value {
 #[tokio::test]
 async fn has_a_route_handler_listening_for_post_requests() {
     let app = TestApp::spawn().await;
-    let response = app.post_json(None, "/api/tickets", &json!({})).await;
+    let response = app.post_json("/api/tickets", None, &json!({})).await;
     assert_ne!(response.status(), 404);
 }
 
@@ -24,8 +24,8 @@ async fn can_only_be_accessed_if_the_user_is_signed_in() {
     let app = TestApp::spawn().await;
     let response = app
         .post_json(
-            None,
             "/api/tickets",
+            None,
             &json!({ "title": "concert", "price": 10 }),
         )
         .await;
@@ -36,8 +36,8 @@ async fn can_only_be_accessed_if_the_user_is_signed_in() {
         .expect("signs");
     let response = app
         .post_json(
-            Some(&forged),
             "/api/tickets",
+            Some(&forged),
             &json!({ "title": "concert", "price": 10 }),
         )
         .await;
@@ -48,7 +48,7 @@ async fn can_only_be_accessed_if_the_user_is_signed_in() {
 async fn returns_a_status_other_than_401_if_the_user_is_signed_in() {
     let app = TestApp::spawn().await;
     let response = app
-        .post_json(Some(&app.cookie()), "/api/tickets", &json!({}))
+        .post_json("/api/tickets", Some(&app.cookie()), &json!({}))
         .await;
     assert_ne!(response.status(), 401);
     assert_errors(response, 400, json!([title_error(), price_error()])).await;
@@ -64,7 +64,7 @@ async fn returns_an_error_if_an_invalid_title_is_provided() {
         json!({ "price": 10 }),
         json!({ "title": 42, "price": 10 }),
     ] {
-        let response = app.post_json(Some(&cookie), "/api/tickets", &body).await;
+        let response = app.post_json("/api/tickets", Some(&cookie), &body).await;
         assert_errors(response, 400, json!([title_error()])).await;
     }
 }
@@ -79,7 +79,7 @@ async fn returns_an_error_if_an_invalid_price_is_provided() {
         json!({ "title": "concert", "price": "ten" }),
         json!({ "title": "concert" }),
     ] {
-        let response = app.post_json(Some(&cookie), "/api/tickets", &body).await;
+        let response = app.post_json("/api/tickets", Some(&cookie), &body).await;
         assert_errors(response, 400, json!([price_error()])).await;
     }
 }
@@ -87,14 +87,14 @@ async fn returns_an_error_if_an_invalid_price_is_provided() {
 #[tokio::test]
 async fn creates_a_ticket_with_valid_inputs() {
     let app = TestApp::spawn().await;
-    let user_id = bson::oid::ObjectId::new().to_hex();
-    let cookie = app.cookie_for(&user_id);
+    let user_id = bson::oid::ObjectId::new();
+    let cookie = app.cookie_for(user_id);
     assert_eq!(app.store().list_available().await.expect("lists").len(), 0);
 
     let response = app
         .post_json(
-            Some(&cookie),
             "/api/tickets",
+            Some(&cookie),
             &json!({ "title": "concert", "price": 20 }),
         )
         .await;
@@ -103,7 +103,7 @@ async fn creates_a_ticket_with_valid_inputs() {
     let id = ticket["id"].as_str().expect("an id").to_owned();
     assert_eq!(
         ticket,
-        json!({ "id": id, "title": "concert", "price": 20, "userId": user_id, "version": 0 })
+        json!({ "id": id, "title": "concert", "price": 20, "userId": user_id.to_hex(), "version": 0 })
     );
 
     let stored = app.store().list_available().await.expect("lists");
@@ -117,16 +117,16 @@ async fn creates_a_ticket_with_valid_inputs() {
 #[tokio::test]
 async fn publishes_an_event() {
     let app = TestApp::spawn().await;
-    let user_id = bson::oid::ObjectId::new().to_hex();
+    let user_id = bson::oid::ObjectId::new();
     let ticket = app
-        .create_ticket(&app.cookie_for(&user_id), "concert", 20.5)
+        .create_ticket(&app.cookie_for(user_id), "concert", 20.5)
         .await;
 
     let events = app.nats.published("ticket:created").await;
     assert_eq!(events.len(), 1);
     assert_eq!(
         events[0].body,
-        json!({ "id": ticket["id"], "version": 0, "title": "concert", "price": 20.5, "userId": user_id })
+        json!({ "id": ticket["id"], "version": 0, "title": "concert", "price": 20.5, "userId": user_id.to_hex() })
     );
 }
 
@@ -135,8 +135,8 @@ async fn accepts_a_price_given_as_a_numeric_string() {
     let app = TestApp::spawn().await;
     let response = app
         .post_json(
-            Some(&app.cookie()),
             "/api/tickets",
+            Some(&app.cookie()),
             &json!({ "title": "concert", "price": "20.00" }),
         )
         .await;
@@ -173,11 +173,11 @@ async fn refuses_titles_and_prices_beyond_their_bounds_and_stores_nothing() {
             json!([{ "message": "Price must be at most 1000000", "field": "price" }]),
         ),
     ] {
-        let response = app.post_json(Some(&cookie), "/api/tickets", &body).await;
+        let response = app.post_json("/api/tickets", Some(&cookie), &body).await;
         assert_errors(response, 400, errors).await;
     }
     assert_eq!(
-        app.get("/api/tickets")
+        app.get("/api/tickets", None)
             .await
             .json::<serde_json::Value>()
             .await

@@ -1,27 +1,19 @@
 //! Spawns the tickets service on a random port with a database and a NATS server of its own.
 
-use std::net::SocketAddr;
-use std::time::Duration;
+use std::ops::Deref;
 
 use bson::oid::ObjectId;
-use common::SessionKeys;
-use common::events::{
-    ConsumerStats, Event, Nats, OrderCancelled, OrderCancelledTicket, OrderCreated,
-    OrderCreatedTicket, OrderStatus, Published,
-};
+use common::events::{ConsumerStats, Event, Nats, OrderCreated, Published};
 use common::outbox::Outbox;
 use common::service::{Running, Tuning};
-use reqwest::Response;
-use reqwest::header::COOKIE;
+pub use common::testing::{DEADLINE, order_cancelled};
+use common::testing::{service_config, session_cookie};
 use serde_json::{Value, json};
+use test_support::http::Api;
 pub use test_support::http::{assert_errors, eventually};
 use test_support::mongo::TestDb;
 use test_support::nats::TestNats;
 use tickets::models::ticket::TicketStore;
-
-pub const JWT_KEY: &str = "test-jwt-key";
-/// How long any awaited condition may take before the test fails.
-pub const DEADLINE: Duration = Duration::from_secs(20);
 
 pub const ORDER_CREATED_CONSUMER: &str = "tickets-service-order-created";
 pub const ORDER_CANCELLED_CONSUMER: &str = "tickets-service-order-cancelled";
@@ -29,22 +21,24 @@ pub const ORDER_CANCELLED_CONSUMER: &str = "tickets-service-order-cancelled";
 pub struct TestApp {
     pub app: Running,
     store: TicketStore,
-    pub address: SocketAddr,
-    pub http: reqwest::Client,
+    pub api: Api,
     pub db: TestDb,
     pub nats: TestNats,
-    keys: SessionKeys,
+}
+
+/// Requests go through the service's [`Api`]: `app.get(…)`, `app.post_json(…)`.
+impl Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 /// The service's configuration for a test's own database and NATS server.
 pub fn test_config(db: &TestDb, nats: &TestNats) -> tickets::Config {
     tickets::Config {
-        service: common::config::ServiceConfig::local(
-            &db.uri.clone(),
-            &nats.url.clone(),
-            "tickets-test",
-            JWT_KEY,
-        ),
+        service: service_config(&db.uri, &nats.url, "tickets-test"),
     }
 }
 
@@ -73,13 +67,11 @@ impl TestApp {
             .expect("the stream exists");
         let outbox = Outbox::new(db.client.clone(), &db.db, bus.publisher());
         Self {
-            address: app.address(),
+            api: Api::new(app.address()),
             app,
             store: TicketStore::new(&db.db, outbox),
-            http: test_support::http::client(),
             db,
             nats,
-            keys: SessionKeys::new(JWT_KEY, false),
         }
     }
 
@@ -97,56 +89,26 @@ impl TestApp {
         self.app.consumer_stats()
     }
 
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.address, path)
-    }
-
     pub fn store(&self) -> &TicketStore {
         &self.store
     }
 
     /// A `Cookie` header for a signed-in user with this id.
-    pub fn cookie_for(&self, user_id: &str) -> String {
-        self.keys
-            .cookie_header(user_id, "test@test.com")
-            .expect("signs")
+    pub fn cookie_for(&self, user_id: ObjectId) -> String {
+        session_cookie(user_id)
     }
 
     /// A `Cookie` header for a new signed-in user.
     pub fn cookie(&self) -> String {
-        self.cookie_for(&ObjectId::new().to_hex())
-    }
-
-    pub async fn get(&self, path: &str) -> Response {
-        self.http
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    pub async fn post_json(&self, cookie: Option<&str>, path: &str, body: &Value) -> Response {
-        let mut request = self.http.post(self.url(path)).json(body);
-        if let Some(cookie) = cookie {
-            request = request.header(COOKIE, cookie);
-        }
-        request.send().await.expect("request sent")
-    }
-
-    pub async fn put_json(&self, cookie: Option<&str>, path: &str, body: &Value) -> Response {
-        let mut request = self.http.put(self.url(path)).json(body);
-        if let Some(cookie) = cookie {
-            request = request.header(COOKIE, cookie);
-        }
-        request.send().await.expect("request sent")
+        session_cookie(ObjectId::new())
     }
 
     /// Creates a ticket through the API; returns its JSON.
     pub async fn create_ticket(&self, cookie: &str, title: &str, price: f64) -> Value {
         let response = self
             .post_json(
-                Some(cookie),
                 "/api/tickets",
+                Some(cookie),
                 &json!({ "title": title, "price": price }),
             )
             .await;
@@ -156,7 +118,7 @@ impl TestApp {
 
     /// `GET /api/tickets/:id`, which must answer 200.
     pub async fn ticket(&self, id: &str) -> Value {
-        let response = self.get(&format!("/api/tickets/{id}")).await;
+        let response = self.get(&format!("/api/tickets/{id}"), None).await;
         assert_eq!(response.status(), 200);
         response.json().await.expect("ticket JSON")
     }
@@ -185,28 +147,11 @@ impl TestApp {
 
 /// An `order:created` for a ticket given as its API JSON.
 pub fn order_created(ticket: &Value) -> OrderCreated {
-    OrderCreated {
-        id: ObjectId::new(),
-        version: 0,
-        status: OrderStatus::Created,
-        user_id: ObjectId::new(),
-        expires_at: chrono::Utc::now() + chrono::Duration::minutes(15),
-        ticket: OrderCreatedTicket {
-            id: oid(&ticket["id"]),
-            price: ticket["price"].as_f64().expect("price"),
-        },
-    }
-}
-
-/// The `order:cancelled` of an order.
-pub fn order_cancelled(order: &OrderCreated) -> OrderCancelled {
-    OrderCancelled {
-        id: order.id,
-        version: order.version + 1,
-        ticket: OrderCancelledTicket {
-            id: order.ticket.id,
-        },
-    }
+    common::testing::order_created(
+        ObjectId::new(),
+        oid(&ticket["id"]),
+        ticket["price"].as_f64().expect("price"),
+    )
 }
 
 pub fn oid(value: &Value) -> ObjectId {

@@ -13,7 +13,7 @@ async fn can_fetch_a_list_of_tickets() {
         created.push(app.create_ticket(&cookie, title, price).await);
     }
 
-    let response = app.get("/api/tickets").await;
+    let response = app.get("/api/tickets", None).await;
     assert_eq!(response.status(), 200);
     let listed: serde_json::Value = response.json().await.expect("JSON");
     assert_eq!(listed, json!(created), "all of them, oldest first");
@@ -27,6 +27,11 @@ async fn reserved_tickets_are_not_listed() {
     let free = app.create_ticket(&cookie, "free", 20.0).await;
     app.reserve(&reserved).await;
 
-    let listed: serde_json::Value = app.get("/api/tickets").await.json().await.expect("JSON");
+    let listed: serde_json::Value = app
+        .get("/api/tickets", None)
+        .await
+        .json()
+        .await
+        .expect("JSON");
     assert_eq!(listed, json!([free]));
 }

@@ -8,7 +8,7 @@ use crate::helpers::{TestApp, assert_errors};
 async fn returns_a_404_if_the_ticket_is_not_found() {
     let app = TestApp::spawn().await;
     let id = bson::oid::ObjectId::new().to_hex();
-    let response = app.get(&format!("/api/tickets/{id}")).await;
+    let response = app.get(&format!("/api/tickets/{id}"), None).await;
     assert_errors(response, 404, json!([{ "message": "Not Found" }])).await;
 }
 
@@ -30,13 +30,13 @@ async fn a_malformed_id_in_the_path_is_a_404() {
         "/api/tickets/123",
         "/api/tickets/%FF%FE",
     ] {
-        let response = app.get(path).await;
+        let response = app.get(path, None).await;
         assert_errors(response, 404, json!([{ "message": "Not Found" }])).await;
     }
     let response = app
         .put_json(
-            Some(&app.cookie()),
             "/api/tickets/not-an-id",
+            Some(&app.cookie()),
             &json!({ "title": "concert", "price": 10 }),
         )
         .await;

@@ -14,8 +14,8 @@ async fn returns_a_404_if_the_provided_id_does_not_exist() {
     let app = TestApp::spawn().await;
     let response = app
         .put_json(
-            Some(&app.cookie()),
             &format!("/api/tickets/{}", ObjectId::new().to_hex()),
+            Some(&app.cookie()),
             &json!({ "title": "concert", "price": 20 }),
         )
         .await;
@@ -27,8 +27,8 @@ async fn returns_a_401_if_the_user_is_not_authenticated() {
     let app = TestApp::spawn().await;
     let response = app
         .put_json(
-            None,
             &format!("/api/tickets/{}", ObjectId::new().to_hex()),
+            None,
             &json!({ "title": "concert", "price": 20 }),
         )
         .await;
@@ -42,8 +42,8 @@ async fn returns_a_401_if_the_user_does_not_own_the_ticket() {
 
     let response = app
         .put_json(
-            Some(&app.cookie()),
             &path(&ticket),
+            Some(&app.cookie()),
             &json!({ "title": "stolen", "price": 1000 }),
         )
         .await;
@@ -67,7 +67,7 @@ async fn returns_a_400_if_the_user_provides_an_invalid_title_or_price() {
         (json!({ "title": "concert" }), json!([price])),
         (json!({}), json!([title, price])),
     ] {
-        let response = app.put_json(Some(&cookie), &path(&ticket), &body).await;
+        let response = app.put_json(&path(&ticket), Some(&cookie), &body).await;
         assert_errors(response, 400, errors).await;
     }
     assert_eq!(app.ticket(ticket["id"].as_str().expect("id")).await, ticket);
@@ -76,20 +76,20 @@ async fn returns_a_400_if_the_user_provides_an_invalid_title_or_price() {
 #[tokio::test]
 async fn updates_the_ticket_provided_valid_inputs() {
     let app = TestApp::spawn().await;
-    let user_id = ObjectId::new().to_hex();
-    let cookie = app.cookie_for(&user_id);
+    let user_id = ObjectId::new();
+    let cookie = app.cookie_for(user_id);
     let ticket = app.create_ticket(&cookie, "concert", 20.0).await;
 
     let response = app
         .put_json(
-            Some(&cookie),
             &path(&ticket),
+            Some(&cookie),
             &json!({ "title": "new title", "price": "100" }),
         )
         .await;
     assert_eq!(response.status(), 200);
     let expected = json!({
-        "id": ticket["id"], "title": "new title", "price": 100, "userId": user_id, "version": 1
+        "id": ticket["id"], "title": "new title", "price": 100, "userId": user_id.to_hex(), "version": 1
     });
     assert_eq!(
         response.json::<serde_json::Value>().await.expect("JSON"),
@@ -104,14 +104,14 @@ async fn updates_the_ticket_provided_valid_inputs() {
 #[tokio::test]
 async fn publishes_an_event() {
     let app = TestApp::spawn().await;
-    let user_id = ObjectId::new().to_hex();
-    let cookie = app.cookie_for(&user_id);
+    let user_id = ObjectId::new();
+    let cookie = app.cookie_for(user_id);
     let ticket = app.create_ticket(&cookie, "concert", 20.0).await;
 
     let response = app
         .put_json(
-            Some(&cookie),
             &path(&ticket),
+            Some(&cookie),
             &json!({ "title": "new title", "price": 100.5 }),
         )
         .await;
@@ -120,7 +120,7 @@ async fn publishes_an_event() {
     assert_eq!(
         app.nats.bodies("ticket:updated").await,
         [json!({
-            "id": ticket["id"], "version": 1, "title": "new title", "price": 100.5, "userId": user_id
+            "id": ticket["id"], "version": 1, "title": "new title", "price": 100.5, "userId": user_id.to_hex()
         })]
     );
 }
@@ -134,8 +134,8 @@ async fn rejects_updates_if_the_ticket_is_reserved() {
 
     let response = app
         .put_json(
-            Some(&cookie),
             &path(&ticket),
+            Some(&cookie),
             &json!({ "title": "new title", "price": 100 }),
         )
         .await;
@@ -165,7 +165,7 @@ async fn concurrent_updates_of_one_ticket_all_succeed_in_turn() {
         let body = json!({ "title": format!("edit {n}"), "price": n + 1 });
         let (app, cookie, path) = (&app, &cookie, path(&ticket));
         async move {
-            let response = app.put_json(Some(cookie), &path, &body).await;
+            let response = app.put_json(&path, Some(cookie), &body).await;
             let status = response.status().as_u16();
             (
                 status,
