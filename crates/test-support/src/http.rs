@@ -151,3 +151,18 @@ impl Api {
         self.send(reqwest::Method::DELETE, path, cookie, None).await
     }
 }
+
+/// Lets a test app with an `api: Api` field be used as its API (`app.get(…)`,
+/// `app.post_json(…)`), the same way in every service's tests.
+#[macro_export]
+macro_rules! requests_through_api {
+    ($app:ty) => {
+        impl ::std::ops::Deref for $app {
+            type Target = $crate::http::Api;
+
+            fn deref(&self) -> &Self::Target {
+                &self.api
+            }
+        }
+    };
+}

@@ -19,6 +19,38 @@ const GROUP: QueueGroup = QueueGroup::new("test-service");
 const TICKET_CREATED_CONSUMER: &str = "test-service-ticket-created";
 const ORDER_CANCELLED_CONSUMER: &str = "test-service-order-cancelled";
 
+/// A test's own NATS server, the bus on it, and consumers of [`GROUP`] with the quick options.
+async fn listening() -> (
+    TestNats,
+    common::events::Nats,
+    CancellationToken,
+    common::events::Consumers,
+) {
+    let nats = TestNats::start().await;
+    let bus = connect(&nats).await;
+    let shutdown = CancellationToken::new();
+    let consumers = bus
+        .consumers(GROUP, shutdown.clone())
+        .with_options(quick_options());
+    (nats, bus, shutdown, consumers)
+}
+
+/// Listens to `ticket:created`, recording every event handled.
+async fn record_tickets(listener: &mut common::events::Consumers) -> Seen<TicketCreated> {
+    let seen = Seen::<TicketCreated>::default();
+    listener
+        .listen(
+            seen.clone(),
+            |event: TicketCreated, seen: Seen<_>| async move {
+                seen.push(event);
+                Ok(())
+            },
+        )
+        .await
+        .expect("listens");
+    seen
+}
+
 /// Records the events a handler saw.
 struct Seen<T>(Arc<Mutex<Vec<T>>>);
 
@@ -117,23 +149,8 @@ async fn publishing_twice_under_one_id_stores_one_message() {
 
 #[tokio::test]
 async fn a_handled_event_is_acked_once() {
-    let nats = TestNats::start().await;
-    let bus = connect(&nats).await;
-    let shutdown = CancellationToken::new();
-    let seen = Seen::<TicketCreated>::default();
-    let mut listener = bus
-        .consumers(GROUP, shutdown.clone())
-        .with_options(quick_options());
-    listener
-        .listen(
-            seen.clone(),
-            |event: TicketCreated, seen: Seen<_>| async move {
-                seen.push(event);
-                Ok(())
-            },
-        )
-        .await
-        .expect("listens");
+    let (nats, bus, shutdown, mut listener) = listening().await;
+    let seen = record_tickets(&mut listener).await;
 
     let event = ticket_created("concert");
     bus.publisher().publish(&event).await.expect("published");
@@ -151,13 +168,8 @@ async fn a_handled_event_is_acked_once() {
 
 #[tokio::test]
 async fn a_failed_handler_gets_the_event_again_after_a_nak() {
-    let nats = TestNats::start().await;
-    let bus = connect(&nats).await;
-    let shutdown = CancellationToken::new();
+    let (nats, bus, shutdown, mut listener) = listening().await;
     let calls = Arc::new(AtomicUsize::new(0));
-    let mut listener = bus
-        .consumers(GROUP, shutdown.clone())
-        .with_options(quick_options());
     listener
         .listen(
             calls.clone(),
@@ -191,15 +203,10 @@ async fn a_failed_handler_gets_the_event_again_after_a_nak() {
 
 #[tokio::test]
 async fn not_yet_events_come_back_until_the_gap_closes() {
-    let nats = TestNats::start().await;
-    let bus = connect(&nats).await;
-    let shutdown = CancellationToken::new();
+    let (nats, bus, shutdown, mut listener) = listening().await;
     // A replica's stored version, applied by the replica rule.
     let stored = Arc::new(AtomicI64::new(0));
     let applied = Seen::<i64>::default();
-    let mut listener = bus
-        .consumers(GROUP, shutdown.clone())
-        .with_options(quick_options());
     listener
         .listen(
             (stored.clone(), applied.clone()),
@@ -247,23 +254,8 @@ async fn not_yet_events_come_back_until_the_gap_closes() {
 
 #[tokio::test]
 async fn an_unparseable_body_is_terminated_and_does_not_block_the_consumer() {
-    let nats = TestNats::start().await;
-    let bus = connect(&nats).await;
-    let shutdown = CancellationToken::new();
-    let seen = Seen::<TicketCreated>::default();
-    let mut listener = bus
-        .consumers(GROUP, shutdown.clone())
-        .with_options(quick_options());
-    listener
-        .listen(
-            seen.clone(),
-            |event: TicketCreated, seen: Seen<_>| async move {
-                seen.push(event);
-                Ok(())
-            },
-        )
-        .await
-        .expect("listens");
+    let (nats, bus, shutdown, mut listener) = listening().await;
+    let seen = record_tickets(&mut listener).await;
 
     nats.publish_raw("ticket:created", "bad-1", b"{not json")
         .await;
@@ -395,15 +387,30 @@ async fn replicas_sharing_a_queue_group_handle_each_event_once() {
 
 #[tokio::test]
 async fn consumers_resume_after_nats_restarts() {
+    resume_after_restart(false).await;
+}
+
+#[tokio::test]
+async fn a_nats_that_lost_its_store_gets_the_stream_and_consumers_back() {
+    resume_after_restart(true).await;
+}
+
+/// NATS restarts under a listener with work behind it (keeping its store or, as a server whose
+/// volume was lost, without it): the next event is published and handled once it is back.
+async fn resume_after_restart(lose_store: bool) {
     let mut nats = TestNats::start().await;
     let (bus, shutdown, listener, seen) = titles_seen_before_a_restart(&nats).await;
     let publisher = bus.publisher();
 
     nats.stop().await;
-    nats.start_again().await;
+    if lose_store {
+        nats.start_again_without_store().await;
+    } else {
+        nats.start_again().await;
+    }
 
     let after = ticket_created("after");
-    eventually("a publish after the restart", DEADLINE, || async {
+    eventually("a publish once NATS is back", DEADLINE, || async {
         publisher
             .publish_with_id("after-restart", &after)
             .await
@@ -418,36 +425,10 @@ async fn consumers_resume_after_nats_restarts() {
 }
 
 #[tokio::test]
-async fn a_nats_that_lost_its_store_gets_the_stream_and_consumers_back() {
-    let mut nats = TestNats::start().await;
-    let (bus, shutdown, listener, seen) = titles_seen_before_a_restart(&nats).await;
-    let publisher = bus.publisher();
-
-    nats.stop().await;
-    nats.start_again_without_store().await;
-
-    let after = ticket_created("after");
-    eventually("a publish once NATS is back", DEADLINE, || async {
-        publisher.publish_with_id("after-wipe", &after).await.ok()
-    })
-    .await;
-    assert_eq!(seen.wait_for(2).await, ["before", "after"]);
-    nats.wait_consumer_idle(TICKET_CREATED_CONSUMER, DEADLINE)
-        .await;
-    shutdown.cancel();
-    listener.join().await;
-}
-
-#[tokio::test]
 async fn shutdown_lets_the_handler_in_flight_finish_and_ack() {
-    let nats = TestNats::start().await;
-    let bus = connect(&nats).await;
-    let shutdown = CancellationToken::new();
+    let (nats, bus, shutdown, mut listener) = listening().await;
     let started = Arc::new(tokio::sync::Notify::new());
     let finished = Arc::new(AtomicBool::new(false));
-    let mut listener = bus
-        .consumers(GROUP, shutdown.clone())
-        .with_options(quick_options());
     listener
         .listen(
             (started.clone(), finished.clone()),

@@ -1,7 +1,5 @@
 //! Spawns the auth service on a random port with a database of its own.
 
-use std::ops::Deref;
-
 use common::service::Running;
 pub use common::testing::JWT_KEY;
 use reqwest::{Response, StatusCode};
@@ -17,14 +15,7 @@ pub struct TestApp {
     _service: Running,
 }
 
-/// Requests go through the service's [`Api`]: `app.get(…)`, `app.post_json(…)`.
-impl Deref for TestApp {
-    type Target = Api;
-
-    fn deref(&self) -> &Api {
-        &self.api
-    }
-}
+test_support::requests_through_api!(TestApp);
 
 impl TestApp {
     pub async fn spawn() -> Self {
@@ -56,6 +47,15 @@ impl TestApp {
     pub async fn signup(&self, email: &str, password: &str) -> Response {
         self.post_json(
             "/api/users/signup",
+            None,
+            &serde_json::json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    pub async fn signin(&self, email: &str, password: &str) -> Response {
+        self.post_json(
+            "/api/users/signin",
             None,
             &serde_json::json!({ "email": email, "password": password }),
         )

@@ -6,13 +6,7 @@ use crate::helpers::{TestApp, assert_errors, cookie_pair, set_cookie};
 #[tokio::test]
 async fn fails_when_an_email_that_does_not_exist_is_supplied() {
     let app = TestApp::spawn().await;
-    let response = app
-        .post_json(
-            "/api/users/signin",
-            None,
-            &json!({ "email": "test@test.com", "password": "password" }),
-        )
-        .await;
+    let response = app.signin("test@test.com", "password").await;
     assert!(set_cookie(&response).is_none());
     assert_errors(response, 400, json!([{ "message": "Invalid credentials" }])).await;
 }
@@ -21,13 +15,7 @@ async fn fails_when_an_email_that_does_not_exist_is_supplied() {
 async fn fails_when_an_incorrect_password_is_supplied() {
     let app = TestApp::spawn().await;
     assert_eq!(app.signup("test@test.com", "password").await.status(), 201);
-    let response = app
-        .post_json(
-            "/api/users/signin",
-            None,
-            &json!({ "email": "test@test.com", "password": "aslkdfjalskdfj" }),
-        )
-        .await;
+    let response = app.signin("test@test.com", "aslkdfjalskdfj").await;
     assert!(set_cookie(&response).is_none());
     assert_errors(response, 400, json!([{ "message": "Invalid credentials" }])).await;
 }
@@ -41,13 +29,7 @@ async fn responds_with_a_cookie_when_given_valid_credentials() {
         .json()
         .await
         .expect("json");
-    let response = app
-        .post_json(
-            "/api/users/signin",
-            None,
-            &json!({ "email": "test@test.com", "password": "password" }),
-        )
-        .await;
+    let response = app.signin("test@test.com", "password").await;
     assert_eq!(response.status(), StatusCode::OK);
     let cookie = cookie_pair(&response).expect("a session cookie");
     let body: serde_json::Value = response.json().await.expect("json");
@@ -74,13 +56,7 @@ async fn requires_a_password_and_a_valid_email() {
         ]),
     )
     .await;
-    let response = app
-        .post_json(
-            "/api/users/signin",
-            None,
-            &json!({ "email": "a@b.co", "password": "   " }),
-        )
-        .await;
+    let response = app.signin("a@b.co", "   ").await;
     assert_errors(
         response,
         400,

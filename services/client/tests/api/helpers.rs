@@ -7,7 +7,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -167,15 +166,7 @@ pub struct TestApp {
     _service: Running,
 }
 
-/// Plain requests go through the client's [`Api`]; pages as a browser asks for them through
-/// [`TestApp::browse`].
-impl Deref for TestApp {
-    type Target = Api;
-
-    fn deref(&self) -> &Api {
-        &self.api
-    }
-}
+test_support::requests_through_api!(TestApp);
 
 impl TestApp {
     pub async fn spawn() -> Self {

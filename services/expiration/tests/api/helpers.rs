@@ -1,7 +1,6 @@
 //! Per-test infrastructure (a NATS server and a Redis server of its own) and expiration apps
 //! spawned against it on random ports, which a test can stop and start again.
 
-use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -192,14 +191,7 @@ pub struct TestApp {
     service: Running,
 }
 
-/// Requests go through the service's [`Api`]: `app.get(…)`.
-impl Deref for TestApp {
-    type Target = Api;
-
-    fn deref(&self) -> &Api {
-        &self.api
-    }
-}
+test_support::requests_through_api!(TestApp);
 
 impl TestApp {
     /// Shuts the app down as SIGTERM would, and waits until it has stopped.

@@ -4,7 +4,7 @@ use bson::oid::ObjectId;
 use common::events::{OrderStatus, Subject};
 use serde_json::json;
 
-use crate::helpers::{DEADLINE, TestApp, assert_errors};
+use crate::helpers::{TestApp, assert_errors, order_path};
 
 fn oid(value: &serde_json::Value) -> ObjectId {
     ObjectId::parse_str(value.as_str().expect("id string")).expect("hex id")
@@ -16,7 +16,7 @@ async fn marks_an_order_as_cancelled() {
     let ticket = app.build_ticket("concert", 20.0).await;
     let (_, cookie) = app.sign_in();
     let order = app.ordered(&cookie, ticket.id).await;
-    let path = format!("/api/orders/{}", order["id"].as_str().expect("id"));
+    let path = order_path(&order);
 
     let response = app.delete(&path, Some(&cookie)).await;
     assert_eq!(response.status(), 204);
@@ -40,12 +40,9 @@ async fn emits_an_order_cancelled_event() {
     let ticket = app.build_ticket("concert", 20.0).await;
     let (_, cookie) = app.sign_in();
     let order = app.ordered(&cookie, ticket.id).await;
-    let path = format!("/api/orders/{}", order["id"].as_str().expect("id"));
+    let path = order_path(&order);
     assert_eq!(app.delete(&path, Some(&cookie)).await.status(), 204);
-    let events = app
-        .nats
-        .wait_for_published(Subject::OrderCancelled.as_str(), 1, DEADLINE)
-        .await;
+    let events = app.wait_published(Subject::OrderCancelled, 1).await;
     assert_eq!(
         events[0].body,
         json!({ "id": order["id"], "version": 1, "ticket": { "id": ticket.id.to_hex() } })
@@ -58,15 +55,13 @@ async fn cancelling_twice_publishes_one_event() {
     let ticket = app.build_ticket("concert", 20.0).await;
     let (_, cookie) = app.sign_in();
     let order = app.ordered(&cookie, ticket.id).await;
-    let path = format!("/api/orders/{}", order["id"].as_str().expect("id"));
+    let path = order_path(&order);
     assert_eq!(app.delete(&path, Some(&cookie)).await.status(), 204);
     assert_eq!(app.delete(&path, Some(&cookie)).await.status(), 204);
 
     // One outbox entry is all there ever is to publish.
     assert_eq!(app.outbox_entries(Subject::OrderCancelled).await, 1);
-    app.nats
-        .wait_for_published(Subject::OrderCancelled.as_str(), 1, DEADLINE)
-        .await;
+    app.wait_published(Subject::OrderCancelled, 1).await;
     assert_eq!(
         app.published(Subject::OrderCancelled).await,
         vec![json!({ "id": order["id"], "version": 1, "ticket": { "id": ticket.id.to_hex() } })]
@@ -103,7 +98,7 @@ async fn someone_elses_unknown_or_malformed_orders_are_refused() {
     let (_, owner) = app.sign_in();
     let (_, stranger) = app.sign_in();
     let order = app.ordered(&owner, ticket.id).await;
-    let path = format!("/api/orders/{}", order["id"].as_str().expect("id"));
+    let path = order_path(&order);
     let response = app.delete(&path, Some(&stranger)).await;
     assert_errors(response, 401, json!([{ "message": "Not authorized" }])).await;
     assert_eq!(
@@ -128,7 +123,7 @@ async fn a_cancelled_order_frees_its_ticket_for_the_next_buyer() {
     let (_, second) = app.sign_in();
     let order = app.ordered(&first, ticket.id).await;
     assert_eq!(app.order(&second, ticket.id).await.status(), 400);
-    let path = format!("/api/orders/{}", order["id"].as_str().expect("id"));
+    let path = order_path(&order);
     assert_eq!(app.delete(&path, Some(&first)).await.status(), 204);
     let again = app.ordered(&second, ticket.id).await;
     assert_eq!(again["status"], "created");

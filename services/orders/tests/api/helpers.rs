@@ -1,7 +1,6 @@
 //! Spawns the orders service on a random port with a database and a NATS server of its own, and
 //! the ways tests drive it: signed-in requests, replica tickets, events in and out.
 
-use std::ops::Deref;
 use std::time::Duration;
 
 use bson::doc;
@@ -17,7 +16,7 @@ use serde_json::Value;
 use test_support::http::Api;
 pub use test_support::http::{assert_errors, eventually};
 use test_support::mongo::TestDb;
-use test_support::nats::TestNats;
+use test_support::nats::{StoredEvent, TestNats};
 
 pub struct TestApp {
     pub api: Api,
@@ -30,14 +29,7 @@ pub struct TestApp {
     _service: Running,
 }
 
-/// Requests go through the service's [`Api`]: `app.get(…)`, `app.post_json(…)`.
-impl Deref for TestApp {
-    type Target = Api;
-
-    fn deref(&self) -> &Api {
-        &self.api
-    }
-}
+test_support::requests_through_api!(TestApp);
 
 impl TestApp {
     pub async fn spawn() -> Self {
@@ -169,6 +161,13 @@ impl TestApp {
             .sequence
     }
 
+    /// Waits until the stream holds `count` events on `subject`; returns them, oldest first.
+    pub async fn wait_published(&self, subject: Subject, count: usize) -> Vec<StoredEvent> {
+        self.nats
+            .wait_for_published(subject.as_str(), count, DEADLINE)
+            .await
+    }
+
     /// Bodies of the events on `subject` in the stream, oldest first.
     pub async fn published(&self, subject: Subject) -> Vec<Value> {
         self.nats.bodies(subject.as_str()).await
@@ -230,4 +229,9 @@ impl TestApp {
         )
         .await
     }
+}
+
+/// The path of an order given as its API JSON.
+pub fn order_path(order: &Value) -> String {
+    format!("/api/orders/{}", order["id"].as_str().expect("an order id"))
 }

@@ -56,10 +56,7 @@ async fn an_event_not_published_at_commit_is_published_by_the_relay() {
     let ticket = app.build_ticket("concert", 20.0).await;
     let (user_id, cookie) = app.sign_in();
     let order = app.ordered(&cookie, ticket.id).await;
-    let events = app
-        .nats
-        .wait_for_published(Subject::OrderCreated.as_str(), 1, DEADLINE)
-        .await;
+    let events = app.wait_published(Subject::OrderCreated, 1).await;
     assert_eq!(
         events[0].body,
         json!({

@@ -187,10 +187,7 @@ async fn payment_expired_emits_an_order_cancelled_event() {
     let app = TestApp::spawn().await;
     let (order_id, ticket) = order_through_the_api(&app).await;
     app.publish(&PaymentExpired { order_id }).await;
-    let events = app
-        .nats
-        .wait_for_published(Subject::OrderCancelled.as_str(), 1, DEADLINE)
-        .await;
+    let events = app.wait_published(Subject::OrderCancelled, 1).await;
     assert_eq!(
         events[0].body,
         json!({ "id": order_id.to_hex(), "version": 1, "ticket": { "id": ticket.id.to_hex() } })
@@ -232,9 +229,7 @@ async fn a_redelivered_payment_expired_publishes_one_order_cancelled() {
     app.wait_handled(2).await;
     app.idle_consumer(Subject::PaymentExpired).await;
     assert_eq!(app.outbox_entries(Subject::OrderCancelled).await, 1);
-    app.nats
-        .wait_for_published(Subject::OrderCancelled.as_str(), 1, DEADLINE)
-        .await;
+    app.wait_published(Subject::OrderCancelled, 1).await;
     assert_eq!(
         app.published(Subject::OrderCancelled).await,
         vec![

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use common::events::{OrderStatus, Subject};
 use serde_json::json;
 
-use crate::helpers::{DEADLINE, TestApp, assert_errors};
+use crate::helpers::{TestApp, assert_errors};
 
 fn parse_instant(text: &serde_json::Value) -> DateTime<Utc> {
     let text = text.as_str().expect("expiresAt is a string");
@@ -108,10 +108,7 @@ async fn emits_an_order_created_event() {
     let ticket = app.build_ticket("concert", 20.5).await;
     let (user_id, cookie) = app.sign_in();
     let order = app.ordered(&cookie, ticket.id).await;
-    let events = app
-        .nats
-        .wait_for_published(Subject::OrderCreated.as_str(), 1, DEADLINE)
-        .await;
+    let events = app.wait_published(Subject::OrderCreated, 1).await;
     assert_eq!(events.len(), 1);
     assert!(events[0].msg_id.is_some(), "published with a Nats-Msg-Id");
     assert_eq!(
@@ -202,9 +199,7 @@ async fn concurrent_orders_for_one_ticket_let_exactly_one_through() {
         .expect("count");
     assert_eq!(stored, 1);
     assert_eq!(app.outbox_entries(Subject::OrderCreated).await, 1);
-    app.nats
-        .wait_for_published(Subject::OrderCreated.as_str(), 1, DEADLINE)
-        .await;
+    app.wait_published(Subject::OrderCreated, 1).await;
     assert_eq!(app.published(Subject::OrderCreated).await.len(), 1);
 }
 

@@ -1,8 +1,6 @@
 //! Spawns the payments service on a random port with a database, a NATS server and a Stripe
 //! stand-in of its own.
 
-use std::ops::Deref;
-
 use bson::oid::ObjectId;
 use bson::{Document, doc};
 use common::events::{Event, OrderCreated, OrderStatus, Publisher};
@@ -28,14 +26,7 @@ pub struct TestApp {
     _service: Running,
 }
 
-/// Requests go through the service's [`Api`]: `app.get(…)`, `app.post_json(…)`.
-impl Deref for TestApp {
-    type Target = Api;
-
-    fn deref(&self) -> &Api {
-        &self.api
-    }
-}
+test_support::requests_through_api!(TestApp);
 
 impl TestApp {
     pub async fn spawn() -> Self {
@@ -158,6 +149,16 @@ impl TestApp {
     /// Every event stored on `subject`, oldest first.
     pub async fn stored(&self, subject: &str) -> Vec<StoredEvent> {
         self.nats.published(subject).await
+    }
+
+    /// Waits until the stream holds `count` events on `subject`; returns them, oldest first.
+    pub async fn wait_published(&self, subject: &str, count: usize) -> Vec<StoredEvent> {
+        self.nats.wait_for_published(subject, count, DEADLINE).await
+    }
+
+    /// Waits until `durable` has settled everything delivered so far.
+    pub async fn wait_idle(&self, durable: &str) {
+        self.nats.wait_consumer_idle(durable, DEADLINE).await;
     }
 
     /// Waits until `durable` has acknowledged everything it was given.

@@ -71,14 +71,9 @@ async fn expiry_with_no_payment_is_announced_once_and_closes_the_order_to_paymen
         .await;
     app.publish(&ExpirationComplete { order_id: order.id })
         .await;
-    let expired = app
-        .nats
-        .wait_for_published("payment:expired", 1, DEADLINE)
-        .await;
+    let expired = app.wait_published("payment:expired", 1).await;
     assert_eq!(expired[0].body, json!({ "orderId": order.id.to_hex() }));
-    app.nats
-        .wait_consumer_idle("payments-service-expiration-complete", DEADLINE)
-        .await;
+    app.wait_idle("payments-service-expiration-complete").await;
     assert_eq!(
         app.stored("payment:expired").await.len(),
         1,
@@ -139,14 +134,9 @@ async fn a_payment_accepted_in_time_completes_though_expiry_is_heard_during_the_
     assert_eq!(response.status(), 201);
     let payment: Value = response.json().await.expect("json");
 
-    let created = app
-        .nats
-        .wait_for_published("payment:created", 1, DEADLINE)
-        .await;
+    let created = app.wait_published("payment:created", 1).await;
     assert_eq!(created[0].body, payment);
-    app.nats
-        .wait_consumer_idle("payments-service-expiration-complete", DEADLINE)
-        .await;
+    app.wait_idle("payments-service-expiration-complete").await;
     assert!(
         app.stored("payment:expired").await.is_empty(),
         "never expired"
@@ -172,10 +162,7 @@ async fn a_declined_card_during_expiry_ends_in_payment_expired() {
         json!([{ "message": "Your card was declined." }]),
     )
     .await;
-    let expired = app
-        .nats
-        .wait_for_published("payment:expired", 1, DEADLINE)
-        .await;
+    let expired = app.wait_published("payment:expired", 1).await;
     assert_eq!(expired[0].body, json!({ "orderId": order.id.to_hex() }));
 }
 
@@ -199,10 +186,7 @@ async fn an_expiry_heard_before_the_order_waits_for_it() {
         ..order_created(ObjectId::new(), ObjectId::new(), 5.0)
     })
     .await;
-    let expired = app
-        .nats
-        .wait_for_published("payment:expired", 1, DEADLINE)
-        .await;
+    let expired = app.wait_published("payment:expired", 1).await;
     assert_eq!(expired[0].body, json!({ "orderId": order_id.to_hex() }));
 }
 
@@ -231,10 +215,7 @@ async fn a_charge_whose_answer_was_lost_is_recorded_by_the_reconciler() {
         .await;
     assert_errors(failed, 500, json!([{ "message": "Something went wrong" }])).await;
 
-    let created = app
-        .nats
-        .wait_for_published("payment:created", 1, DEADLINE)
-        .await;
+    let created = app.wait_published("payment:created", 1).await;
     let charges = app.standin.succeeded_charges();
     assert_eq!(charges.len(), 1, "charged once");
     assert_eq!(created[0].body["stripeId"], charges[0]["id"]);
@@ -252,9 +233,7 @@ async fn a_charge_whose_answer_was_lost_is_recorded_by_the_reconciler() {
     // Past the expiry now: the order is paid, so no verdict.
     app.publish(&ExpirationComplete { order_id: order.id })
         .await;
-    app.nats
-        .wait_consumer_idle("payments-service-expiration-complete", DEADLINE)
-        .await;
+    app.wait_idle("payments-service-expiration-complete").await;
     assert!(app.stored("payment:expired").await.is_empty());
 }
 
@@ -309,18 +288,13 @@ async fn cancelling_a_paid_order_refunds_its_charge_once() {
     app.publish(&order_cancelled(&order)).await;
     app.publish(&order_cancelled(&order)).await;
     assert_refunded_once(&app, order.id).await;
-    app.nats
-        .wait_consumer_idle("payments-service-order-cancelled", DEADLINE)
-        .await;
+    app.wait_idle("payments-service-order-cancelled").await;
     assert_eq!(app.standin.refunds().len(), 1);
 }
 
 /// One refund of the order's one charge at Stripe, recorded done, and one `payment:refunded`.
 async fn assert_refunded_once(app: &TestApp, order_id: ObjectId) {
-    let announced = app
-        .nats
-        .wait_for_published("payment:refunded", 1, DEADLINE)
-        .await;
+    let announced = app.wait_published("payment:refunded", 1).await;
     let charges = app.standin.succeeded_charges();
     assert_eq!(charges.len(), 1);
     let refunds = app.standin.refunds();

@@ -1,7 +1,5 @@
 //! Spawns the tickets service on a random port with a database and a NATS server of its own.
 
-use std::ops::Deref;
-
 use bson::oid::ObjectId;
 use common::events::{ConsumerStats, Event, Nats, OrderCreated, Published};
 use common::outbox::Outbox;
@@ -26,14 +24,7 @@ pub struct TestApp {
     pub nats: TestNats,
 }
 
-/// Requests go through the service's [`Api`]: `app.get(…)`, `app.post_json(…)`.
-impl Deref for TestApp {
-    type Target = Api;
-
-    fn deref(&self) -> &Api {
-        &self.api
-    }
-}
+test_support::requests_through_api!(TestApp);
 
 /// The service's configuration for a test's own database and NATS server.
 pub fn test_config(db: &TestDb, nats: &TestNats) -> tickets::Config {
@@ -91,6 +82,15 @@ impl TestApp {
 
     pub fn store(&self) -> &TicketStore {
         &self.store
+    }
+
+    /// The stored ticket `id`, which must exist.
+    pub async fn stored(&self, id: ObjectId) -> tickets::models::ticket::Ticket {
+        self.store
+            .find(id)
+            .await
+            .expect("reads")
+            .expect("the ticket exists")
     }
 
     /// A `Cookie` header for a signed-in user with this id.

@@ -13,18 +13,8 @@ async fn implements_optimistic_concurrency_control() {
     app.store().create(&ticket).await.expect("saves");
 
     // Two instances read from the same stored version.
-    let first = app
-        .store()
-        .find(ticket.id)
-        .await
-        .expect("reads")
-        .expect("exists");
-    let second = app
-        .store()
-        .find(ticket.id)
-        .await
-        .expect("reads")
-        .expect("exists");
+    let first = app.stored(ticket.id).await;
+    let second = app.stored(ticket.id).await;
 
     app.store()
         .update_details(&first, "concert".to_owned(), 10.0)
@@ -36,12 +26,7 @@ async fn implements_optimistic_concurrency_control() {
         .await;
     assert!(matches!(outcome, Err(SaveError::Stale)), "{outcome:?}");
 
-    let stored = app
-        .store()
-        .find(ticket.id)
-        .await
-        .expect("reads")
-        .expect("exists");
+    let stored = app.stored(ticket.id).await;
     assert_eq!((stored.price, stored.version), (10.0, 1));
     assert_eq!(
         app.nats.bodies("ticket:updated").await.len(),
@@ -55,35 +40,17 @@ async fn increments_the_version_number_on_multiple_saves() {
     let app = TestApp::spawn().await;
     let ticket = Ticket::new("concert".to_owned(), 20.0, ObjectId::new());
     app.store().create(&ticket).await.expect("saves");
-    assert_eq!(
-        app.store()
-            .find(ticket.id)
-            .await
-            .expect("reads")
-            .expect("exists")
-            .version,
-        0
-    );
+    assert_eq!(app.stored(ticket.id).await.version, 0);
 
     for expected in 1..=3 {
-        let read = app
-            .store()
-            .find(ticket.id)
-            .await
-            .expect("reads")
-            .expect("exists");
+        let read = app.stored(ticket.id).await;
         let saved = app
             .store()
             .update_details(&read, format!("concert {expected}"), 20.0)
             .await
             .expect("saves");
         assert_eq!(saved.version, expected);
-        let stored = app
-            .store()
-            .find(ticket.id)
-            .await
-            .expect("reads")
-            .expect("exists");
+        let stored = app.stored(ticket.id).await;
         assert_eq!(stored.version, expected);
     }
     let versions: Vec<_> = app

@@ -9,6 +9,16 @@ fn path(ticket: &serde_json::Value) -> String {
     format!("/api/tickets/{}", ticket["id"].as_str().expect("id"))
 }
 
+/// `PUT /api/tickets/:id` of `ticket` as `cookie`'s user.
+async fn update(
+    app: &TestApp,
+    cookie: &str,
+    ticket: &serde_json::Value,
+    body: &serde_json::Value,
+) -> reqwest::Response {
+    app.put_json(&path(ticket), Some(cookie), body).await
+}
+
 #[tokio::test]
 async fn returns_a_404_if_the_provided_id_does_not_exist() {
     let app = TestApp::spawn().await;
@@ -40,13 +50,13 @@ async fn returns_a_401_if_the_user_does_not_own_the_ticket() {
     let app = TestApp::spawn().await;
     let ticket = app.create_ticket(&app.cookie(), "concert", 20.0).await;
 
-    let response = app
-        .put_json(
-            &path(&ticket),
-            Some(&app.cookie()),
-            &json!({ "title": "stolen", "price": 1000 }),
-        )
-        .await;
+    let response = update(
+        &app,
+        &app.cookie(),
+        &ticket,
+        &json!({ "title": "stolen", "price": 1000 }),
+    )
+    .await;
     assert_errors(response, 401, json!([{ "message": "Not authorized" }])).await;
     assert_eq!(app.ticket(ticket["id"].as_str().expect("id")).await, ticket);
     assert!(app.nats.published("ticket:updated").await.is_empty());
@@ -80,13 +90,13 @@ async fn updates_the_ticket_provided_valid_inputs() {
     let cookie = app.cookie_for(user_id);
     let ticket = app.create_ticket(&cookie, "concert", 20.0).await;
 
-    let response = app
-        .put_json(
-            &path(&ticket),
-            Some(&cookie),
-            &json!({ "title": "new title", "price": "100" }),
-        )
-        .await;
+    let response = update(
+        &app,
+        &cookie,
+        &ticket,
+        &json!({ "title": "new title", "price": "100" }),
+    )
+    .await;
     assert_eq!(response.status(), 200);
     let expected = json!({
         "id": ticket["id"], "title": "new title", "price": 100, "userId": user_id.to_hex(), "version": 1
@@ -108,13 +118,13 @@ async fn publishes_an_event() {
     let cookie = app.cookie_for(user_id);
     let ticket = app.create_ticket(&cookie, "concert", 20.0).await;
 
-    let response = app
-        .put_json(
-            &path(&ticket),
-            Some(&cookie),
-            &json!({ "title": "new title", "price": 100.5 }),
-        )
-        .await;
+    let response = update(
+        &app,
+        &cookie,
+        &ticket,
+        &json!({ "title": "new title", "price": 100.5 }),
+    )
+    .await;
     assert_eq!(response.status(), 200);
 
     assert_eq!(
@@ -132,13 +142,13 @@ async fn rejects_updates_if_the_ticket_is_reserved() {
     let ticket = app.create_ticket(&cookie, "concert", 20.0).await;
     app.reserve(&ticket).await;
 
-    let response = app
-        .put_json(
-            &path(&ticket),
-            Some(&cookie),
-            &json!({ "title": "new title", "price": 100 }),
-        )
-        .await;
+    let response = update(
+        &app,
+        &cookie,
+        &ticket,
+        &json!({ "title": "new title", "price": 100 }),
+    )
+    .await;
     assert_errors(
         response,
         400,
