@@ -60,6 +60,10 @@ pub async fn stack_nats() -> async_nats::Client {
         .expect("the stack's nats-server answers")
 }
 
+/// How long an event may take to cross two or three services: generous, as the stack may be
+/// busy.
+pub const PROPAGATION: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A browser-like user: keeps the session cookie it is given, sends it back.
 pub struct User {
     pub http: reqwest::Client,
@@ -88,6 +92,44 @@ impl User {
             id: body["id"].as_str().expect("id").to_owned(),
             email,
         }
+    }
+
+    /// Lists a ticket (`POST /api/tickets`, which must answer 201) and returns its JSON.
+    pub async fn sell(&self, title: &str, price: Value) -> Value {
+        let response = self
+            .post("/api/tickets", &json!({ "title": title, "price": price }))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json().await.expect("ticket json")
+    }
+
+    /// Orders the ticket once the orders service has heard of it through `ticket:created`
+    /// (until then it answers 404), and returns the order's JSON.
+    pub async fn order(&self, ticket_id: &str) -> Value {
+        test_support::http::eventually(
+            "the orders service to know the ticket",
+            PROPAGATION,
+            || async move {
+                let response = self
+                    .post("/api/orders", &json!({ "ticketId": ticket_id }))
+                    .await;
+                match response.status() {
+                    StatusCode::NOT_FOUND => None,
+                    StatusCode::CREATED => Some(response.json().await.expect("order json")),
+                    other => panic!(
+                        "ordering answered {other}: {}",
+                        response.text().await.unwrap_or_default()
+                    ),
+                }
+            },
+        )
+        .await
+    }
+
+    /// `GET /api/users/currentuser`'s body.
+    pub async fn current_user(&self) -> Value {
+        let response = self.get("/api/users/currentuser").await;
+        response.json().await.expect("currentuser json")
     }
 
     pub async fn get(&self, path: &str) -> Response {

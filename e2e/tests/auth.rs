@@ -2,7 +2,7 @@
 
 use e2e::{User, stack_url};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use test_support::http::{assert_errors, client, set_cookie};
 
 #[tokio::test]
@@ -13,12 +13,7 @@ async fn signup_then_currentuser_through_the_ingress() {
         .as_deref()
         .expect("signup sets the session cookie");
     assert!(cookie.starts_with("session="), "{cookie}");
-    let me: Value = user
-        .get("/api/users/currentuser")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let me = user.current_user().await;
     assert_eq!(me["currentUser"]["id"], user.id.as_str());
     assert_eq!(me["currentUser"]["email"], user.email.as_str());
 }
@@ -49,12 +44,7 @@ async fn signout_then_currentuser_is_null() {
     let response = user.post("/api/users/signout", &json!({})).await;
     assert_eq!(response.status(), StatusCode::OK);
     user.cookie = test_support::http::cookie_pair(&response);
-    let me: Value = user
-        .get("/api/users/currentuser")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let me = user.current_user().await;
     assert_eq!(me, json!({ "currentUser": null }));
 }
 

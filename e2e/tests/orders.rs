@@ -3,46 +3,10 @@
 //! and expiration (scheduled); expiration → `expiration:complete` → orders (cancelled) →
 //! `order:cancelled` → tickets (released). The stack runs with `EXPIRATION_WINDOW_SECONDS=6`.
 
-use std::time::Duration;
-
-use e2e::User;
+use e2e::{PROPAGATION, User};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use test_support::http::eventually;
-
-/// Events cross two or three services; generous, as the stack may be busy.
-const PROPAGATION: Duration = Duration::from_secs(30);
-
-/// Lists a ticket as `seller` and returns its JSON.
-async fn list_ticket(seller: &User, title: &str) -> Value {
-    let response = seller
-        .post("/api/tickets", &json!({ "title": title, "price": 20 }))
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    response.json().await.expect("ticket json")
-}
-
-/// Orders the ticket as `buyer`, once the orders service has heard of it.
-async fn order_ticket(buyer: &User, ticket_id: &str) -> Value {
-    eventually(
-        "the orders service to know the ticket",
-        PROPAGATION,
-        || async move {
-            let response = buyer
-                .post("/api/orders", &json!({ "ticketId": ticket_id }))
-                .await;
-            match response.status() {
-                StatusCode::NOT_FOUND => None,
-                StatusCode::CREATED => Some(response.json::<Value>().await.expect("order json")),
-                other => panic!(
-                    "ordering answered {other}: {}",
-                    response.text().await.unwrap_or_default()
-                ),
-            }
-        },
-    )
-    .await
-}
 
 /// The ticket as `GET /api/tickets` lists it, if it is listed.
 async fn listed(user: &User, ticket_id: &str) -> Option<Value> {
@@ -57,12 +21,12 @@ async fn listed(user: &User, ticket_id: &str) -> Option<Value> {
 #[tokio::test]
 async fn an_unpaid_order_expires_and_the_ticket_is_for_sale_again() {
     let seller = User::sign_up().await;
-    let ticket = list_ticket(&seller, "e2e expiring concert").await;
+    let ticket = seller.sell("e2e expiring concert", json!(20)).await;
     let ticket_id = ticket["id"].as_str().expect("ticket id").to_owned();
     let ticket_id = ticket_id.as_str();
 
     let buyer = User::sign_up().await;
-    let order = order_ticket(&buyer, ticket_id).await;
+    let order = buyer.order(ticket_id).await;
     assert_eq!(order["status"], "created");
     assert_eq!(order["userId"], buyer.id.as_str());
     assert_eq!(
@@ -120,12 +84,12 @@ async fn an_unpaid_order_expires_and_the_ticket_is_for_sale_again() {
 #[tokio::test]
 async fn cancelling_an_order_releases_the_ticket_for_another_buyer() {
     let seller = User::sign_up().await;
-    let ticket = list_ticket(&seller, "e2e cancelled concert").await;
+    let ticket = seller.sell("e2e cancelled concert", json!(20)).await;
     let ticket_id = ticket["id"].as_str().expect("ticket id").to_owned();
     let ticket_id = ticket_id.as_str();
 
     let buyer = User::sign_up().await;
-    let order = order_ticket(&buyer, ticket_id).await;
+    let order = buyer.order(ticket_id).await;
     let order_id = order["id"].as_str().expect("order id");
 
     let rival = User::sign_up().await;
@@ -149,6 +113,6 @@ async fn cancelling_an_order_releases_the_ticket_for_another_buyer() {
         listed(&seller, ticket_id).await
     })
     .await;
-    let second = order_ticket(&rival, ticket_id).await;
+    let second = rival.order(ticket_id).await;
     assert_eq!(second["status"], "created");
 }

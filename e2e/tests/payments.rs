@@ -3,46 +3,26 @@
 
 use std::time::Duration;
 
-use e2e::User;
+use e2e::{PROPAGATION, User};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use test_support::http::eventually;
 
-const WAIT: Duration = Duration::from_secs(30);
-
 #[tokio::test]
 async fn a_paid_order_completes_and_survives_its_expiration() {
     let seller = User::sign_up().await;
-    let response = seller
-        .post(
-            "/api/tickets",
-            &json!({ "title": "concert", "price": 19.99 }),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let ticket: Value = response.json().await.expect("json");
+    let ticket = seller.sell("concert", json!(19.99)).await;
     let ticket_id = ticket["id"].as_str().expect("ticket id").to_owned();
 
     let buyer = User::sign_up().await;
-    // The orders service learns of the ticket through `ticket:created`.
-    let order: Value = eventually("the order to be created", WAIT, || async {
-        let response = buyer
-            .post("/api/orders", &json!({ "ticketId": ticket_id }))
-            .await;
-        match response.status() {
-            StatusCode::CREATED => response.json().await.ok(),
-            StatusCode::NOT_FOUND => None,
-            other => panic!("creating the order: {other} {:?}", response.text().await),
-        }
-    })
-    .await;
+    let order = buyer.order(&ticket_id).await;
     // The order expires a window after it was created, so at the latest a window from now.
     let ordered_at = tokio::time::Instant::now();
     let order_id = order["id"].as_str().expect("order id").to_owned();
     assert_eq!(order["status"], "created");
 
     // The payments service learns of the order through `order:created`.
-    let payment: Value = eventually("the payment to go through", WAIT, || async {
+    let payment: Value = eventually("the payment to go through", PROPAGATION, || async {
         let response = buyer
             .post(
                 "/api/payments",
@@ -90,7 +70,7 @@ async fn a_paid_order_completes_and_survives_its_expiration() {
 
     // The orders service completes the order on `payment:created`.
     let path = format!("/api/orders/{order_id}");
-    eventually("the order to be complete", WAIT, || async {
+    eventually("the order to be complete", PROPAGATION, || async {
         let order: Value = buyer.get(&path).await.json().await.ok()?;
         (order["status"] == "complete").then_some(())
     })
@@ -124,35 +104,24 @@ async fn a_paid_order_completes_and_survives_its_expiration() {
 #[tokio::test]
 async fn a_declined_card_leaves_the_order_payable() {
     let seller = User::sign_up().await;
-    let ticket: Value = seller
-        .post("/api/tickets", &json!({ "title": "play", "price": 20 }))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let ticket = seller.sell("play", json!(20)).await;
     let ticket_id = ticket["id"].as_str().expect("ticket id").to_owned();
     let buyer = User::sign_up().await;
-    let order: Value = eventually("the order to be created", WAIT, || async {
-        let response = buyer
-            .post("/api/orders", &json!({ "ticketId": ticket_id }))
-            .await;
-        (response.status() == StatusCode::CREATED)
-            .then_some(response)?
-            .json()
-            .await
-            .ok()
-    })
-    .await;
+    let order = buyer.order(&ticket_id).await;
     let order_id = order["id"].as_str().expect("order id").to_owned();
-    let declined = eventually("the payments service to know the order", WAIT, || async {
-        let response = buyer
-            .post(
-                "/api/payments",
-                &json!({ "token": "tok_chargeDeclined", "orderId": order_id }),
-            )
-            .await;
-        (response.status() != StatusCode::NOT_FOUND).then_some(response)
-    })
+    let declined = eventually(
+        "the payments service to know the order",
+        PROPAGATION,
+        || async {
+            let response = buyer
+                .post(
+                    "/api/payments",
+                    &json!({ "token": "tok_chargeDeclined", "orderId": order_id }),
+                )
+                .await;
+            (response.status() != StatusCode::NOT_FOUND).then_some(response)
+        },
+    )
     .await;
     test_support::http::assert_errors(
         declined,

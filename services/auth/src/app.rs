@@ -11,7 +11,8 @@ use crate::config::Config;
 use crate::models::user::User;
 use crate::routes;
 
-#[derive(Clone)]
+/// Handlers extract any of its fields by type (`State<SessionKeys>`, …) through `FromRef`.
+#[derive(Clone, FromRef)]
 pub struct AppState {
     pub users: Collection<User>,
     pub keys: SessionKeys,
@@ -23,12 +24,6 @@ impl AppState {
             users: database.collection(User::COLLECTION),
             keys: SessionKeys::from_config(&config.session),
         }
-    }
-}
-
-impl FromRef<AppState> for SessionKeys {
-    fn from_ref(state: &AppState) -> Self {
-        state.keys.clone()
     }
 }
 

@@ -17,7 +17,8 @@ use crate::{assets, routes};
 #[derive(Clone, Default)]
 pub struct StripeKey(pub Option<Arc<str>>);
 
-#[derive(Clone)]
+/// Handlers extract any of its fields by type (`State<SessionKeys>`, …) through `FromRef`.
+#[derive(Clone, FromRef)]
 pub struct AppState {
     pub api: Api,
     pub stripe: StripeKey,
@@ -29,18 +30,6 @@ impl AppState {
             api: Api::new(&config.ingress_url)?,
             stripe: StripeKey(config.stripe_publishable_key.as_deref().map(Arc::from)),
         })
-    }
-}
-
-impl FromRef<AppState> for Api {
-    fn from_ref(state: &AppState) -> Self {
-        state.api.clone()
-    }
-}
-
-impl FromRef<AppState> for StripeKey {
-    fn from_ref(state: &AppState) -> Self {
-        state.stripe.clone()
     }
 }
 

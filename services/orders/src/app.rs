@@ -15,7 +15,8 @@ use crate::models::order::Order;
 use crate::models::ticket::Ticket;
 use crate::routes;
 
-#[derive(Clone)]
+/// Handlers extract any of its fields by type (`State<SessionKeys>`, …) through `FromRef`.
+#[derive(Clone, FromRef)]
 pub struct AppState {
     pub orders: Collection<Order>,
     /// The replica of the tickets service's tickets.
@@ -34,12 +35,6 @@ impl AppState {
             keys: SessionKeys::from_config(&config.service.session),
             expiration_window: config.expiration_window,
         }
-    }
-}
-
-impl FromRef<AppState> for SessionKeys {
-    fn from_ref(state: &AppState) -> Self {
-        state.keys.clone()
     }
 }
 

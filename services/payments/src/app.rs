@@ -15,7 +15,8 @@ use crate::models::payment::Payment;
 use crate::models::refund::Refund;
 use crate::routes;
 
-#[derive(Clone)]
+/// Handlers extract any of its fields by type (`State<SessionKeys>`, …) through `FromRef`.
+#[derive(Clone, FromRef)]
 pub struct AppState {
     pub orders: Collection<Order>,
     pub payments: Collection<Payment>,
@@ -38,12 +39,6 @@ impl AppState {
             keys: SessionKeys::from_config(&config.service.session),
             attempt_lease: common::service::Tuning::default().attempt_lease,
         }
-    }
-}
-
-impl FromRef<AppState> for SessionKeys {
-    fn from_ref(state: &AppState) -> Self {
-        state.keys.clone()
     }
 }
 

@@ -9,16 +9,11 @@ use common::http::{Readiness, finish_router};
 use crate::models::ticket::TicketStore;
 use crate::routes;
 
-#[derive(Clone)]
+/// Handlers extract any of its fields by type (`State<SessionKeys>`, …) through `FromRef`.
+#[derive(Clone, FromRef)]
 pub struct AppState {
     pub store: TicketStore,
     pub keys: SessionKeys,
-}
-
-impl FromRef<AppState> for SessionKeys {
-    fn from_ref(state: &AppState) -> Self {
-        state.keys.clone()
-    }
 }
 
 pub fn router(state: AppState, readiness: Readiness) -> Router {

@@ -10,13 +10,7 @@ use crate::app::AppState;
 use crate::models::ticket;
 
 pub async fn handle(event: TicketUpdated, state: AppState) -> Result<(), HandlerError> {
-    ticket::apply(
-        &state.tickets,
-        event.id,
-        event.version,
-        &event.title,
-        event.price,
-    )
-    .await?
-    .into_handler_result()
+    ticket::apply(&state.tickets, &event.into())
+        .await?
+        .into_handler_result()
 }

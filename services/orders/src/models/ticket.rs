@@ -8,6 +8,7 @@
 
 use bson::doc;
 use bson::oid::ObjectId;
+use common::events::{TicketCreated, TicketUpdated};
 use common::version::{Applied, apply_replica};
 use mongodb::Collection;
 use serde::{Deserialize, Serialize};
@@ -52,15 +53,26 @@ pub async fn find(
     tickets.find_one(doc! { "_id": id }).await
 }
 
-/// Applies version `version` of a ticket as its owner announced it, by the replica rule
+/// Applies a version of a ticket as its owner announced it, by the replica rule
 /// (`common::version::apply_replica`): inserted at 0, updated from `version - 1` only.
 pub async fn apply(
     tickets: &Collection<Ticket>,
-    id: ObjectId,
-    version: i64,
-    title: &str,
-    price: f64,
+    ticket: &Ticket,
 ) -> mongodb::error::Result<Applied> {
-    let fields = doc! { "title": title, "price": price };
-    apply_replica(tickets, None, id, version, fields).await
+    let fields = doc! { "title": &ticket.title, "price": ticket.price };
+    apply_replica(tickets, None, ticket.id, ticket.version, fields).await
 }
+
+/// `ticket:created` and `ticket:updated` carry the same snapshot of a ticket; the replica keeps
+/// its title, price and version (not its owner nor its order: see the module's note).
+macro_rules! ticket_from_snapshot {
+    ($($event:ty),*) => {$(
+        impl From<$event> for Ticket {
+            fn from(event: $event) -> Self {
+                Self { id: event.id, title: event.title, price: event.price, version: event.version }
+            }
+        }
+    )*};
+}
+
+ticket_from_snapshot!(TicketCreated, TicketUpdated);

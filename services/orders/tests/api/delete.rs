@@ -94,10 +94,7 @@ async fn a_completed_order_cannot_be_cancelled() {
 #[tokio::test]
 async fn someone_elses_unknown_or_malformed_orders_are_refused() {
     let app = TestApp::spawn().await;
-    let ticket = app.build_ticket("concert", 20.0).await;
-    let (_, owner) = app.sign_in();
-    let (_, stranger) = app.sign_in();
-    let order = app.ordered(&owner, ticket.id).await;
+    let (_, owner, stranger, order) = app.ordered_with_another_user().await;
     let path = order_path(&order);
     let response = app.delete(&path, Some(&stranger)).await;
     assert_errors(response, 401, json!([{ "message": "Not authorized" }])).await;
@@ -118,10 +115,7 @@ async fn someone_elses_unknown_or_malformed_orders_are_refused() {
 #[tokio::test]
 async fn a_cancelled_order_frees_its_ticket_for_the_next_buyer() {
     let app = TestApp::spawn().await;
-    let ticket = app.build_ticket("concert", 20.0).await;
-    let (_, first) = app.sign_in();
-    let (_, second) = app.sign_in();
-    let order = app.ordered(&first, ticket.id).await;
+    let (ticket, first, second, order) = app.ordered_with_another_user().await;
     assert_eq!(app.order(&second, ticket.id).await.status(), 400);
     let path = order_path(&order);
     assert_eq!(app.delete(&path, Some(&first)).await.status(), 204);

@@ -96,6 +96,16 @@ impl TestApp {
         response.json().await.expect("order json")
     }
 
+    /// A ticket ordered by one signed-in user, and a second signed-in user: the ticket, the
+    /// cookies of both, and the order's JSON.
+    pub async fn ordered_with_another_user(&self) -> (Ticket, String, String, Value) {
+        let ticket = self.build_ticket("concert", 20.0).await;
+        let (_, first) = self.sign_in();
+        let (_, second) = self.sign_in();
+        let order = self.ordered(&first, ticket.id).await;
+        (ticket, first, second, order)
+    }
+
     pub fn tickets(&self) -> mongodb::Collection<Ticket> {
         self.db.db.collection(Ticket::COLLECTION)
     }

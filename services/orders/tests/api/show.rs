@@ -31,10 +31,7 @@ async fn fetches_the_order() {
 #[tokio::test]
 async fn returns_an_error_if_one_user_tries_to_fetch_another_users_order() {
     let app = TestApp::spawn().await;
-    let ticket = app.build_ticket("concert", 20.0).await;
-    let (_, owner) = app.sign_in();
-    let (_, stranger) = app.sign_in();
-    let order = app.ordered(&owner, ticket.id).await;
+    let (_, _, stranger, order) = app.ordered_with_another_user().await;
     let id = order["id"].as_str().expect("id");
     let response = app.get(&format!("/api/orders/{id}"), Some(&stranger)).await;
     assert_errors(response, 401, json!([{ "message": "Not authorized" }])).await;

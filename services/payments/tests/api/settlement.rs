@@ -92,16 +92,20 @@ async fn expiry_with_no_payment_is_announced_once_and_closes_the_order_to_paymen
     assert!(app.standin.requests().is_empty());
 }
 
-/// Pays for an order expiring in `expires_in` with `token`, while Stripe takes `latency`; after
-/// `fire_after`, `expiration:complete` arrives and is deferred by the attempt in flight. The
-/// margins (seconds, not milliseconds) keep the order of these steps on a loaded machine.
+/// Pays for an order expiring in `expires_in_ms` with `token`, while Stripe takes `latency_ms`;
+/// after `fire_after_ms`, `expiration:complete` arrives and is deferred by the attempt in
+/// flight. The margins (seconds, not milliseconds) keep the order of these steps on a loaded
+/// machine.
 async fn pay_while_expiring(
     app: &TestApp,
     token: &str,
-    latency: Duration,
-    expires_in: chrono::Duration,
-    fire_after: Duration,
+    [latency_ms, expires_in_ms, fire_after_ms]: [u64; 3],
 ) -> (OrderCreated, reqwest::Response) {
+    let (latency, fire_after) = (
+        Duration::from_millis(latency_ms),
+        Duration::from_millis(fire_after_ms),
+    );
+    let expires_in = chrono::Duration::milliseconds(i64::try_from(expires_in_ms).expect("ms"));
     app.standin.state.set_latency(latency);
     let user = ObjectId::new();
     let order = app.announce_order(user, 20.0, expires_in).await;
@@ -123,14 +127,7 @@ async fn pay_while_expiring(
 async fn a_payment_accepted_in_time_completes_though_expiry_is_heard_during_the_charge() {
     let app = TestApp::spawn().await;
     // The timer fires while Stripe is still charging.
-    let (order, response) = pay_while_expiring(
-        &app,
-        "tok_visa",
-        Duration::from_millis(3500),
-        chrono::Duration::milliseconds(2000),
-        Duration::from_millis(2200),
-    )
-    .await;
+    let (order, response) = pay_while_expiring(&app, "tok_visa", [3500, 2000, 2200]).await;
     assert_eq!(response.status(), 201);
     let payment: Value = response.json().await.expect("json");
 
@@ -148,14 +145,8 @@ async fn a_payment_accepted_in_time_completes_though_expiry_is_heard_during_the_
 #[tokio::test]
 async fn a_declined_card_during_expiry_ends_in_payment_expired() {
     let app = TestApp::spawn().await;
-    let (order, response) = pay_while_expiring(
-        &app,
-        "tok_chargeDeclined",
-        Duration::from_millis(3000),
-        chrono::Duration::milliseconds(1500),
-        Duration::from_millis(1700),
-    )
-    .await;
+    let (order, response) =
+        pay_while_expiring(&app, "tok_chargeDeclined", [3000, 1500, 1700]).await;
     assert_errors(
         response,
         400,

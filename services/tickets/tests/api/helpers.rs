@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use test_support::http::Api;
 pub use test_support::http::{assert_errors, eventually};
 use test_support::mongo::TestDb;
-use test_support::nats::TestNats;
+use test_support::nats::{StoredEvent, TestNats};
 use tickets::models::ticket::TicketStore;
 
 pub const ORDER_CREATED_CONSUMER: &str = "tickets-service-order-created";
@@ -121,6 +121,11 @@ impl TestApp {
         let response = self.get(&format!("/api/tickets/{id}"), None).await;
         assert_eq!(response.status(), 200);
         response.json().await.expect("ticket JSON")
+    }
+
+    /// Waits until the stream holds `count` events on `subject`; returns them, oldest first.
+    pub async fn wait_published(&self, subject: &str, count: usize) -> Vec<StoredEvent> {
+        self.nats.wait_for_published(subject, count, DEADLINE).await
     }
 
     /// Publishes an event as another service would.

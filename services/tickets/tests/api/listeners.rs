@@ -56,10 +56,7 @@ async fn order_created_acks_the_message() {
 #[tokio::test]
 async fn order_created_publishes_a_ticket_updated_event() {
     let (app, ticket, order, _) = setup_reserved().await;
-    let events = app
-        .nats
-        .wait_for_published("ticket:updated", 1, DEADLINE)
-        .await;
+    let events = app.wait_published("ticket:updated", 1).await;
     assert_eq!(
         events[0].body,
         json!({
@@ -87,10 +84,7 @@ async fn order_cancelled_releases_the_ticket_publishes_an_event_and_acks_the_mes
         released,
         json!({ "id": id, "title": "concert", "price": 99, "userId": ticket["userId"], "version": 2 })
     );
-    let events = app
-        .nats
-        .wait_for_published("ticket:updated", 2, DEADLINE)
-        .await;
+    let events = app.wait_published("ticket:updated", 2).await;
     assert_eq!(
         events[1].body,
         json!({ "id": id, "version": 2, "title": "concert", "price": 99, "userId": ticket["userId"] })
