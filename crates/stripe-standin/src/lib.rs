@@ -42,8 +42,9 @@ use std::sync::{Arc, Mutex as StdMutex};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
@@ -174,8 +175,13 @@ fn lock<T>(mutex: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The stand-in's routes.
+/// The stand-in's routes (the `/v1` ones behind [`api_layer`]; the `/__` ones are the tests').
 pub fn router(state: StandInState) -> Router {
+    let api = Router::new()
+        .route("/v1/charges", post(create_charge))
+        .route("/v1/charges/{id}", get(retrieve_charge))
+        .route("/v1/refunds", post(create_refund))
+        .route_layer(middleware::from_fn_with_state(state.clone(), api_layer));
     Router::new()
         .route(
             "/healthz",
@@ -184,11 +190,29 @@ pub fn router(state: StandInState) -> Router {
         .route("/__requests", get(list_requests).delete(clear_requests))
         .route("/__charges", get(list_charges))
         .route("/__refunds", get(list_refunds))
-        .route("/v1/charges", post(create_charge))
-        .route("/v1/charges/{id}", get(retrieve_charge))
-        .route("/v1/refunds", post(create_refund))
+        .merge(api)
         .fallback(unknown_route)
         .with_state(state)
+}
+
+/// The largest `/v1` body the stand-in reads (payments sends a few hundred bytes).
+const MAX_BODY: usize = 64 * 1024;
+
+/// What Stripe does before any endpoint runs, on every `/v1` route: the request is recorded
+/// (for `/__requests`), then authenticated (401 otherwise).
+async fn api_layer(State(state): State<StandInState>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return stripe_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            json!({ "type": "invalid_request_error", "message": "Request body too large." }),
+        );
+    };
+    record(&state, &parts.method, &parts.uri, &parts.headers, &body);
+    if let Err(response) = authenticate(&parts.headers) {
+        return response;
+    }
+    next.run(Request::from_parts(parts, Body::from(body))).await
 }
 
 /// Serves the stand-in on `listener` until `shutdown` resolves.
@@ -359,17 +383,7 @@ fn authenticate(headers: &HeaderMap) -> Result<(), Response> {
     ))
 }
 
-async fn retrieve_charge(
-    State(state): State<StandInState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    record(&state, &method, &uri, &headers, &[]);
-    if let Err(response) = authenticate(&headers) {
-        return response;
-    }
+async fn retrieve_charge(State(state): State<StandInState>, Path(id): Path<String>) -> Response {
     let found = state
         .charges()
         .into_iter()
@@ -389,24 +403,12 @@ async fn retrieve_charge(
     }
 }
 
-async fn create_charge(
-    State(state): State<StandInState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    idempotent(&state, &method, &uri, &headers, &body, true, charge).await
+async fn create_charge(State(state): State<StandInState>, request: Request) -> Response {
+    idempotent(&state, request, true, charge).await
 }
 
-async fn create_refund(
-    State(state): State<StandInState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    idempotent(&state, &method, &uri, &headers, &body, false, refund).await
+async fn create_refund(State(state): State<StandInState>, request: Request) -> Response {
+    idempotent(&state, request, false, refund).await
 }
 
 /// What runs a `POST` endpoint: (status, JSON body, whether the endpoint began executing).
@@ -416,20 +418,23 @@ type Endpoint = fn(&StandInState, &[(String, String)]) -> (StatusCode, Bytes, bo
 /// responses count towards [`StandInState::drop_next_responses`].
 async fn idempotent(
     state: &StandInState,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &Bytes,
+    request: Request,
     may_drop: bool,
     endpoint: Endpoint,
 ) -> Response {
-    record(state, method, uri, headers, body);
-    if let Err(response) = authenticate(headers) {
-        return response;
-    }
-    let mut params: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let (parts, body) = request.into_parts();
+    // `api_layer` has read the body already, within `MAX_BODY`.
+    let body = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .unwrap_or_default();
+    let headers = &parts.headers;
+    let mut params: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
     params.sort();
-    let fingerprint = (method.to_string(), uri.path().to_owned(), params);
+    let fingerprint = (
+        parts.method.to_string(),
+        parts.uri.path().to_owned(),
+        params,
+    );
 
     let key = headers
         .get("idempotency-key")
