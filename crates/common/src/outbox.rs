@@ -15,7 +15,7 @@
 //! entries are kept for a day (a TTL index removes them) for inspection.
 //!
 //! **Poison entries.** An entry NATS will never accept (larger than the server's maximum
-//! payload, an unknown subject) is *parked*: `parkedAt` and `lastError` are set, one `error`
+//! payload) or that cannot be read back (a subject this release does not know) is *parked*: `parkedAt` and `lastError` are set, one `error`
 //! line is logged, [`Outbox::parked`] counts it, and the relay never takes it again — so it
 //! cannot hold up the entries behind it. Parked entries stay in the collection (no TTL) until an
 //! operator deals with them: `db.outbox.find({parkedAt: {$ne: null}})` shows them. Failures that
@@ -56,7 +56,7 @@
 use std::time::Duration;
 
 use bson::oid::ObjectId;
-use bson::{DateTime, doc};
+use bson::{DateTime, Document, doc};
 use bytes::Bytes;
 use futures::TryStreamExt as _;
 use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
@@ -77,7 +77,7 @@ pub struct Entry {
     /// Also the `Nats-Msg-Id`.
     #[serde(rename = "_id")]
     pub id: ObjectId,
-    pub subject: String,
+    pub subject: Subject,
     /// The body exactly as published.
     pub payload: String,
     pub created_at: DateTime,
@@ -98,7 +98,7 @@ impl Entry {
     fn new<E: Event>(event: &E) -> Result<Self, serde_json::Error> {
         Ok(Self {
             id: ObjectId::new(),
-            subject: E::SUBJECT.as_str().to_owned(),
+            subject: E::SUBJECT,
             payload: serde_json::to_string(event)?,
             created_at: DateTime::now(),
             published_at: None,
@@ -146,8 +146,6 @@ impl Default for OutboxOptions {
 
 #[derive(Debug, thiserror::Error)]
 enum EntryError {
-    #[error("unknown subject {0:?}")]
-    Subject(String),
     #[error(transparent)]
     Publish(#[from] PublishError),
     #[error("published, but not marked so: {0}")]
@@ -157,7 +155,6 @@ enum EntryError {
 impl EntryError {
     fn is_transient(&self) -> bool {
         match self {
-            EntryError::Subject(_) => false,
             EntryError::Publish(error) => error.is_transient(),
             EntryError::Mark(_) => true,
         }
@@ -408,9 +405,31 @@ impl Outbox {
         }
     }
 
+    /// Parks a stored document that is not a readable entry; whether that was written.
+    async fn park_unreadable(&self, document: &Document, error: &bson::de::Error) -> bool {
+        let Some(id) = document.get("_id") else {
+            return false;
+        };
+        tracing::error!(entry = %id, %error, "outbox entry cannot be read; parked in the outbox");
+        let parked = self
+            .entries
+            .update_one(
+                doc! { "_id": id, "publishedAt": null },
+                doc! {
+                    "$set": { "parkedAt": DateTime::now(), "lastError": format!("unreadable entry: {error}") },
+                    "$inc": { "attempts": 1 },
+                },
+            )
+            .await;
+        parked
+            .inspect_err(
+                |mongo| tracing::warn!(entry = %id, error = %mongo, "cannot park the entry"),
+            )
+            .is_ok()
+    }
+
     async fn publish_entry(&self, entry: &Entry) -> Result<(), EntryError> {
-        let subject = Subject::parse(&entry.subject)
-            .ok_or_else(|| EntryError::Subject(entry.subject.clone()))?;
+        let subject = entry.subject;
         let payload = Bytes::from(entry.payload.clone().into_bytes());
         let published = self
             .publisher
@@ -448,8 +467,11 @@ impl Outbox {
                     .timestamp_millis()
                     .saturating_sub(i64::try_from(grace.as_millis()).unwrap_or(i64::MAX)),
             );
-            let batch: Vec<Entry> = self
+            // Read as documents: one that is not an entry (an unknown subject, say, written by
+            // a later release or by hand) is parked here instead of failing every pass.
+            let documents: Vec<Document> = self
                 .entries
+                .clone_with_type::<Document>()
                 .find(doc! {
                     "publishedAt": null,
                     "parkedAt": null,
@@ -460,8 +482,17 @@ impl Outbox {
                 .await?
                 .try_collect()
                 .await?;
-            if batch.is_empty() {
+            if documents.is_empty() {
                 return Ok(total);
+            }
+            let mut batch = Vec::with_capacity(documents.len());
+            for document in documents {
+                match bson::from_document::<Entry>(document.clone()) {
+                    Ok(entry) => batch.push(entry),
+                    Err(error) if self.park_unreadable(&document, &error).await => total += 1,
+                    // Not parked (MongoDB away): the next pass tries again.
+                    Err(_) => return Ok(total),
+                }
             }
             let done = self.publish_entries(&batch).await;
             total += done;

@@ -11,14 +11,14 @@
 //!
 //! **Replicas: apply in order.** A service that keeps a copy of another's documents (orders keeps
 //! tickets, payments keeps orders) applies an event carrying version N only when it holds N-1
-//! ([`replica_decision`]):
+//! (`replica_decision`):
 //!
 //! | stored | event N | decision |
 //! |---|---|---|
 //! | nothing | 0 | apply (insert) |
 //! | N-1 | N | apply |
-//! | ≥ N | N | [`ReplicaDecision::Duplicate`]: already applied; ack and do nothing |
-//! | nothing, or < N-1 | N | [`ReplicaDecision::NotYet`]: an earlier event is missing; nak, it comes back |
+//! | ≥ N | N | `Duplicate`: already applied; ack and do nothing |
+//! | nothing, or < N-1 | N | `NotYet`: an earlier event is missing; nak, it comes back |
 //!
 //! Events arriving out of order therefore converge to the owner's state. [`apply_replica`] does
 //! the write conditionally, so two replicas racing on one event apply it once.
@@ -90,7 +90,7 @@ pub fn is_stale(error: &mongodb::error::Error) -> bool {
 }
 
 /// The filter of an optimistic update: this document, still at the version that was read.
-pub fn owned_filter(id: impl Into<Bson>, read_version: i64) -> Document {
+fn owned_filter(id: impl Into<Bson>, read_version: i64) -> Document {
     doc! { "_id": id.into(), VERSION_FIELD: read_version }
 }
 
@@ -131,7 +131,7 @@ pub async fn save_owned<T: Send + Sync>(
 
 /// What a replica does with an event, by the table in the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReplicaDecision {
+enum ReplicaDecision {
     Apply,
     Duplicate,
     NotYet,
@@ -139,7 +139,7 @@ pub enum ReplicaDecision {
 
 /// The replica rule: `stored` is the version held (`None`: no such document), `incoming` the
 /// event's.
-pub fn replica_decision(stored: Option<i64>, incoming: i64) -> ReplicaDecision {
+fn replica_decision(stored: Option<i64>, incoming: i64) -> ReplicaDecision {
     match stored {
         None if incoming == 0 => ReplicaDecision::Apply,
         None => ReplicaDecision::NotYet,

@@ -136,6 +136,22 @@ impl Subject {
     }
 }
 
+/// Stored (in the outbox) as its NATS spelling; a string that is not one of ours does not
+/// deserialize, so no code past the read ever holds an unknown subject.
+impl serde::Serialize for Subject {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Subject {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Subject::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown subject {text:?}")))
+    }
+}
+
 impl fmt::Display for Subject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

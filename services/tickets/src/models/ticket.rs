@@ -19,7 +19,7 @@ use bson::oid::ObjectId;
 use bson::{Document, doc};
 use common::events::{OrderCancelled, OrderCreated, TicketCreated, TicketUpdated, wire};
 use common::outbox::Outbox;
-use common::version::{SaveError, save_owned};
+use common::version::{SaveError, bump_version, save_owned};
 use futures::TryStreamExt as _;
 use mongodb::options::{IndexOptions, ReturnDocument};
 use mongodb::{Collection, Database, IndexModel};
@@ -242,7 +242,7 @@ impl TicketStore {
                 .tickets
                 .find_one_and_update(
                     doc! { "_id": order.ticket.id, "orderId": { "$ne": order.id } },
-                    doc! { "$set": { "orderId": order.id }, "$inc": { "version": 1 } },
+                    bump_version(doc! { "$set": { "orderId": order.id } }),
                 )
                 .return_document(ReturnDocument::After)
                 .session(tx.session())
@@ -278,7 +278,7 @@ impl TicketStore {
                 .tickets
                 .find_one_and_update(
                     doc! { "_id": order.ticket.id, "orderId": order.id },
-                    doc! { "$unset": { "orderId": "" }, "$inc": { "version": 1 } },
+                    bump_version(doc! { "$unset": { "orderId": "" } }),
                 )
                 .return_document(ReturnDocument::After)
                 .session(tx.session())
