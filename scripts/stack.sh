@@ -268,5 +268,5 @@ case "${1:-}" in
       shift
     done
     restart_part "$part" "$how" "$outage" ;;
-  *) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 2 ;;
 esac
