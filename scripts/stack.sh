@@ -63,8 +63,6 @@ service_env() {
   esac
 }
 
-present_services() { printf '%s\n' "${SERVICES[@]}"; }
-
 bin_dir() { echo "${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE"; }
 
 build() {
@@ -130,10 +128,10 @@ start_stripe_standin() {
 
 start_services() {
   local s
-  for s in $(present_services); do
+  for s in "${SERVICES[@]}"; do
     spawn_service "$s"
   done
-  for s in $(present_services); do
+  for s in "${SERVICES[@]}"; do
     wait_service "$s"
   done
 }
@@ -167,7 +165,7 @@ restart_part() {
   case $name in
     mongod) pidfile="$STACK_DIR/mongo/mongod.pid" ;;
     nats | redis | nginx) pidfile="$STACK_DIR/pids/$name.pid" ;;
-    *) present_services | grep -qx "$name" || die "unknown part '$name'"; pidfile="$STACK_DIR/pids/$name.pid" ;;
+    *) printf '%s\n' "${SERVICES[@]}" | grep -qx "$name" || die "unknown part '$name'"; pidfile="$STACK_DIR/pids/$name.pid" ;;
   esac
   pid_alive "$pidfile" || die "$name is not running"
   if [ "$how" = kill ]; then
@@ -228,7 +226,7 @@ up() {
   save_settings
   start_services
   start_nginx
-  log "the fleet is up: $URL  (services: $(present_services | tr '\n' ' '))"
+  log "the fleet is up: $URL  (services: ${SERVICES[*]})"
   log "data and logs in ${STACK_DIR#"$ROOT/"}; NATS monitoring at http://127.0.0.1:$NATS_MONITOR_PORT/jsz"
   if [ "$detach" = --detach ]; then
     echo "$URL"
@@ -236,7 +234,7 @@ up() {
   fi
   log "streaming logs; Ctrl-C stops everything"
   local name
-  for name in $(present_services); do
+  for name in "${SERVICES[@]}"; do
     tail -n +1 -F "$STACK_DIR/logs/$name.log" 2>/dev/null | sed -u "s/^/[$name] /" &
   done
   wait
@@ -244,7 +242,7 @@ up() {
 
 status() {
   local name
-  for name in mongo/mongod nginx redis nats stripe-standin $(present_services); do
+  for name in mongo/mongod nginx redis nats stripe-standin "${SERVICES[@]}"; do
     local pidfile="$STACK_DIR/pids/$name.pid"
     [ "$name" = mongo/mongod ] && pidfile="$STACK_DIR/mongo/mongod.pid"
     if pid_alive "$pidfile"; then echo "${name#mongo/}: running (pid $(cat "$pidfile"))"; else echo "${name#mongo/}: stopped"; fi
