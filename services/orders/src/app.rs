@@ -7,31 +7,23 @@ use axum::extract::FromRef;
 use axum::routing::get;
 use common::SessionKeys;
 use common::http::{Readiness, finish_router};
-use common::outbox::Outbox;
-use mongodb::{Collection, Database};
 
 use crate::config::Config;
-use crate::models::order::Order;
-use crate::models::ticket::Ticket;
 use crate::routes;
+use crate::store::Store;
 
 /// Handlers extract any of its fields by type (`State<SessionKeys>`, …) through `FromRef`.
 #[derive(Clone, FromRef)]
 pub struct AppState {
-    pub orders: Collection<Order>,
-    /// The replica of the tickets service's tickets.
-    pub tickets: Collection<Ticket>,
-    pub outbox: Outbox,
+    pub store: Store,
     pub keys: SessionKeys,
     pub expiration_window: Duration,
 }
 
 impl AppState {
-    pub fn new(database: &Database, outbox: Outbox, config: &Config) -> Self {
+    pub fn new(store: Store, config: &Config) -> Self {
         Self {
-            orders: database.collection(Order::COLLECTION),
-            tickets: database.collection(Ticket::COLLECTION),
-            outbox,
+            store,
             keys: SessionKeys::from_config(&config.service.session),
             expiration_window: config.expiration_window,
         }

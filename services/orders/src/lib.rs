@@ -4,7 +4,7 @@
 //! `ticket:created` / `ticket:updated`). It publishes `order:created` and `order:cancelled`
 //! through its transactional outbox, and listens to `payment:expired` (payments' verdict that an
 //! order's time ran out unpaid: cancel it) and `payment:created` (mark it complete). The rules that make this safe under
-//! concurrency and redelivery are in [`models::order`] (one active order per ticket, decided by
+//! concurrency and redelivery are in [`models::order`] and [`store`] (one active order per ticket, decided by
 //! a partial unique index; optimistic versions) and [`events`] (idempotent handlers).
 //!
 //! [`build`] wires it all up into a `common::service::Service`, which serves until shutdown and
@@ -15,6 +15,7 @@ pub mod config;
 pub mod events;
 pub mod models;
 pub mod routes;
+pub mod store;
 
 pub use app::{AppState, router};
 pub use config::Config;
@@ -31,21 +32,23 @@ pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
     let (client, database) = common::mongo::connect(&config.service.mongo, "orders").await?;
     let nats = Nats::connect(&config.service.nats.url, &config.service.nats.client_id).await?;
     let outbox = Outbox::new(client, &database, nats.publisher()).with_options(tuning.outbox);
-    let state = AppState::new(&database, outbox.clone(), &config);
-    models::order::ensure_indexes(&state.orders).await?;
-    outbox.ensure_indexes().await?;
+    let store = store::Store::new(&database, outbox.clone());
+    store.ensure_indexes().await?;
 
     let stop = CancellationToken::new();
     let mut consumers = nats
         .consumers(QueueGroup::ORDERS, stop.clone())
         .with_options(tuning.consumers);
-    events::listen(&mut consumers, state.clone()).await?;
+    events::listen(&mut consumers, store.clone()).await?;
     let relay = outbox.spawn_relay(stop.clone());
     let readiness = Readiness::new().mongo(database).nats(nats.client().clone());
     let listener = common::http::bind(config.service.port).await?;
-    Ok(
-        Service::new("orders", listener, router(state, readiness), stop)
-            .with_consumers(consumers)
-            .with_task("outbox relay", relay),
+    Ok(Service::new(
+        "orders",
+        listener,
+        router(AppState::new(store, &config), readiness),
+        stop,
     )
+    .with_consumers(consumers)
+    .with_task("outbox relay", relay))
 }

@@ -6,7 +6,7 @@
 //! through Stripe's Charges API and records the payment together with its `payment:created`
 //! event (transactional outbox); the orders service then marks the order `complete`.
 //!
-//! Payments is where "paid in time or expired" is decided (`settlement`): it hears
+//! Payments is where "paid in time or expired" is decided (`store`, its settlement): it hears
 //! `expiration:complete` and answers `payment:expired` only when no payment was accepted in
 //! time, and orders cancels on that. Every charge ends recorded — as the order's payment or as a
 //! refund (`payment:refunded`) — even when the process dies mid-request (`reconciler`).
@@ -23,7 +23,7 @@ pub mod events;
 pub mod models;
 pub mod reconciler;
 pub mod routes;
-pub mod settlement;
+pub mod store;
 
 pub use app::{AppState, router};
 pub use config::Config;
@@ -42,10 +42,10 @@ pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
     let nats = Nats::connect(&config.service.nats.url, &config.service.nats.client_id).await?;
     let outbox = Outbox::new(client, &database, nats.publisher()).with_options(tuning.outbox);
     let stripe = charges::Stripe::new(config.stripe_key.expose_secret(), &config.stripe_api_base)?;
-    let mut state = AppState::new(&database, &config, outbox.clone(), stripe);
+    let store = store::Store::new(&database, outbox.clone());
+    store.ensure_indexes(&database).await?;
+    let mut state = AppState::new(store.clone(), &config, stripe);
     state.attempt_lease = tuning.attempt_lease;
-    models::ensure_indexes(&database).await?;
-    outbox.ensure_indexes().await?;
 
     let stop = CancellationToken::new();
     let relay = outbox.spawn_relay(stop.clone());
@@ -53,7 +53,7 @@ pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
     let mut consumers = nats
         .consumers(QueueGroup::PAYMENTS, stop.clone())
         .with_options(tuning.consumers);
-    events::listen(&mut consumers, &state).await?;
+    events::listen(&mut consumers, &store).await?;
 
     let readiness = Readiness::new().mongo(database).nats(nats.client().clone());
     let listener = common::http::bind(config.service.port).await?;

@@ -6,7 +6,7 @@
 //!   same idempotency key — so Stripe answers with what it did the first time (or charges now,
 //!   if the first request never reached it: the attempt was accepted in time, and the buyer
 //!   asked to pay). The answer is then settled exactly as the request would have
-//!   (`settlement::charged` / `settlement::uncharged`). If Stripe cannot be heard, the attempt
+//!   (`Store::charged` / `Store::uncharged`). If Stripe cannot be heard, the attempt
 //!   stays and is tried again after another lease.
 //! - **Refunds due** (`models::refund`): each is sent to Stripe with the key `refund-<charge>`
 //!   and recorded with `payment:refunded`.
@@ -22,7 +22,7 @@ use crate::app::AppState;
 use crate::charges::{ChargeError, ChargeRequest};
 use crate::models::order::{self, Order};
 use crate::models::refund::{self, Reason, Refund};
-use crate::settlement::{self, Charged};
+use crate::store::Charged;
 
 /// Work done by one pass.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,7 +43,8 @@ pub async fn reconcile_once(state: &AppState) -> mongodb::error::Result<Pass> {
     let mut pass = Pass::default();
     for _ in 0..PASS_LIMIT {
         let Some(order) =
-            order::take_lapsed_attempt(&state.orders, DateTime::now(), state.attempt_lease).await?
+            order::take_lapsed_attempt(&state.store.orders, DateTime::now(), state.attempt_lease)
+                .await?
         else {
             break;
         };
@@ -54,7 +55,7 @@ pub async fn reconcile_once(state: &AppState) -> mongodb::error::Result<Pass> {
         }
     }
     for _ in 0..PASS_LIMIT {
-        let Some(due) = refund::take_due(&state.refunds).await? else {
+        let Some(due) = refund::take_due(&state.store.refunds).await? else {
             break;
         };
         if make_refund(state, &due).await {
@@ -98,7 +99,7 @@ async fn settle_attempt(state: &AppState, order: &Order) -> bool {
         token: &attempt.token,
     };
     let settled = match state.stripe.charge(&request).await {
-        Ok(charge_id) => settlement::charged(state, order.id, &attempt.key, &charge_id)
+        Ok(charge_id) => state.store.charged(order.id, &attempt.key, &charge_id)
             .await
             .map(|charged| {
                 match &charged {
@@ -112,7 +113,7 @@ async fn settle_attempt(state: &AppState, order: &Order) -> bool {
             }),
         Err(ChargeError::Rejected(message)) => {
             tracing::info!(order = %order.id, %message, "reconciled an attempt: nothing was charged");
-            settlement::uncharged(state, order.id, &attempt.key)
+            state.store.uncharged(order.id, &attempt.key)
                 .await
                 .map(|_| ())
         }
@@ -138,7 +139,7 @@ async fn make_refund(state: &AppState, due: &Refund) -> bool {
         .refund(&due.charge_id, due.order_id, duplicate)
         .await
     {
-        Ok(refund_id) => match settlement::refunded(state, due, refund_id.as_deref()).await {
+        Ok(refund_id) => match state.store.refunded(due, refund_id.as_deref()).await {
             Ok(()) => {
                 tracing::info!(order = %due.order_id, charge = %due.charge_id, refund = refund_id.as_deref().unwrap_or("(refunded outside)"), reason = ?due.reason, "charge refunded");
                 true
@@ -151,7 +152,7 @@ async fn make_refund(state: &AppState, due: &Refund) -> bool {
         Err(error) => {
             tracing::error!(order = %due.order_id, charge = %due.charge_id, %error, "refund failed; tried again after its lease");
             if let Err(note) =
-                refund::note_failure(&state.refunds, &due.charge_id, &error.to_string()).await
+                refund::note_failure(&state.store.refunds, &due.charge_id, &error.to_string()).await
             {
                 tracing::warn!(charge = %due.charge_id, error = %note, "cannot note the failed refund");
             }

@@ -6,13 +6,13 @@ use axum::routing::get;
 use common::SessionKeys;
 use common::http::{Readiness, finish_router};
 
-use crate::models::ticket::TicketStore;
 use crate::routes;
+use crate::store::Store;
 
 /// Handlers extract any of its fields by type (`State<SessionKeys>`, …) through `FromRef`.
 #[derive(Clone, FromRef)]
 pub struct AppState {
-    pub store: TicketStore,
+    pub store: Store,
     pub keys: SessionKeys,
 }
 

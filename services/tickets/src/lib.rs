@@ -11,6 +11,7 @@ pub mod config;
 pub mod events;
 pub mod models;
 pub mod routes;
+pub mod store;
 
 pub use app::{AppState, router};
 pub use config::Config;
@@ -22,7 +23,7 @@ use common::outbox::Outbox;
 use common::service::{Service, Tuning};
 use tokio_util::sync::CancellationToken;
 
-use crate::models::ticket::TicketStore;
+use crate::store::Store;
 
 /// Connects to MongoDB and NATS, prepares indexes, the stream and the consumers, starts the
 /// outbox relay and binds the port. Fails if MongoDB or NATS cannot be reached now.
@@ -30,7 +31,7 @@ pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
     let (client, database) = common::mongo::connect(&config.service.mongo, "tickets").await?;
     let nats = Nats::connect(&config.service.nats.url, &config.service.nats.client_id).await?;
     let outbox = Outbox::new(client, &database, nats.publisher()).with_options(tuning.outbox);
-    let store = TicketStore::new(&database, outbox.clone());
+    let store = Store::new(&database, outbox.clone());
     store.ensure_indexes().await?;
 
     let stop = CancellationToken::new();

@@ -18,19 +18,19 @@ pub mod ticket_updated;
 
 use common::events::Consumers;
 
-use crate::app::AppState;
+use crate::store::Store;
 
 /// Starts a durable consumer for each subject this service listens to.
-pub async fn listen(consumers: &mut Consumers, state: AppState) -> anyhow::Result<()> {
+pub async fn listen(consumers: &mut Consumers, store: Store) -> anyhow::Result<()> {
     consumers
-        .listen(state.clone(), ticket_created::handle)
+        .listen(store.clone(), ticket_created::handle)
         .await?;
     consumers
-        .listen(state.clone(), ticket_updated::handle)
+        .listen(store.clone(), ticket_updated::handle)
         .await?;
     consumers
-        .listen(state.clone(), payment_expired::handle)
+        .listen(store.clone(), payment_expired::handle)
         .await?;
-    consumers.listen(state, payment_created::handle).await?;
+    consumers.listen(store, payment_created::handle).await?;
     Ok(())
 }

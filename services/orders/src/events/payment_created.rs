@@ -2,11 +2,11 @@
 
 use common::events::{HandlerError, PaymentCreated};
 
-use crate::app::AppState;
 use crate::models::order::{self, Completed};
+use crate::store::Store;
 
-pub async fn handle(event: PaymentCreated, state: AppState) -> Result<(), HandlerError> {
-    match order::complete(&state.orders, event.order_id).await? {
+pub async fn handle(event: PaymentCreated, store: Store) -> Result<(), HandlerError> {
+    match order::complete(&store.orders, event.order_id).await? {
         Completed::Now(order) => {
             tracing::info!(order = %order.id, payment = %event.id, "order paid");
             Ok(())

@@ -8,11 +8,11 @@
 
 use common::events::{HandlerError, PaymentExpired};
 
-use crate::app::AppState;
-use crate::models::order::{self, Cancelled};
+use crate::store::Cancelled;
+use crate::store::Store;
 
-pub async fn handle(event: PaymentExpired, state: AppState) -> Result<(), HandlerError> {
-    match order::cancel(&state.outbox, &state.orders, event.order_id).await? {
+pub async fn handle(event: PaymentExpired, store: Store) -> Result<(), HandlerError> {
+    match store.cancel(event.order_id).await? {
         Cancelled::Now(order) => {
             tracing::info!(order = %order.id, "order expired and cancelled");
             Ok(())

@@ -2,11 +2,11 @@
 
 use common::events::{HandlerError, TicketCreated};
 
-use crate::app::AppState;
 use crate::models::ticket;
+use crate::store::Store;
 
-pub async fn handle(event: TicketCreated, state: AppState) -> Result<(), HandlerError> {
-    ticket::apply(&state.tickets, &event.into())
+pub async fn handle(event: TicketCreated, store: Store) -> Result<(), HandlerError> {
+    ticket::apply(&store.tickets, &event.into())
         .await?
         .into_handler_result()
 }

@@ -6,11 +6,11 @@
 
 use common::events::{HandlerError, TicketUpdated};
 
-use crate::app::AppState;
 use crate::models::ticket;
+use crate::store::Store;
 
-pub async fn handle(event: TicketUpdated, state: AppState) -> Result<(), HandlerError> {
-    ticket::apply(&state.tickets, &event.into())
+pub async fn handle(event: TicketUpdated, store: Store) -> Result<(), HandlerError> {
+    ticket::apply(&store.tickets, &event.into())
         .await?
         .into_handler_result()
 }

@@ -1,4 +1,5 @@
-//! The `orders` collection, and every state change of an order.
+//! The `orders` collection: an order as stored and as the API shows it, its indexes and queries.
+//! The changes other services hear about are [`crate::store::Store`]'s.
 //!
 //! An order is owned here: it starts at `version` 0 in status `created`, and each save raises the
 //! version by exactly one, written only if the stored version is still the one read
@@ -30,11 +31,8 @@ use std::time::Duration;
 
 use bson::oid::ObjectId;
 use bson::{DateTime, doc};
-use common::events::{
-    OrderCancelled, OrderCancelledTicket, OrderCreated, OrderCreatedTicket, OrderStatus,
-};
-use common::outbox::Outbox;
-use common::version::{SaveError, is_stale, save_owned};
+use common::events::OrderStatus;
+use common::version::{SaveError, save_owned};
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 use serde::{Deserialize, Serialize};
@@ -51,7 +49,7 @@ pub const ACTIVE_STATUSES: [OrderStatus; 3] = [
 /// How often a save that lost an optimistic-concurrency race is read and decided again before
 /// giving up (with an error the caller logs or retries). Races are rare and short, so a few
 /// suffice.
-const STALE_RETRIES: usize = 5;
+pub(crate) const STALE_RETRIES: usize = 5;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -152,97 +150,6 @@ pub async fn find(
     id: ObjectId,
 ) -> mongodb::error::Result<Option<Order>> {
     orders.find_one(doc! { "_id": id }).await
-}
-
-/// Inserts a new order and stages its `order:created` in one transaction. A duplicate-key error
-/// (`common::mongo::is_duplicate_key`) means another active order holds the ticket.
-pub async fn create(
-    outbox: &Outbox,
-    orders: &Collection<Order>,
-    order: &Order,
-    ticket: &Ticket,
-) -> mongodb::error::Result<()> {
-    let event = OrderCreated {
-        id: order.id,
-        version: order.version,
-        status: order.status,
-        user_id: order.user_id,
-        expires_at: order.expires_at.to_chrono(),
-        ticket: OrderCreatedTicket {
-            id: ticket.id,
-            price: ticket.price,
-        },
-    };
-    common::transaction!(outbox, |tx| {
-        orders.insert_one(order).session(tx.session()).await?;
-        tx.publish(&event).await
-    })
-}
-
-/// What [`cancel`] found and did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cancelled {
-    /// Cancelled now; `order:cancelled` is staged with the new version.
-    Now(Order),
-    /// It was cancelled before: nothing written, nothing published.
-    Already(Order),
-    /// Paid orders are never cancelled: nothing written.
-    Complete(Order),
-    NotFound,
-}
-
-/// Cancels an order unless it is complete or already cancelled, publishing `order:cancelled` in
-/// the same transaction. Used by `DELETE /api/orders/:id` and by `payment:expired`; safe to
-/// call any number of times (only the first cancels and publishes).
-pub async fn cancel(
-    outbox: &Outbox,
-    orders: &Collection<Order>,
-    id: ObjectId,
-) -> mongodb::error::Result<Cancelled> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let result = common::transaction!(outbox, |tx| {
-            let Some(order) = orders
-                .find_one(doc! { "_id": id })
-                .session(tx.session())
-                .await?
-            else {
-                return Ok(Cancelled::NotFound);
-            };
-            match order.status {
-                OrderStatus::Cancelled => return Ok(Cancelled::Already(order)),
-                OrderStatus::Complete => return Ok(Cancelled::Complete(order)),
-                OrderStatus::Created | OrderStatus::AwaitingPayment => {}
-            }
-            let version = save_owned(
-                orders,
-                Some(tx.session()),
-                order.id,
-                order.version,
-                doc! { "$set": { "status": OrderStatus::Cancelled.as_str() } },
-            )
-            .await?;
-            let order = Order {
-                status: OrderStatus::Cancelled,
-                version,
-                ..order
-            };
-            tx.publish(&OrderCancelled {
-                id: order.id,
-                version,
-                ticket: OrderCancelledTicket {
-                    id: order.ticket_id,
-                },
-            })
-            .await?;
-            Ok(Cancelled::Now(order))
-        });
-        match result {
-            Err(error) if is_stale(&error) && attempt < STALE_RETRIES => continue,
-            other => return other,
-        }
-    }
 }
 
 /// What [`complete`] found and did.

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use common::{AppError, AppResult, RequireUser};
 
 use crate::app::AppState;
-use crate::models::order::{self, Cancelled};
+use crate::store::Cancelled;
 
 pub const CANNOT_CANCEL_COMPLETE: &str = "Cannot cancel a completed order";
 
@@ -18,7 +18,7 @@ pub async fn handler(
     Path(order_id): Path<String>,
 ) -> AppResult<StatusCode> {
     let order = super::owned_order(&state, &user, &order_id).await?;
-    match order::cancel(&state.outbox, &state.orders, order.id).await? {
+    match state.store.cancel(order.id).await? {
         Cancelled::Now(order) => {
             tracing::info!(order = %order.id, "order cancelled by its owner");
             Ok(StatusCode::NO_CONTENT)

@@ -20,6 +20,7 @@ pub async fn handler(
     let user_id = user.id;
     // ObjectIds grow with their creation time, so `_id` order is creation order.
     let orders: Vec<Order> = state
+        .store
         .orders
         .find(doc! { "userId": user_id })
         .sort(doc! { "_id": 1 })
@@ -28,6 +29,7 @@ pub async fn handler(
         .await?;
     let ticket_ids: Vec<ObjectId> = orders.iter().map(|order| order.ticket_id).collect();
     let tickets: HashMap<ObjectId, Ticket> = state
+        .store
         .tickets
         .find(doc! { "_id": { "$in": ticket_ids } })
         .await?

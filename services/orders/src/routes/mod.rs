@@ -15,7 +15,7 @@ pub async fn owned_order(
     raw_id: &str,
 ) -> AppResult<crate::models::order::Order> {
     let id = common::mongo::path_id(raw_id)?;
-    let order = crate::models::order::find(&state.orders, id)
+    let order = crate::models::order::find(&state.store.orders, id)
         .await?
         .ok_or(AppError::NotFound)?;
     if order.user_id != user.id {

@@ -28,10 +28,10 @@ pub async fn handler(
     let ticket_id = v.finish(ticket_id)?;
     let user_id = user.id;
 
-    let ticket = ticket::find(&state.tickets, ticket_id)
+    let ticket = ticket::find(&state.store.tickets, ticket_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if order::active_for_ticket(&state.orders, ticket_id)
+    if order::active_for_ticket(&state.store.orders, ticket_id)
         .await?
         .is_some()
     {
@@ -39,7 +39,7 @@ pub async fn handler(
     }
 
     let order = Order::new(user_id, ticket_id, state.expiration_window);
-    match order::create(&state.outbox, &state.orders, &order, &ticket).await {
+    match state.store.create(&order, &ticket).await {
         Ok(()) => {}
         Err(error) if common::mongo::is_duplicate_key(&error) => {
             return Err(AppError::bad_request(ALREADY_RESERVED));

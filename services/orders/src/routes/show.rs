@@ -15,6 +15,6 @@ pub async fn handler(
     Path(order_id): Path<String>,
 ) -> AppResult<Json<OrderView>> {
     let order = super::owned_order(&state, &user, &order_id).await?;
-    let ticket = ticket::find(&state.tickets, order.ticket_id).await?;
+    let ticket = ticket::find(&state.store.tickets, order.ticket_id).await?;
     Ok(Json(order.view(ticket.as_ref())))
 }

@@ -1,14 +1,14 @@
-//! `expiration:complete` → paid in time, or expired? (`settlement::expire`). With no payment and
+//! `expiration:complete` → paid in time, or expired? (`Store::expire`). With no payment and
 //! none in flight, `payment:expired` is published and orders cancels the order; with an attempt
 //! in flight, its outcome decides; paid or cancelled orders need nothing.
 
 use common::events::{ExpirationComplete, HandlerError};
 
-use crate::app::AppState;
-use crate::settlement::{self, Expiry};
+use crate::store::Expiry;
+use crate::store::Store;
 
-pub async fn handle(event: ExpirationComplete, state: AppState) -> Result<(), HandlerError> {
-    match settlement::expire(&state, event.order_id).await? {
+pub async fn handle(event: ExpirationComplete, store: Store) -> Result<(), HandlerError> {
+    match store.expire(event.order_id).await? {
         Expiry::Expired => {
             tracing::info!(order = %event.order_id, "time to pay ran out with no payment: payment:expired");
             Ok(())

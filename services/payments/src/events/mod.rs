@@ -3,10 +3,10 @@
 //! - `order:created`, `order:cancelled` keep the order replica under the replica version rule,
 //!   so a redelivered event changes nothing and an early one waits for its predecessor; a
 //!   cancellation of an order already paid makes its charge's refund due.
-//! - `expiration:complete` decides between paid and expired (`settlement::expire`) and, when no
+//! - `expiration:complete` decides between paid and expired (`Store::expire`) and, when no
 //!   payment was accepted in time, publishes `payment:expired` for orders to cancel on.
 //!
-//! `payment:created` and `payment:refunded` are published through the outbox by `settlement`.
+//! `payment:created` and `payment:refunded` are published through the outbox by the `Store`.
 
 pub mod expiration_complete;
 pub mod order_cancelled;
@@ -14,18 +14,18 @@ pub mod order_created;
 
 use common::events::Consumers;
 
-use crate::app::AppState;
+use crate::store::Store;
 
 /// Starts a durable consumer for each subject this service listens to.
-pub async fn listen(consumers: &mut Consumers, state: &AppState) -> anyhow::Result<()> {
+pub async fn listen(consumers: &mut Consumers, store: &Store) -> anyhow::Result<()> {
     consumers
-        .listen(state.clone(), order_created::handle)
+        .listen(store.clone(), order_created::handle)
         .await?;
     consumers
-        .listen(state.clone(), order_cancelled::handle)
+        .listen(store.clone(), order_cancelled::handle)
         .await?;
     consumers
-        .listen(state.clone(), expiration_complete::handle)
+        .listen(store.clone(), expiration_complete::handle)
         .await?;
     Ok(())
 }

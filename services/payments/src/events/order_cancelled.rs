@@ -6,21 +6,20 @@ use bson::doc;
 use common::events::{HandlerError, OrderCancelled, OrderStatus};
 use common::version::{Applied, apply_replica};
 
-use crate::app::AppState;
 use crate::models::order;
-use crate::settlement;
+use crate::store::Store;
 
-pub async fn handle(event: OrderCancelled, state: AppState) -> Result<(), HandlerError> {
+pub async fn handle(event: OrderCancelled, store: Store) -> Result<(), HandlerError> {
     let fields = doc! { "status": OrderStatus::Cancelled.as_str() };
-    let applied = apply_replica(&state.orders, None, event.id, event.version, fields).await?;
+    let applied = apply_replica(&store.orders, None, event.id, event.version, fields).await?;
     // Also on a redelivery: the first delivery may have died between the two writes.
     if matches!(applied, Applied::Applied | Applied::Duplicate)
-        && let Some(order) = order::find(&state.orders, event.id).await?
+        && let Some(order) = order::find(&store.orders, event.id).await?
         && order.status == OrderStatus::Cancelled
         && order.payment_id.is_some()
     {
         tracing::info!(order = %order.id, "paid order cancelled; refunding its charge");
-        settlement::refund_if_paid(&state, &order).await?;
+        store.refund_if_paid(&order).await?;
     }
     applied.into_handler_result()
 }

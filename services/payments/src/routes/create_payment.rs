@@ -15,7 +15,7 @@
 //!    card may take it again (a retry of the same request).
 //! 2. **Charge** through Stripe with the idempotency key of (order, token) (`charges`), outside
 //!    any transaction.
-//! 3. **Settle** (`settlement`): a charge becomes the order's payment with `payment:created`, or
+//! 3. **Settle** (`Store`): a charge becomes the order's payment with `payment:created`, or
 //!    — if the order was cancelled or paid meanwhile — a refund; a decline ends the attempt and
 //!    is a 400 with Stripe's message. When Stripe could not be heard (a 500), the attempt stays:
 //!    the same card may retry at once, and otherwise the reconciler (`reconciler`) settles it
@@ -34,7 +34,7 @@ use crate::charges::{ChargeError, ChargeRequest, amount_in_cents, idempotency_ke
 use crate::models::order::{self, Attempt, Order};
 use crate::models::payment::PaymentView;
 use crate::models::refund::Reason;
-use crate::settlement::{self, Charged};
+use crate::store::Charged;
 
 pub const TOKEN_REQUIRED: &str = "Token is required";
 pub const ORDER_ID_REQUIRED: &str = "OrderId is required";
@@ -54,7 +54,7 @@ pub async fn handler(
     let order_id = v.object_id("orderId", field(&body, "orderId"), ORDER_ID_REQUIRED);
     let (token, order_id) = v.finish((token, order_id))?;
 
-    let order = order::find(&state.orders, order_id)
+    let order = order::find(&state.store.orders, order_id)
         .await?
         .ok_or(AppError::NotFound)?;
     if order.user_id != user.id {
@@ -77,9 +77,9 @@ pub async fn handler(
         now,
         state.attempt_lease,
     );
-    if !order::take_for_attempt(&state.orders, order.id, &attempt, now).await? {
+    if !order::take_for_attempt(&state.store.orders, order.id, &attempt, now).await? {
         // Tell why: paid, cancelled or expired meanwhile, or another card's attempt in flight.
-        let current = order::find(&state.orders, order.id)
+        let current = order::find(&state.store.orders, order.id)
             .await?
             .ok_or(AppError::NotFound)?;
         payable(&current, DateTime::now())?;
@@ -98,7 +98,7 @@ pub async fn handler(
         Ok(charge_id) => charge_id,
         Err(ChargeError::Rejected(message)) => {
             // Stripe said no, so nothing was charged: another card may try at once.
-            settlement::uncharged(&state, order.id, &key).await?;
+            state.store.uncharged(order.id, &key).await?;
             tracing::info!(order = %order.id, %message, "Stripe rejected the charge");
             return Err(AppError::BadRequest(message));
         }
@@ -107,7 +107,7 @@ pub async fn handler(
         Err(ChargeError::Failed(cause)) => return Err(AppError::Internal(cause)),
     };
 
-    match settlement::charged(&state, order.id, &key, &charge_id).await? {
+    match state.store.charged(order.id, &key, &charge_id).await? {
         Charged::Paid(payment) => {
             tracing::info!(order = %order.id, payment = %payment.id, charge = %payment.stripe_id, amount_cents, "order paid");
             Ok((StatusCode::CREATED, Json(payment.view())))

@@ -7,10 +7,10 @@ pub mod order_created;
 
 use common::events::Consumers;
 
-use crate::models::ticket::TicketStore;
+use crate::store::Store;
 
 /// Starts the consumers `tickets-service-order-created` and `tickets-service-order-cancelled`.
-pub async fn listen(consumers: &mut Consumers, store: TicketStore) -> anyhow::Result<()> {
+pub async fn listen(consumers: &mut Consumers, store: Store) -> anyhow::Result<()> {
     consumers
         .listen(store.clone(), order_created::handle)
         .await?;

@@ -4,9 +4,9 @@
 use anyhow::anyhow;
 use common::events::{HandlerError, OrderCancelled};
 
-use crate::models::ticket::{Change, TicketStore};
+use crate::store::{Change, Store};
 
-pub async fn handle(event: OrderCancelled, store: TicketStore) -> Result<(), HandlerError> {
+pub async fn handle(event: OrderCancelled, store: Store) -> Result<(), HandlerError> {
     match store.release(&event).await? {
         Change::Applied(ticket) => {
             tracing::info!(ticket = %ticket.id, order = %event.id, version = ticket.version, "ticket released");

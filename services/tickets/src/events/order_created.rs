@@ -4,9 +4,9 @@
 use anyhow::anyhow;
 use common::events::{HandlerError, OrderCreated};
 
-use crate::models::ticket::{Change, TicketStore};
+use crate::store::{Change, Store};
 
-pub async fn handle(event: OrderCreated, store: TicketStore) -> Result<(), HandlerError> {
+pub async fn handle(event: OrderCreated, store: Store) -> Result<(), HandlerError> {
     match store.reserve(&event).await? {
         Change::Applied(ticket) => {
             tracing::info!(ticket = %ticket.id, order = %event.id, version = ticket.version, "ticket reserved");

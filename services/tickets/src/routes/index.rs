@@ -5,9 +5,9 @@ use axum::extract::State;
 use common::AppResult;
 
 use crate::app::AppState;
-use crate::models::ticket::TicketView;
+use crate::models::ticket::{self, TicketView};
 
 pub async fn handler(State(state): State<AppState>) -> AppResult<Json<Vec<TicketView>>> {
-    let tickets = state.store.list_available().await?;
+    let tickets = ticket::list_available(&state.store.tickets).await?;
     Ok(Json(tickets.iter().map(|ticket| ticket.view()).collect()))
 }

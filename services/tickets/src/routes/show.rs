@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use common::{AppError, AppResult};
 
 use crate::app::AppState;
-use crate::models::ticket::TicketView;
+use crate::models::ticket::{self, TicketView};
 use crate::routes::ticket_id;
 
 pub async fn handler(
@@ -14,6 +14,8 @@ pub async fn handler(
     path: Result<Path<String>, PathRejection>,
 ) -> AppResult<Json<TicketView>> {
     let id = ticket_id(path)?;
-    let ticket = state.store.find(id).await?.ok_or(AppError::NotFound)?;
+    let ticket = ticket::find(&state.store.tickets, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     Ok(Json(ticket.view()))
 }

@@ -14,7 +14,7 @@ use common::version::SaveError;
 use common::{AppError, AppResult, JsonBody, JsonObject, RequireUser};
 
 use crate::app::AppState;
-use crate::models::ticket::TicketView;
+use crate::models::ticket::{self, TicketView};
 use crate::routes::{ticket_fields, ticket_id};
 
 pub const RESERVED: &str = "Cannot edit a reserved ticket";
@@ -34,7 +34,9 @@ pub async fn handler(
     let (title, price) = ticket_fields(&body)?;
     let id = ticket_id(path)?;
     for _ in 0..ATTEMPTS {
-        let ticket = state.store.find(id).await?.ok_or(AppError::NotFound)?;
+        let ticket = ticket::find(&state.store.tickets, id)
+            .await?
+            .ok_or(AppError::NotFound)?;
         if user.id != ticket.user_id {
             return Err(AppError::NotAuthorized);
         }

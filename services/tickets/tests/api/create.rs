@@ -89,7 +89,13 @@ async fn creates_a_ticket_with_valid_inputs() {
     let app = TestApp::spawn().await;
     let user_id = bson::oid::ObjectId::new();
     let cookie = app.cookie_for(user_id);
-    assert_eq!(app.store().list_available().await.expect("lists").len(), 0);
+    assert_eq!(
+        tickets::models::ticket::list_available(&app.store().tickets)
+            .await
+            .expect("lists")
+            .len(),
+        0
+    );
 
     let response = app
         .post_json(
@@ -106,7 +112,9 @@ async fn creates_a_ticket_with_valid_inputs() {
         json!({ "id": id, "title": "concert", "price": 20, "userId": user_id.to_hex(), "version": 0 })
     );
 
-    let stored = app.store().list_available().await.expect("lists");
+    let stored = tickets::models::ticket::list_available(&app.store().tickets)
+        .await
+        .expect("lists");
     assert_eq!(stored.len(), 1);
     assert_eq!(
         (stored[0].title.as_str(), stored[0].price),
@@ -186,7 +194,7 @@ async fn refuses_titles_and_prices_beyond_their_bounds_and_stores_nothing() {
     );
     let staged = app
         .store()
-        .outbox()
+        .outbox
         .collection()
         .count_documents(bson::doc! {})
         .await;

@@ -24,7 +24,7 @@ async fn each_change_publishes_exactly_one_event() {
 
     // Everything was published on the request path and nothing is left for the relay, so the
     // stream's content is final.
-    assert_eq!(app.store().outbox().pending().await.expect("counts"), 0);
+    assert_eq!(app.store().outbox.pending().await.expect("counts"), 0);
     let created = app.nats.published("ticket:created").await;
     let updated = app.nats.published("ticket:updated").await;
     assert_eq!(created.len(), 1);
@@ -53,7 +53,7 @@ async fn an_event_committed_while_the_relay_is_stopped_is_delivered_once_it_star
     })
     .await;
     let ticket = app.create_ticket(&app.cookie(), "concert", 20.0).await;
-    assert_eq!(app.store().outbox().pending().await.expect("counts"), 1);
+    assert_eq!(app.store().outbox.pending().await.expect("counts"), 1);
     assert!(app.nats.published("ticket:created").await.is_empty());
 
     // The next instance to start relays it.
@@ -62,7 +62,7 @@ async fn an_event_committed_while_the_relay_is_stopped_is_delivered_once_it_star
     // The event carries the ticket exactly as the API shows it.
     assert_eq!(events[0].body, ticket);
     eventually("the outbox to be drained", DEADLINE, || async {
-        (app.store().outbox().pending().await.ok() == Some(0)).then_some(())
+        (app.store().outbox.pending().await.ok() == Some(0)).then_some(())
     })
     .await;
     assert_eq!(app.nats.published("ticket:created").await.len(), 1);
@@ -90,7 +90,7 @@ async fn with_nats_stopped_a_ticket_is_still_created_and_its_event_arrives_when_
         "the request does not wait for NATS: {:?}",
         started.elapsed()
     );
-    assert_eq!(app.store().outbox().pending().await.expect("counts"), 1);
+    assert_eq!(app.store().outbox.pending().await.expect("counts"), 1);
 
     app.nats.start_again().await;
     let events = app.wait_published("ticket:created", 1).await;

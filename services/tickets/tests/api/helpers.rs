@@ -11,14 +11,14 @@ use test_support::http::Api;
 pub use test_support::http::{assert_errors, eventually};
 use test_support::mongo::TestDb;
 use test_support::nats::{StoredEvent, TestNats};
-use tickets::models::ticket::TicketStore;
+use tickets::store::Store;
 
 pub const ORDER_CREATED_CONSUMER: &str = "tickets-service-order-created";
 pub const ORDER_CANCELLED_CONSUMER: &str = "tickets-service-order-cancelled";
 
 pub struct TestApp {
     pub app: Running,
-    store: TicketStore,
+    store: Store,
     pub api: Api,
     pub db: TestDb,
     pub nats: TestNats,
@@ -60,7 +60,7 @@ impl TestApp {
         Self {
             api: Api::new(app.address()),
             app,
-            store: TicketStore::new(&db.db, outbox),
+            store: Store::new(&db.db, outbox),
             db,
             nats,
         }
@@ -80,14 +80,13 @@ impl TestApp {
         self.app.consumer_stats()
     }
 
-    pub fn store(&self) -> &TicketStore {
+    pub fn store(&self) -> &Store {
         &self.store
     }
 
     /// The stored ticket `id`, which must exist.
     pub async fn stored(&self, id: ObjectId) -> tickets::models::ticket::Ticket {
-        self.store
-            .find(id)
+        tickets::models::ticket::find(&self.store.tickets, id)
             .await
             .expect("reads")
             .expect("the ticket exists")

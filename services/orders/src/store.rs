@@ -1,0 +1,123 @@
+//! Every change of an order that other services hear about, each one MongoDB transaction with
+//! its event in the outbox (`common::transaction!`), so the event goes out if and only if the
+//! change happened. The rules they rely on (one active order per ticket, decided by a partial
+//! unique index; optimistic versions) are in [`crate::models::order`].
+
+use bson::doc;
+use bson::oid::ObjectId;
+use common::events::{
+    OrderCancelled, OrderCancelledTicket, OrderCreated, OrderCreatedTicket, OrderStatus,
+};
+use common::outbox::Outbox;
+use common::version::{is_stale, save_owned};
+use mongodb::{Collection, Database};
+
+use crate::models::order::{self, Order, STALE_RETRIES};
+use crate::models::ticket::Ticket;
+
+/// The service's collections and the outbox their changes are published through.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub orders: Collection<Order>,
+    /// The replica of the tickets service's tickets.
+    pub tickets: Collection<Ticket>,
+    pub outbox: Outbox,
+}
+
+/// What [`Store::cancel`] found and did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cancelled {
+    /// Cancelled now; `order:cancelled` is staged with the new version.
+    Now(Order),
+    /// It was cancelled before: nothing written, nothing published.
+    Already(Order),
+    /// Paid orders are never cancelled: nothing written.
+    Complete(Order),
+    NotFound,
+}
+
+impl Store {
+    pub fn new(database: &Database, outbox: Outbox) -> Self {
+        Self {
+            orders: database.collection(Order::COLLECTION),
+            tickets: database.collection(Ticket::COLLECTION),
+            outbox,
+        }
+    }
+
+    pub async fn ensure_indexes(&self) -> mongodb::error::Result<()> {
+        order::ensure_indexes(&self.orders).await?;
+        self.outbox.ensure_indexes().await
+    }
+
+    /// Inserts a new order and stages its `order:created` in one transaction. A duplicate-key error
+    /// (`common::mongo::is_duplicate_key`) means another active order holds the ticket.
+    pub async fn create(&self, order: &Order, ticket: &Ticket) -> mongodb::error::Result<()> {
+        let event = OrderCreated {
+            id: order.id,
+            version: order.version,
+            status: order.status,
+            user_id: order.user_id,
+            expires_at: order.expires_at.to_chrono(),
+            ticket: OrderCreatedTicket {
+                id: ticket.id,
+                price: ticket.price,
+            },
+        };
+        common::transaction!(self.outbox, |tx| {
+            self.orders.insert_one(order).session(tx.session()).await?;
+            tx.publish(&event).await
+        })
+    }
+
+    /// Cancels an order unless it is complete or already cancelled, publishing `order:cancelled` in
+    /// the same transaction. Used by `DELETE /api/orders/:id` and by `payment:expired`; safe to
+    /// call any number of times (only the first cancels and publishes).
+    pub async fn cancel(&self, id: ObjectId) -> mongodb::error::Result<Cancelled> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = common::transaction!(self.outbox, |tx| {
+                let Some(order) = self
+                    .orders
+                    .find_one(doc! { "_id": id })
+                    .session(tx.session())
+                    .await?
+                else {
+                    return Ok(Cancelled::NotFound);
+                };
+                match order.status {
+                    OrderStatus::Cancelled => return Ok(Cancelled::Already(order)),
+                    OrderStatus::Complete => return Ok(Cancelled::Complete(order)),
+                    OrderStatus::Created | OrderStatus::AwaitingPayment => {}
+                }
+                let version = save_owned(
+                    &self.orders,
+                    Some(tx.session()),
+                    order.id,
+                    order.version,
+                    doc! { "$set": { "status": OrderStatus::Cancelled.as_str() } },
+                )
+                .await?;
+                let order = Order {
+                    status: OrderStatus::Cancelled,
+                    version,
+                    ..order
+                };
+                tx.publish(&OrderCancelled {
+                    id: order.id,
+                    version,
+                    ticket: OrderCancelledTicket {
+                        id: order.ticket_id,
+                    },
+                })
+                .await?;
+                Ok(Cancelled::Now(order))
+            });
+            match result {
+                Err(error) if is_stale(&error) && attempt < STALE_RETRIES => continue,
+                other => return other,
+            }
+        }
+    }
+}
