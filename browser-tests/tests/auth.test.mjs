@@ -1,27 +1,21 @@
 // Sign up (and a bad sign-up), sign out, sign in (and a bad sign-in), and pages without JavaScript.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
 import {
   BASE,
   SIGNED_IN_NAV,
   SIGNED_OUT_NAV,
   errorMessages,
-  launch,
   navLinks,
+  sharedBrowser,
   signOut,
   signUp,
   uniqueEmail,
 } from './support.mjs';
 
-let browser;
-before(async () => {
-  browser = await launch('auth');
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = sharedBrowser('auth');
 
 const email = uniqueEmail('auth');
 

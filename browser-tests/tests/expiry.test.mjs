@@ -3,15 +3,15 @@
 // start it with EXPIRATION_WINDOW_SECONDS=6).
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
 import {
   BASE,
   eventually,
-  launch,
   purchase,
   secondsLeft,
   sellTicket,
+  sharedBrowser,
   signOut,
   signUp,
   ticketRows,
@@ -19,13 +19,7 @@ import {
   uniqueTitle,
 } from './support.mjs';
 
-let browser;
-before(async () => {
-  browser = await launch('expiry');
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = sharedBrowser('expiry');
 
 const title = uniqueTitle('Play');
 

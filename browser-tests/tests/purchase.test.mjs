@@ -2,16 +2,16 @@
 // ticket, purchases it, watches the countdown tick, pays, and finds the order complete.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 
 import {
   BASE,
   errorMessages,
   eventually,
-  launch,
   purchase,
   secondsLeft,
   sellTicket,
+  sharedBrowser,
   signOut,
   signUp,
   ticketRows,
@@ -19,13 +19,7 @@ import {
   uniqueTitle,
 } from './support.mjs';
 
-let browser;
-before(async () => {
-  browser = await launch('purchase');
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = sharedBrowser('purchase');
 
 const title = uniqueTitle('Concert');
 let orderUrl;

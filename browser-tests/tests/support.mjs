@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -60,6 +61,19 @@ export async function launch(flow, options = {}) {
       fs.rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/// One browser for every test of a file: launched before the first, closed after the last.
+/// The object is filled in by `before`, so test files can hold it from the start.
+export function sharedBrowser(flow, options = {}) {
+  const browser = {};
+  before(async () => {
+    Object.assign(browser, await launch(flow, options));
+  });
+  after(async () => {
+    await browser.close?.();
+  });
+  return browser;
 }
 
 /// A unique email per run, so flows never collide with earlier runs on the same stack.

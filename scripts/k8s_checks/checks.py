@@ -74,100 +74,66 @@ def _per_set(repo: Repo, check: Callable[[str, list[Resource]], list[str]]) -> l
 
 # --- skaffold.yaml ----------------------------------------------------------------------------
 
+def _closed(properties: dict, *required: str) -> dict:
+    schema: dict = {"type": "object"}
+    if required:
+        schema["required"] = list(required)
+    return dict(schema, additionalProperties=False, properties=properties)
+
+
 # The subset of skaffold's v4beta13 schema this project uses, closed (additionalProperties: false)
 # so a misspelt key fails here rather than being ignored or rejected only by skaffold itself.
-_ARTIFACT = {
-    "type": "object",
-    "required": ["image", "docker"],
-    "additionalProperties": False,
-    "properties": {
-        "image": {"type": "string"},
-        "context": {"type": "string"},
-        "docker": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "dockerfile": {"type": "string"},
-                "target": {"type": "string"},
-                "buildArgs": {"type": "object", "additionalProperties": {"type": "string"}},
-            },
-        },
-    },
+_ARTIFACT = _closed({
+    "image": {"type": "string"},
+    "context": {"type": "string"},
+    "docker": _closed({
+        "dockerfile": {"type": "string"},
+        "target": {"type": "string"},
+        "buildArgs": {"type": "object", "additionalProperties": {"type": "string"}},
+    }),
+}, "image", "docker")
+_BUILD_PROPERTIES = {
+    "local": _closed({
+        "push": {"type": "boolean"},
+        "useBuildkit": {"type": "boolean"},
+        "useDockerCLI": {"type": "boolean"},
+        "concurrency": {"type": "integer"},
+        "tryImportMissing": {"type": "boolean"},
+    }),
+    "artifacts": {"type": "array", "items": _ARTIFACT},
+    "tagPolicy": {"type": "object"},
 }
-_BUILD = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "local": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "push": {"type": "boolean"},
-                "useBuildkit": {"type": "boolean"},
-                "useDockerCLI": {"type": "boolean"},
-                "concurrency": {"type": "integer"},
-                "tryImportMissing": {"type": "boolean"},
-            },
-        },
-        "artifacts": {"type": "array", "items": _ARTIFACT},
-        "tagPolicy": {"type": "object"},
-    },
-}
-_MANIFESTS = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["rawYaml"],
-    "properties": {"rawYaml": {"type": "array", "minItems": 1, "items": {"type": "string"}}},
-}
+_MANIFESTS = _closed({"rawYaml": {"type": "array", "minItems": 1, "items": {"type": "string"}}}, "rawYaml")
 _PORT_FORWARD = {
     "type": "array",
-    "items": {
-        "type": "object",
-        "required": ["resourceType", "resourceName", "port"],
-        "additionalProperties": False,
-        "properties": {
-            "resourceType": {"enum": ["pod", "deployment", "service", "statefulset", "replicaset"]},
-            "resourceName": {"type": "string"},
-            "namespace": {"type": "string"},
-            "port": {"type": ["integer", "string"]},
-            "address": {"type": "string"},
-            "localPort": {"type": "integer"},
-        },
-    },
+    "items": _closed({
+        "resourceType": {"enum": ["pod", "deployment", "service", "statefulset", "replicaset"]},
+        "resourceName": {"type": "string"},
+        "namespace": {"type": "string"},
+        "port": {"type": ["integer", "string"]},
+        "address": {"type": "string"},
+        "localPort": {"type": "integer"},
+    }, "resourceType", "resourceName", "port"),
 }
-SKAFFOLD_SUBSET_SCHEMA = {
-    "type": "object",
-    "required": ["apiVersion", "kind", "build", "manifests", "deploy"],
-    "additionalProperties": False,
-    "properties": {
-        "apiVersion": {"const": contract.SKAFFOLD_API_VERSION},
-        "kind": {"const": "Config"},
-        "metadata": {"type": "object", "properties": {"name": {"type": "string"}}, "additionalProperties": False},
-        "build": dict(_BUILD, required=["artifacts"]),
-        "manifests": _MANIFESTS,
-        "deploy": {
-            "type": "object",
-            "required": ["kubectl"],
-            "additionalProperties": False,
-            "properties": {"kubectl": {"type": "object"}, "statusCheckDeadlineSeconds": {"type": "integer"}},
-        },
-        "portForward": _PORT_FORWARD,
-        "profiles": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["name"],
-                "additionalProperties": False,
-                "properties": {
-                    "name": {"type": "string"},
-                    "build": _BUILD,
-                    "manifests": _MANIFESTS,
-                    "portForward": _PORT_FORWARD,
-                },
-            },
-        },
+SKAFFOLD_SUBSET_SCHEMA = _closed({
+    "apiVersion": {"const": contract.SKAFFOLD_API_VERSION},
+    "kind": {"const": "Config"},
+    "metadata": _closed({"name": {"type": "string"}}),
+    # Only the top-level build must list artifacts; a profile's build may leave them out.
+    "build": _closed(_BUILD_PROPERTIES, "artifacts"),
+    "manifests": _MANIFESTS,
+    "deploy": _closed({"kubectl": {"type": "object"}, "statusCheckDeadlineSeconds": {"type": "integer"}}, "kubectl"),
+    "portForward": _PORT_FORWARD,
+    "profiles": {
+        "type": "array",
+        "items": _closed({
+            "name": {"type": "string"},
+            "build": _closed(_BUILD_PROPERTIES),
+            "manifests": _MANIFESTS,
+            "portForward": _PORT_FORWARD,
+        }, "name"),
     },
-}
+}, "apiVersion", "kind", "build", "manifests", "deploy")
 
 
 def check_skaffold(repo: Repo) -> list[str]:

@@ -184,34 +184,21 @@ def test_required_env_wants_nats_client_id_from_pod_name(scratch):
 
 # --- env references ---------------------------------------------------------------------------
 
-def test_env_references_catch_unknown_mongo_host(scratch):
-    scratch.container(AUTH, "Deployment", "auth-depl", lambda c: env_set(
-        c, "MONGO_URI", {"value": "mongodb://auth-mongo:27017/auth?replicaSet=rs0"}))
-    assert_fails(checks.check_env_references(scratch.repo()), "MONGO_URI points at 'auth-mongo'")
-
-
-def test_env_references_catch_someone_elses_database(scratch):
-    scratch.container(ORDERS, "Deployment", "orders-depl", lambda c: env_set(
-        c, "MONGO_URI", {"value": "mongodb://orders-mongo-srv:27017/tickets?replicaSet=rs0"}))
-    assert_fails(checks.check_env_references(scratch.repo()), "must name the database 'orders'")
-
-
-def test_env_references_require_the_replica_set(scratch):
-    scratch.container(TICKETS, "Deployment", "tickets-depl", lambda c: env_set(
-        c, "MONGO_URI", {"value": "mongodb://tickets-mongo-srv:27017/tickets"}))
-    assert_fails(checks.check_env_references(scratch.repo()), "replicaSet=rs0")
-
-
-def test_env_references_catch_wrong_nats_port(scratch):
-    scratch.container(TICKETS, "Deployment", "tickets-depl", lambda c: env_set(
-        c, "NATS_URL", {"value": "nats://nats-srv:4223"}))
-    assert_fails(checks.check_env_references(scratch.repo()), "NATS_URL uses port 4223")
-
-
-def test_env_references_catch_unknown_redis_host(scratch):
-    scratch.container(EXPIRATION, "Deployment", "expiration-depl", lambda c: env_set(
-        c, "REDIS_HOST", {"value": "redis-srv"}))
-    assert_fails(checks.check_env_references(scratch.repo()), "REDIS_HOST points at 'redis-srv'")
+@pytest.mark.parametrize(("rel", "workload", "var", "value", "fragment"), [
+    pytest.param(AUTH, "auth-depl", "MONGO_URI", "mongodb://auth-mongo:27017/auth?replicaSet=rs0",
+                 "MONGO_URI points at 'auth-mongo'", id="catch_unknown_mongo_host"),
+    pytest.param(ORDERS, "orders-depl", "MONGO_URI", "mongodb://orders-mongo-srv:27017/tickets?replicaSet=rs0",
+                 "must name the database 'orders'", id="catch_someone_elses_database"),
+    pytest.param(TICKETS, "tickets-depl", "MONGO_URI", "mongodb://tickets-mongo-srv:27017/tickets",
+                 "replicaSet=rs0", id="require_the_replica_set"),
+    pytest.param(TICKETS, "tickets-depl", "NATS_URL", "nats://nats-srv:4223",
+                 "NATS_URL uses port 4223", id="catch_wrong_nats_port"),
+    pytest.param(EXPIRATION, "expiration-depl", "REDIS_HOST", "redis-srv",
+                 "REDIS_HOST points at 'redis-srv'", id="catch_unknown_redis_host"),
+])
+def test_env_references(scratch, rel, workload, var, value, fragment):
+    scratch.container(rel, "Deployment", workload, lambda c: env_set(c, var, {"value": value}))
+    assert_fails(checks.check_env_references(scratch.repo()), fragment)
 
 
 # --- Services, selectors, ports ---------------------------------------------------------------
@@ -381,14 +368,21 @@ def test_no_secrets_finds_stripe_key_material_anywhere(scratch):
 
 # --- Dockerfile -------------------------------------------------------------------------------
 
-def test_dockerfile_rejects_copying_every_service(scratch):
-    scratch.replace("Dockerfile", "COPY services/${SERVICE} services/${SERVICE}", "COPY services services")
-    assert_fails(checks.check_dockerfile(scratch.repo()), "copies every service")
-
-
-def test_dockerfile_rejects_copying_the_whole_context(scratch):
-    scratch.replace("Dockerfile", "COPY crates crates", "COPY . .")
-    assert_fails(checks.check_dockerfile(scratch.repo()), "`COPY . .` copies every service")
+@pytest.mark.parametrize(("rel", "old", "new", "fragment"), [
+    pytest.param("Dockerfile", "COPY services/${SERVICE} services/${SERVICE}", "COPY services services",
+                 "copies every service", id="rejects_copying_every_service"),
+    pytest.param("Dockerfile", "COPY crates crates", "COPY . .",
+                 "`COPY . .` copies every service", id="rejects_copying_the_whole_context"),
+    pytest.param("Dockerfile", "USER 10001:10001", "USER root",
+                 "runtime USER 'root' must be a numeric non-root uid", id="requires_non_root_runtime_user"),
+    pytest.param("Dockerfile", "ENTRYPOINT", "COPY services/${SERVICE} /src\nENTRYPOINT",
+                 "runtime stage must copy only build outputs", id="runtime_holds_build_outputs_only"),
+    pytest.param(".dockerignore", "\n.stack\n", "\n",
+                 ".dockerignore: must exclude .stack", id="dockerignore_keeps_local_data_out"),
+])
+def test_dockerfile(scratch, rel, old, new, fragment):
+    scratch.replace(rel, old, new)
+    assert_fails(checks.check_dockerfile(scratch.repo()), fragment)
 
 
 def test_dockerfile_copies_every_shared_workspace_member(scratch):
@@ -396,18 +390,3 @@ def test_dockerfile_copies_every_shared_workspace_member(scratch):
     assert_fails(checks.check_dockerfile(scratch.repo()), "workspace member 'e2e'", "never copied")
     scratch.replace("Cargo.toml", '"e2e"', '"e2e", "tools/*"')
     assert_fails(checks.check_dockerfile(scratch.repo()), "workspace member 'tools/*'")
-
-
-def test_dockerfile_requires_non_root_runtime_user(scratch):
-    scratch.replace("Dockerfile", "USER 10001:10001", "USER root")
-    assert_fails(checks.check_dockerfile(scratch.repo()), "runtime USER 'root' must be a numeric non-root uid")
-
-
-def test_dockerfile_runtime_holds_build_outputs_only(scratch):
-    scratch.replace("Dockerfile", "ENTRYPOINT", "COPY services/${SERVICE} /src\nENTRYPOINT")
-    assert_fails(checks.check_dockerfile(scratch.repo()), "runtime stage must copy only build outputs")
-
-
-def test_dockerignore_keeps_local_data_out(scratch):
-    scratch.replace(".dockerignore", "\n.stack\n", "\n")
-    assert_fails(checks.check_dockerfile(scratch.repo()), ".dockerignore: must exclude .stack")
