@@ -113,7 +113,9 @@ pub fn finish_router(routes: Router, readiness: Readiness) -> Router {
             get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
         )
         .route("/readyz", get(move || readyz(readiness.clone())))
+        .route("/metrics", get(crate::metrics::handler))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(crate::metrics::track_requests))
         .layer(CookieManagerLayer::new())
         .layer(TraceLayer::new_for_http())
 }

@@ -5,6 +5,7 @@
 //! - [`session`]: the cookie-session JWT and the `CurrentUser` / `RequireUser` extractors;
 //! - [`config`], [`telemetry`], [`http`], [`service`]: start-up, logs, probes, the one lifecycle
 //!   every service has, and graceful shutdown;
+//! - [`metrics`]: `/metrics` in Prometheus' format, and request timing;
 //! - [`mongo`]: connecting and the id rules;
 //! - [`events`]: the typed events on NATS JetStream, their publisher and listener;
 //! - [`outbox`]: committing a state change and its event together;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod json;
+pub mod metrics;
 pub mod mongo;
 pub mod outbox;
 pub mod service;

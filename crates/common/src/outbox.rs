@@ -511,9 +511,32 @@ impl Outbox {
 
     /// Entries parked because they can never be published.
     pub async fn parked(&self) -> mongodb::error::Result<u64> {
+        // Parked entries are unpublished: `publishedAt: null` lets the TTL index find them
+        // among a day of published ones.
         self.entries
-            .count_documents(doc! { "parkedAt": { "$ne": null } })
+            .count_documents(doc! { "publishedAt": null, "parkedAt": { "$ne": null } })
             .await
+    }
+
+    /// The backlog as gauges: `ticketing_outbox_pending`, `ticketing_outbox_oldest_pending_seconds`
+    /// (0 when nothing waits) and `ticketing_outbox_parked`. Measured by the relay after each
+    /// pass, so what an alert sees is at most one relay interval old.
+    async fn report_backlog(&self) -> mongodb::error::Result<()> {
+        let pending = self.pending().await?;
+        let oldest = self
+            .entries
+            .find_one(doc! { "publishedAt": null, "parkedAt": null })
+            .sort(doc! { "_id": 1 })
+            .await?;
+        let age = oldest.map_or(0.0, |entry| {
+            let millis = DateTime::now().timestamp_millis() - entry.created_at.timestamp_millis();
+            millis.max(0) as f64 / 1000.0
+        });
+        let parked = self.parked().await?;
+        metrics::gauge!("ticketing_outbox_pending").set(pending as f64);
+        metrics::gauge!("ticketing_outbox_oldest_pending_seconds").set(age);
+        metrics::gauge!("ticketing_outbox_parked").set(parked as f64);
+        Ok(())
     }
 
     /// Starts the relay: a pass at once (whatever a previous process left), then every
@@ -536,6 +559,9 @@ impl Outbox {
                     Ok(0) => {}
                     Ok(count) => tracing::info!(count, "outbox relay published pending events"),
                     Err(error) => tracing::warn!(error = %error, "outbox relay pass failed"),
+                }
+                if let Err(error) = outbox.report_backlog().await {
+                    tracing::debug!(%error, "cannot measure the outbox backlog");
                 }
                 tokio::select! {
                     () = shutdown.cancelled() => return,

@@ -54,6 +54,7 @@ impl Tuning {
                 not_yet_delay: Duration::from_millis(20),
                 retry_delay: Duration::from_millis(50),
                 max_retry_delay: Duration::from_millis(500),
+                lag_interval: Duration::from_millis(100),
                 ..ConsumerOptions::default()
             },
             outbox: OutboxOptions {
@@ -85,6 +86,9 @@ impl Service {
         router: Router,
         stop: CancellationToken,
     ) -> Self {
+        // Before the first request; what the build recorded before this (nothing a dashboard
+        // needs) went to the facade's no-op recorder.
+        crate::metrics::install();
         Self {
             name,
             listener,

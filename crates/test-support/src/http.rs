@@ -147,6 +147,23 @@ impl Api {
             .await
     }
 
+    /// `GET /metrics`, which must answer 200 in Prometheus' text format.
+    pub async fn metrics(&self) -> crate::metrics::Scrape {
+        let response = self.get("/metrics", None).await;
+        assert_eq!(response.status(), 200);
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            content_type.starts_with("text/plain; version=0.0.4"),
+            "{content_type}"
+        );
+        crate::metrics::Scrape(response.text().await.expect("a metrics page"))
+    }
+
     pub async fn delete(&self, path: &str, cookie: Option<&str>) -> Response {
         self.send(reqwest::Method::DELETE, path, cookie, None).await
     }

@@ -2,6 +2,7 @@
 //! (one server per test), Redis, and apps spawned on random ports.
 
 pub mod http;
+pub mod metrics;
 pub mod mongo;
 pub mod nats;
 pub mod process;

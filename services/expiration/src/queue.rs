@@ -79,19 +79,29 @@ return 'due'
 ";
 
 const CLAIM: &str = r"
--- KEYS: due, processing; ARGV: now (ms), lease deadline (ms), most jobs to claim
+-- KEYS: due, processing; ARGV: now (ms), lease deadline (ms), most jobs to claim, lease (ms)
+-- Returns job, time (ms), job, time, …: when a due job fell due; for a job taken over from a
+-- dead worker, when that worker claimed it (its lease deadline minus the lease), which is no
+-- earlier than it fell due.
 local now = ARGV[1]
 local limit = tonumber(ARGV[3])
-local claimed = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
-if #claimed < limit then
-  local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, limit - #claimed)
-  for _, job in ipairs(due) do
-    redis.call('ZREM', KEYS[1], job)
-    table.insert(claimed, job)
+local lease = tonumber(ARGV[4])
+local claimed = {}
+local lapsed = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit)
+for i = 1, #lapsed, 2 do
+  table.insert(claimed, lapsed[i])
+  table.insert(claimed, tonumber(lapsed[i + 1]) - lease)
+end
+if #claimed / 2 < limit then
+  local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'WITHSCORES', 'LIMIT', 0, limit - #claimed / 2)
+  for i = 1, #due, 2 do
+    redis.call('ZREM', KEYS[1], due[i])
+    table.insert(claimed, due[i])
+    table.insert(claimed, tonumber(due[i + 1]))
   end
 end
-for _, job in ipairs(claimed) do
-  redis.call('ZADD', KEYS[2], ARGV[2], job)
+for i = 1, #claimed, 2 do
+  redis.call('ZADD', KEYS[2], ARGV[2], claimed[i])
 end
 return claimed
 ";
@@ -210,6 +220,17 @@ impl JobQueue {
     /// Claims up to `limit` jobs due by `now_ms` (or whose previous claim's lease ran out by then)
     /// for this caller, until `now_ms` + the lease.
     pub async fn claim_due(&self, now_ms: i64, limit: usize) -> RedisResult<Vec<String>> {
+        let claimed = self.claim_due_since(now_ms, limit).await?;
+        Ok(claimed.into_iter().map(|(job, _)| job).collect())
+    }
+
+    /// [`JobQueue::claim_due`], with the time (ms) each job fell due — for a job taken over from
+    /// a dead worker, the time that worker claimed it — so the worker can report its lateness.
+    pub async fn claim_due_since(
+        &self,
+        now_ms: i64,
+        limit: usize,
+    ) -> RedisResult<Vec<(String, i64)>> {
         let lease_ms = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
         self.scripts
             .claim
@@ -218,6 +239,7 @@ impl JobQueue {
             .arg(now_ms)
             .arg(now_ms.saturating_add(lease_ms))
             .arg(limit)
+            .arg(lease_ms)
             .invoke_async(&mut self.connection.clone())
             .await
     }

@@ -44,6 +44,7 @@ impl Worker {
     /// finished; jobs claimed but not yet started are given back.
     pub async fn run(self, shutdown: CancellationToken) {
         let mut failures: u32 = 0;
+        let mut reported_at: Option<std::time::Instant> = None;
         loop {
             let pause = if failures == 0 {
                 POLL_INTERVAL
@@ -56,9 +57,10 @@ impl Worker {
                 () = shutdown.cancelled() => break,
                 () = tokio::time::sleep(pause) => {}
             }
+            self.report_jobs(&mut reported_at).await;
             // A full batch means more may be due: poll again at once.
             loop {
-                match self.queue.claim_due(now_ms(), BATCH).await {
+                match self.queue.claim_due_since(now_ms(), BATCH).await {
                     Ok(jobs) => {
                         if failures > 0 {
                             tracing::info!("redis is back; polling for due jobs again");
@@ -85,11 +87,11 @@ impl Worker {
 
     /// Fires claimed jobs in order. After a failed publish (NATS is away, most likely) or on
     /// shutdown, the rest are given back rather than held past their lease one timeout at a time.
-    async fn fire_all(&self, jobs: Vec<String>, shutdown: &CancellationToken) {
+    async fn fire_all(&self, jobs: Vec<(String, i64)>, shutdown: &CancellationToken) {
         let mut jobs = jobs.into_iter();
         let mut give_back_at = now_ms();
-        for job in jobs.by_ref() {
-            if !self.fire(&job).await {
+        for (job, due_ms) in jobs.by_ref() {
+            if !self.fire(&job, due_ms).await {
                 give_back_at = retry_time();
                 break;
             }
@@ -97,14 +99,28 @@ impl Worker {
                 break;
             }
         }
-        for job in jobs {
+        for (job, _) in jobs {
             self.give_back(&job, give_back_at).await;
+        }
+    }
+
+    /// `ticketing_expiration_jobs{state="due"|"processing"}`, read from Redis at most once a
+    /// second (the poll runs ten times as often).
+    async fn report_jobs(&self, reported_at: &mut Option<std::time::Instant>) {
+        if reported_at.is_some_and(|at| at.elapsed() < std::time::Duration::from_secs(1)) {
+            return;
+        }
+        *reported_at = Some(std::time::Instant::now());
+        if let Ok((due, processing)) = self.queue.counts().await {
+            metrics::gauge!("ticketing_expiration_jobs", "state" => "due").set(due as f64);
+            metrics::gauge!("ticketing_expiration_jobs", "state" => "processing")
+                .set(processing as f64);
         }
     }
 
     /// Publishes one job's event and completes it; false if the publish failed (the job is then
     /// due again after [`RETRY_DELAY`]).
-    async fn fire(&self, job: &str) -> bool {
+    async fn fire(&self, job: &str, due_ms: i64) -> bool {
         let Ok(order_id) = ObjectId::parse_str(job) else {
             // Only `order:created` schedules jobs, and its ids are ObjectIds: this is a foreign
             // key in our namespace. Drop it rather than claim it again every lease.
@@ -125,6 +141,10 @@ impl Worker {
                     duplicate = published.duplicate,
                     "expiration:complete published"
                 );
+                // From when it fell due to when its event was stored.
+                let late_ms = (now_ms() - due_ms).max(0);
+                metrics::histogram!("ticketing_expiration_lateness_seconds")
+                    .record(late_ms as f64 / 1000.0);
                 self.complete(job).await;
                 true
             }

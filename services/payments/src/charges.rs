@@ -109,8 +109,14 @@ impl Stripe {
                 .send(&self.client)
         })
         .await
-        .map_err(classify)?;
-        Ok(charge.id.to_string())
+        .map_err(classify);
+        let outcome = match &charge {
+            Ok(_) => "succeeded",
+            Err(ChargeError::Rejected(_)) => "rejected",
+            Err(ChargeError::Failed(_)) => "failed",
+        };
+        metrics::counter!("ticketing_payments_charges_total", "outcome" => outcome).increment(1);
+        Ok(charge?.id.to_string())
     }
 
     /// Refunds the whole of charge `charge_id` (of order `order_id`), as a duplicate when
@@ -141,7 +147,7 @@ impl Stripe {
                 .send(&self.client)
         })
         .await;
-        match sent {
+        let refunded = match sent {
             Ok(refund) => Ok(Some(refund.id.to_string())),
             Err(StripeError::Stripe(api, 400))
                 if api.code == Some(ApiErrorsCode::ChargeAlreadyRefunded) =>
@@ -149,7 +155,15 @@ impl Stripe {
                 Ok(None)
             }
             Err(error) => Err(classify(error)),
-        }
+        };
+        let outcome = match &refunded {
+            Ok(Some(_)) => "refunded",
+            Ok(None) => "already_refunded",
+            Err(ChargeError::Rejected(_)) => "rejected",
+            Err(ChargeError::Failed(_)) => "failed",
+        };
+        metrics::counter!("ticketing_payments_refunds_total", "outcome" => outcome).increment(1);
+        refunded
     }
 }
 

@@ -64,7 +64,27 @@ pub async fn reconcile_once(state: &AppState) -> mongodb::error::Result<Pass> {
             pass.failed += 1;
         }
     }
+    report_unreconciled(state).await?;
     Ok(pass)
+}
+
+/// `ticketing_payments_unreconciled{reason}`: charges whose outcome is not recorded yet
+/// (`attempt`: an attempt in flight or lapsed) and refunds due but not made (`refund`). Both
+/// drain within a reconciler lease when Stripe answers; one that stays above zero is an alert.
+async fn report_unreconciled(state: &AppState) -> mongodb::error::Result<()> {
+    let attempts = state
+        .store
+        .orders
+        .count_documents(bson::doc! { "attempt.leaseUntil": { "$ne": null } })
+        .await?;
+    let refunds = state
+        .store
+        .refunds
+        .count_documents(bson::doc! { "refundedAt": null })
+        .await?;
+    metrics::gauge!("ticketing_payments_unreconciled", "reason" => "attempt").set(attempts as f64);
+    metrics::gauge!("ticketing_payments_unreconciled", "reason" => "refund").set(refunds as f64);
+    Ok(())
 }
 
 /// Runs a pass every `interval` until `shutdown`.

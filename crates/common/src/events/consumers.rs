@@ -74,6 +74,9 @@ pub struct ConsumerOptions {
     pub max_retry_delay: Duration,
     /// A handler running longer than this counts as failed (its future is dropped).
     pub handler_timeout: Duration,
+    /// How often JetStream's view of each consumer (pending, awaiting ack, redelivered) is
+    /// read into the `ticketing_consumer_*` gauges.
+    pub lag_interval: Duration,
 }
 
 impl Default for ConsumerOptions {
@@ -86,6 +89,7 @@ impl Default for ConsumerOptions {
             retry_delay: Duration::from_secs(1),
             max_retry_delay: Duration::from_secs(30),
             handler_timeout: Duration::from_secs(60),
+            lag_interval: Duration::from_secs(5),
         }
     }
 }
@@ -192,6 +196,12 @@ impl Consumers {
         let pull = consumer.create().await?;
         tracing::info!(consumer = %consumer.durable, subject = %E::SUBJECT, "listening");
         let shutdown = self.shutdown.clone();
+        self.tasks.spawn(report_lag(
+            self.jetstream.clone(),
+            consumer.durable.clone(),
+            self.options.lag_interval,
+            shutdown.clone(),
+        ));
         self.tasks
             .spawn(consumer.run(pull, shutdown, move |event: E| {
                 handler(event, state.clone())
@@ -205,6 +215,38 @@ impl Consumers {
             if let Err(error) = result {
                 tracing::error!(%error, "event consumer task failed");
             }
+        }
+    }
+}
+
+/// Reads JetStream's view of `durable` every `every` into the `ticketing_consumer_pending`
+/// (not yet delivered), `ticketing_consumer_ack_pending` (delivered, not settled) and
+/// `ticketing_consumer_redelivered` gauges, until shutdown. The server's figures, not ours:
+/// they include what other replicas of the service hold. While NATS is away the gauges keep
+/// their last value (the `up` and outbox alerts say why).
+async fn report_lag(
+    jetstream: jetstream::Context,
+    durable: String,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let info = async {
+            let stream = jetstream.get_stream(STREAM).await.ok()?;
+            stream.consumer_info(&durable).await.ok()
+        };
+        if let Some(info) = info.await {
+            let consumer = durable.clone();
+            metrics::gauge!("ticketing_consumer_pending", "consumer" => consumer.clone())
+                .set(info.num_pending as f64);
+            metrics::gauge!("ticketing_consumer_ack_pending", "consumer" => consumer.clone())
+                .set(info.num_ack_pending as f64);
+            metrics::gauge!("ticketing_consumer_redelivered", "consumer" => consumer)
+                .set(info.num_redelivered as f64);
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
         }
     }
 }
@@ -349,11 +391,16 @@ impl Consumer {
                 );
                 self.settle(&message, AckKind::Term, sequence).await;
                 self.stats.0.terminated.fetch_add(1, Ordering::Relaxed);
+                handled(subject, "rejected");
                 return;
             }
         };
 
-        match self.run_handler(handler(event), &message).await {
+        let started = std::time::Instant::now();
+        let outcome = self.run_handler(handler(event), &message).await;
+        metrics::histogram!("ticketing_event_handling_duration_seconds", "subject" => subject.as_str())
+            .record(started.elapsed().as_secs_f64());
+        match outcome {
             Ok(()) => {
                 // The double ack waits for the server: an ack lost on the way would otherwise
                 // mean a redelivery (harmless, as handlers are idempotent, but wasted work).
@@ -361,6 +408,7 @@ impl Consumer {
                     tracing::warn!(consumer = %self.durable, sequence, %error, "ack not confirmed; the event may be redelivered");
                 }
                 self.stats.0.handled.fetch_add(1, Ordering::Relaxed);
+                handled(subject, "acked");
             }
             Err(error) if delivered >= self.options.max_deliver => {
                 tracing::error!(
@@ -370,6 +418,7 @@ impl Consumer {
                 );
                 self.settle(&message, AckKind::Term, sequence).await;
                 self.stats.0.parked.fetch_add(1, Ordering::Relaxed);
+                handled(subject, "parked");
             }
             Err(HandlerError::NotYet(reason)) => {
                 let delay = self.options.backoff(self.options.not_yet_delay, delivered);
@@ -377,6 +426,7 @@ impl Consumer {
                 self.settle(&message, AckKind::Nak(Some(delay)), sequence)
                     .await;
                 self.stats.0.retried.fetch_add(1, Ordering::Relaxed);
+                handled(subject, "retried");
             }
             Err(HandlerError::Failed(error)) => {
                 let delay = self.options.backoff(self.options.retry_delay, delivered);
@@ -384,6 +434,7 @@ impl Consumer {
                 self.settle(&message, AckKind::Nak(Some(delay)), sequence)
                     .await;
                 self.stats.0.retried.fetch_add(1, Ordering::Relaxed);
+                handled(subject, "retried");
             }
         }
     }
@@ -435,6 +486,17 @@ impl Consumer {
             tracing::warn!(consumer = %self.durable, sequence, ?kind, %error, "cannot settle the delivery");
         }
     }
+}
+
+/// `ticketing_events_handled_total`: every delivery settled, by how (`acked`, `retried`,
+/// `parked`, `rejected` for a body that does not parse).
+fn handled(subject: Subject, outcome: &'static str) {
+    metrics::counter!(
+        "ticketing_events_handled_total",
+        "subject" => subject.as_str(),
+        "outcome" => outcome,
+    )
+    .increment(1);
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

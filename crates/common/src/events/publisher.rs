@@ -147,6 +147,12 @@ impl Publisher {
         let ack = tokio::time::timeout(ACK_TIMEOUT, confirmed)
             .await
             .map_err(|_| Attempt::Failed(PublishError::TimedOut(ACK_TIMEOUT)))??;
+        if !ack.duplicate {
+            // Counted once per event stored: a republish JetStream drops as a duplicate (the
+            // relay after the fast path, a second replica's relay) is the same event.
+            metrics::counter!("ticketing_events_published_total", "subject" => subject.as_str())
+                .increment(1);
+        }
         Ok(Published {
             sequence: ack.sequence,
             duplicate: ack.duplicate,

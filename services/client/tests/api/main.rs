@@ -7,5 +7,6 @@ mod config;
 mod errors;
 mod helpers;
 mod landing;
+mod metrics;
 mod orders;
 mod tickets;

@@ -7,5 +7,6 @@ mod helpers;
 mod index;
 mod lifecycle;
 mod listeners;
+mod metrics;
 mod new;
 mod show;
