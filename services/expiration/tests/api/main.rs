@@ -4,5 +4,6 @@
 mod config;
 mod expiration;
 mod helpers;
+mod metrics;
 mod probes;
 mod queue;

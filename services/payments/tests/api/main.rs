@@ -6,4 +6,5 @@ mod config;
 mod create_payment;
 mod helpers;
 mod listeners;
+mod metrics;
 mod settlement;

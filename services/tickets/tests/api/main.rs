@@ -6,6 +6,7 @@ mod delivery;
 mod helpers;
 mod index;
 mod listeners;
+mod metrics;
 mod model;
 mod show;
 mod update;
