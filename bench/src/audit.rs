@@ -20,7 +20,7 @@ use anyhow::Context as _;
 use async_nats::jetstream;
 use bson::{Document, doc};
 use futures::{StreamExt as _, TryStreamExt as _};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::load::{Summary, percentile};
@@ -41,7 +41,7 @@ pub struct AuditReport {
     pub overdue_orders: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Check {
     pub what: String,
     pub ok: bool,

@@ -9,8 +9,8 @@ use std::path::Path;
 use anyhow::Context as _;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use serde_json::Value;
 
+use crate::flows::RequestStats;
 use crate::report::{Run, ratio};
 use crate::settings::Settings;
 
@@ -40,33 +40,36 @@ pub fn draw(settings: &Settings, run: &Run) -> anyhow::Result<()> {
     let dir = settings.root.join("docs/bench");
     std::fs::create_dir_all(&dir)?;
 
-    let m = &run.micro;
-    if !m.is_null() {
+    if let Some(m) = &run.micro {
         let mut names = Vec::new();
         let mut values = Vec::new();
         for (name, route, ceiling) in [
             (
                 "currentuser ÷ empty handler",
-                "currentuser",
-                "ceiling_empty_handler",
+                &m.currentuser,
+                &m.ceiling_empty_handler,
             ),
             (
                 "GET tickets (100) ÷ Mongo find",
-                "tickets_list",
-                "ceiling_mongo_find_100",
+                &m.tickets_list,
+                &m.ceiling_mongo_find_100,
             ),
             (
                 "POST tickets ÷ insert+publish",
-                "tickets_create",
-                "ceiling_insert_and_publish",
+                &m.tickets_create,
+                &m.ceiling_insert_and_publish,
             ),
             (
                 "POST orders ÷ insert+publish",
-                "orders_create",
-                "ceiling_insert_and_publish",
+                &m.orders_create,
+                &m.ceiling_insert_and_publish,
             ),
         ] {
-            if let Some(r) = ratio(&m[route], &m[ceiling]) {
+            if let Some(r) = route
+                .as_ref()
+                .zip(ceiling.as_ref())
+                .and_then(|(route, ceiling)| ratio(route, ceiling))
+            {
                 names.push(name.to_owned());
                 values.push(r * 100.0);
             }
@@ -81,46 +84,45 @@ pub fn draw(settings: &Settings, run: &Run) -> anyhow::Result<()> {
         )?;
     }
 
-    let f = &run.flows;
-    if let Some(requests) = f["requests"].as_array() {
-        let names: Vec<String> = requests
-            .iter()
-            .map(|r| r["name"].as_str().unwrap_or("?").to_owned())
-            .collect();
-        let series = |key: &str| {
-            requests
-                .iter()
-                .map(|r| r[key].as_f64().unwrap_or(0.0))
-                .collect::<Vec<_>>()
+    if let Some(f) = &run.flows {
+        let names: Vec<String> = f.requests.iter().map(|r| r.name.clone()).collect();
+        let series = |ms: fn(&RequestStats) -> usize| {
+            f.requests.iter().map(|r| ms(r) as f64).collect::<Vec<_>>()
         };
         bars(
             &dir.join("flows.png"),
             &format!(
                 "User flows: latency per request ({} users, ≤ {} req/s offered)",
-                f["users"], f["offered_rate"]
+                f.users, f.offered_rate
             ),
             "milliseconds",
             &names,
             &[
-                ("p50", series("p50_ms")),
-                ("p95", series("p95_ms")),
-                ("p99", series("p99_ms")),
+                ("p50", series(|r| r.p50_ms)),
+                ("p95", series(|r| r.p95_ms)),
+                ("p99", series(|r| r.p99_ms)),
             ],
             &[],
         )?;
     }
 
-    let fp = &run.footprint;
-    if !fp.is_null() {
-        let mb = |v: &Value| v.as_f64().unwrap_or(0.0) / 1024.0;
+    if let Some(fp) = &run.footprint {
+        // A service missing from a part (that part did not run) is drawn as 0 MB.
+        let mb = |kb: Option<&u64>| kb.map_or(0.0, |&kb| kb as f64 / 1024.0);
         let services: Vec<String> = crate::stack::SERVICES
             .iter()
-            .filter(|s| !fp["idle_rss_kb"][**s].is_null())
+            .filter(|s| fp.idle_rss_kb.contains_key(**s))
             .map(|s| (*s).to_owned())
             .collect();
-        let idle = services.iter().map(|s| mb(&fp["idle_rss_kb"][s])).collect();
-        let flows = services.iter().map(|s| mb(&f["peak_rss_kb"][s])).collect();
-        let micro = services.iter().map(|s| mb(&m["peak_rss_kb"][s])).collect();
+        let per_service = |kb: Option<&std::collections::BTreeMap<String, u64>>| {
+            services
+                .iter()
+                .map(|s| mb(kb.and_then(|kb| kb.get(s))))
+                .collect::<Vec<_>>()
+        };
+        let idle = per_service(Some(&fp.idle_rss_kb));
+        let flows = per_service(run.flows.as_ref().map(|f| &f.peak_rss_kb));
+        let micro = per_service(run.micro.as_ref().map(|m| &m.peak_rss_kb));
         bars(
             &dir.join("rss.png"),
             "Resident memory per service (MB)",

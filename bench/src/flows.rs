@@ -25,7 +25,7 @@ use goose::config::GooseConfiguration;
 use goose::goose::GooseResponse;
 use goose::prelude::*;
 use gumdrop::Options as _;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::cpu::{self, CpuMeter};
@@ -46,11 +46,14 @@ static NOTHING_TO_BUY: AtomicUsize = AtomicUsize::new(0);
 static ORDERS_NOT_YET_REPLICATED: AtomicUsize = AtomicUsize::new(0);
 static PAYMENTS_NOT_YET_REPLICATED: AtomicUsize = AtomicUsize::new(0);
 
-#[derive(Debug, Serialize, Default)]
+#[derive(Debug, Serialize, Deserialize, Default)]
+// A run written before a field existed still reads, with that field at its default.
+#[serde(default)]
 pub struct FlowReport {
     pub date: String,
-    /// /proc/loadavg when the phase started: other work on the machine shows here.
-    pub load_average: String,
+    /// /proc/loadavg when the phase started: other work on the machine shows here. Always
+    /// written; `None` when read from a run older than the field, which the report leaves out.
+    pub load_average: Option<String>,
     pub smoke: bool,
     pub users: usize,
     pub offered_rate: usize,
@@ -74,7 +77,7 @@ pub struct FlowReport {
     pub html_report: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct RequestStats {
     pub name: String,
     pub count: usize,
@@ -91,7 +94,7 @@ pub async fn run(settings: &Settings, mode: Mode) -> anyhow::Result<()> {
     let smoke = mode == Mode::Smoke || settings.smoke;
     let mut report = FlowReport {
         date: chrono::Utc::now().to_rfc3339(),
-        load_average: crate::stack::load_average(),
+        load_average: Some(crate::stack::load_average()),
         smoke,
         users: settings.flow_users,
         offered_rate: settings.flow_rate,

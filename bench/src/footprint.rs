@@ -12,13 +12,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::load::percentile;
 use crate::settings::Settings;
 use crate::stack::{self, SERVICES};
 
-#[derive(Debug, Serialize, Default)]
+/// The key of the empty handler's binary in [`FootprintReport::binary_bytes`], beside the services.
+pub const CEILING_BINARY: &str = "bench-empty (ceiling)";
+
+#[derive(Debug, Serialize, Deserialize, Default)]
+// A run written before a field existed still reads, with that field at its default.
+#[serde(default)]
 pub struct FootprintReport {
     pub date: String,
     /// kB per running service, measured idle right after start.
@@ -27,7 +32,9 @@ pub struct FootprintReport {
     pub not_measured: Vec<String>,
 }
 
-#[derive(Debug, Serialize, Default)]
+#[derive(Debug, Serialize, Deserialize, Default)]
+// A run written before a field existed still reads, with that field at its default.
+#[serde(default)]
 pub struct StartupReport {
     pub date: String,
     /// Milliseconds from spawn to the first 200 of `/readyz`: median and worst of the runs.
@@ -35,7 +42,7 @@ pub struct StartupReport {
     pub not_measured: Vec<String>,
 }
 
-#[derive(Debug, Serialize, Clone)]
+#[derive(Debug, Serialize, Deserialize, Clone)]
 pub struct StartToReady {
     pub runs: usize,
     pub median_ms: f64,
@@ -68,7 +75,7 @@ pub async fn idle(settings: &Settings) -> anyhow::Result<()> {
     if let Ok(meta) = std::fs::metadata(settings.bin_dir.join("bench-empty")) {
         report
             .binary_bytes
-            .insert("bench-empty (ceiling)".to_owned(), meta.len());
+            .insert(CEILING_BINARY.to_owned(), meta.len());
     }
     settings.write_json("footprint", &report)
 }

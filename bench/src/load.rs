@@ -9,7 +9,7 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cpu::{self, CpuMeter};
 
@@ -29,7 +29,9 @@ pub enum Step {
 }
 
 /// Throughput and latency of one measured operation.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+// A run written before a field existed still reads, with that field at its default.
+#[serde(default)]
 pub struct Summary {
     pub name: String,
     pub connections: usize,

@@ -22,7 +22,7 @@ use anyhow::Context as _;
 use bson::{Document, doc, oid::ObjectId};
 use futures::TryStreamExt as _;
 use reqwest::StatusCode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::audit;
@@ -32,11 +32,14 @@ use crate::load::{Step, Summary, closed_loop};
 use crate::settings::Settings;
 use crate::stack::{self, Session};
 
-#[derive(Debug, Serialize, Default)]
+#[derive(Debug, Serialize, Deserialize, Default)]
+// A run written before a field existed still reads, with that field at its default.
+#[serde(default)]
 pub struct MicroReport {
     pub date: String,
-    /// /proc/loadavg when the phase started: other work on the machine shows here.
-    pub load_average: String,
+    /// /proc/loadavg when the phase started: other work on the machine shows here. Always
+    /// written; `None` when read from a run older than the field, which the report leaves out.
+    pub load_average: Option<String>,
     pub cores: usize,
     pub connections: usize,
     pub smoke: bool,
@@ -61,7 +64,7 @@ pub struct MicroReport {
 pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     let mut report = MicroReport {
         date: chrono::Utc::now().to_rfc3339(),
-        load_average: crate::stack::load_average(),
+        load_average: Some(crate::stack::load_average()),
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         connections: settings.connections,
         smoke: settings.smoke,

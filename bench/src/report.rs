@@ -2,48 +2,101 @@
 //! replaced; the prose around it is left alone), `summary.md` in the run's folder, and the
 //! charts in `docs/bench/` when built with the `charts` feature.
 
-use std::fmt::Write as _;
+use std::collections::BTreeMap;
+use std::fmt::{self, Write as _};
+use std::path::Path;
 
 use anyhow::Context as _;
-use serde_json::Value;
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer, MapAccess, Visitor};
 
+use crate::audit::Check;
+use crate::flows::FlowReport;
+use crate::footprint::{CEILING_BINARY, FootprintReport, StartupReport};
+use crate::load::Summary;
+use crate::micro::MicroReport;
 use crate::settings::Settings;
 
 const BEGIN: &str = "<!-- bench:results:begin -->";
 const END: &str = "<!-- bench:results:end -->";
 
-/// Every file a run may have written; missing ones are `Null`.
+/// Every file a run may have written; a missing or unreadable one is `None`.
 pub struct Run {
-    pub micro: Value,
-    pub flows: Value,
-    pub footprint: Value,
-    pub startup: Value,
-    pub audit_micro: Value,
-    pub audit_flows: Value,
+    pub micro: Option<MicroReport>,
+    pub flows: Option<FlowReport>,
+    pub footprint: Option<FootprintReport>,
+    pub startup: Option<StartupReport>,
+    pub audit_micro: Option<Audit>,
+    pub audit_flows: Option<Audit>,
+}
+
+/// The part of an [`crate::audit::AuditReport`] the report shows. A type of its own because the
+/// writer counts events in a `HashMap`: read back into one, they would be listed in a new order
+/// each time the same run is rendered, not in the file's.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Audit {
+    #[serde(deserialize_with = "in_file_order")]
+    pub events: Vec<(String, usize)>,
+    pub checks: Vec<Check>,
+    pub expiration_lateness: Option<Summary>,
 }
 
 impl Run {
-    pub fn load(settings: &Settings) -> Self {
-        let read = |name: &str| {
-            std::fs::read(settings.out_dir.join(format!("{name}.json")))
-                .ok()
-                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                .unwrap_or(Value::Null)
-        };
+    pub fn load(dir: &Path) -> Self {
         Self {
-            micro: read("micro"),
-            flows: read("flows"),
-            footprint: read("footprint"),
-            startup: read("startup"),
-            audit_micro: read("audit-micro"),
-            audit_flows: read("audit-flows"),
+            micro: read(dir, "micro"),
+            flows: read(dir, "flows"),
+            footprint: read(dir, "footprint"),
+            startup: read(dir, "startup"),
+            audit_micro: read(dir, "audit-micro"),
+            audit_flows: read(dir, "audit-flows"),
         }
     }
 }
 
+fn read<T: DeserializeOwned>(dir: &Path, name: &str) -> Option<T> {
+    let path = dir.join(format!("{name}.json"));
+    let bytes = std::fs::read(&path).ok()?;
+    match serde_json::from_slice(&bytes) {
+        Ok(value) => Some(value),
+        Err(e) => {
+            // A part that did not run leaves no file; one that is there but unreadable reads
+            // as not measured too, which would be a puzzle without this line.
+            eprintln!("[bench] {} ignored: {e}", path.display());
+            None
+        }
+    }
+}
+
+/// A JSON object's entries in the order the file lists them.
+fn in_file_order<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<(String, usize)>, D::Error> {
+    struct Entries;
+    impl<'de> Visitor<'de> for Entries {
+        type Value = Vec<(String, usize)>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object of counts")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+            while let Some(entry) = map.next_entry()? {
+                entries.push(entry);
+            }
+            Ok(entries)
+        }
+    }
+    deserializer.deserialize_map(Entries)
+}
+
 pub fn run(settings: &Settings) -> anyhow::Result<()> {
-    let run = Run::load(settings);
-    let markdown = render(settings, &run);
+    let run = Run::load(&settings.out_dir);
+    // Linked when about to be drawn, or when a report rendered without them finds older ones.
+    let charts = cfg!(feature = "charts") || settings.root.join("docs/bench/ratios.png").exists();
+    let markdown = render(settings, &run, &Host::this_machine(), charts);
     std::fs::write(settings.out_dir.join("summary.md"), &markdown)?;
     let doc_path = settings.root.join("BENCHMARKS.md");
     let doc = std::fs::read_to_string(&doc_path)
@@ -61,6 +114,23 @@ pub fn run(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The machine the figures were measured on: the report is rendered where the bench ran.
+struct Host {
+    cpu_model: String,
+    cores: usize,
+    memory_mb: u64,
+}
+
+impl Host {
+    fn this_machine() -> Self {
+        Self {
+            cpu_model: cpu_model(),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            memory_mb: memory_mb(),
+        }
+    }
+}
+
 /// One figure against its target, for the summary table.
 struct Verdict {
     target: &'static str,
@@ -68,489 +138,549 @@ struct Verdict {
     met: Option<bool>,
 }
 
-fn render(settings: &Settings, run: &Run) -> String {
+const NOT_LANDED: &str = "not measured: service not yet landed";
+
+/// The targets first, then a section per part of the run, each with the verdicts it yields.
+fn render(settings: &Settings, run: &Run, host: &Host, charts: bool) -> String {
     let mut out = String::new();
-    let date = run.micro["date"]
-        .as_str()
-        .or(run.flows["date"].as_str())
-        .unwrap_or("?");
+    let mut verdicts = Vec::new();
+    environment(&mut out, settings, run, host);
+
+    heading(&mut out, "Hot paths beside their ceilings");
+    match &run.micro {
+        Some(micro) => verdicts.extend(hot_paths(&mut out, micro, host.cores)),
+        None => not_measured(&mut out),
+    }
+
+    heading(&mut out, "User flows (goose, through the ingress)");
+    match &run.flows {
+        Some(flows) => verdicts.push(user_flows(&mut out, flows)),
+        None => not_measured(&mut out),
+    }
+
+    heading(
+        &mut out,
+        "Events: exactly once, replicas equal, expiry on time",
+    );
+    verdicts.push(expiration(&mut out, run.audit_flows.as_ref()));
+    verdicts.push(audits(
+        &mut out,
+        &[
+            ("after the micro-benchmarks", run.audit_micro.as_ref()),
+            ("after the flows", run.audit_flows.as_ref()),
+        ],
+    ));
+
+    heading(&mut out, "Footprint");
+    match &run.footprint {
+        Some(footprint) => verdicts.extend(memory_and_startup(
+            &mut out,
+            footprint,
+            run.startup.as_ref(),
+            run.flows.as_ref().map(|f| &f.peak_rss_kb),
+            run.micro.as_ref().map(|m| &m.peak_rss_kb),
+        )),
+        None => not_measured(&mut out),
+    }
+
+    format!("{}{out}", targets(&verdicts, charts))
+}
+
+fn heading(out: &mut String, title: &str) {
+    let _ = writeln!(out, "### {title}\n");
+}
+
+fn not_measured(out: &mut String) {
+    let _ = writeln!(out, "Not measured in this run.\n");
+}
+
+/// When, on what, and how busy the machine already was.
+fn environment(out: &mut String, settings: &Settings, run: &Run, host: &Host) {
+    // Empty only in a file that lacks the field; the flows' date then stands in, as for a run
+    // without micro-benchmarks.
+    let date = [
+        run.micro.as_ref().map(|m| m.date.as_str()),
+        run.flows.as_ref().map(|f| f.date.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .find(|date| !date.is_empty())
+    .unwrap_or("?");
     let _ = writeln!(
         out,
         "_Run of {} UTC on {} ({} cores, {} MB RAM; the load generator shares those cores). Raw files: `{}`._\n",
-        &date[..date.len().min(16)].replace('T', " "),
-        cpu_model(),
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-        memory_mb(),
+        to_the_minute(date).replace('T', " "),
+        host.cpu_model,
+        host.cores,
+        host.memory_mb,
         settings
             .out_dir
             .strip_prefix(&settings.root)
             .unwrap_or(&settings.out_dir)
             .display(),
     );
-    for (phase, v) in [("micro-benchmarks", &run.micro), ("flows", &run.flows)] {
-        if let Some(load) = v["load_average"].as_str() {
+    for (phase, load) in [
+        (
+            "micro-benchmarks",
+            run.micro.as_ref().and_then(|m| m.load_average.as_deref()),
+        ),
+        (
+            "flows",
+            run.flows.as_ref().and_then(|f| f.load_average.as_deref()),
+        ),
+    ] {
+        if let Some(load) = load {
             let _ = writeln!(out, "Load average when the {phase} started: {load}.  ");
         }
     }
     let _ = writeln!(out);
-    let mut verdicts = Vec::new();
+}
 
-    // Micro-benchmarks beside their ceilings.
-    let m = &run.micro;
-    let _ = writeln!(out, "### Hot paths beside their ceilings\n");
-    if m.is_null() {
-        let _ = writeln!(out, "Not measured in this run.\n");
-    } else {
-        let _ = writeln!(
-            out,
-            "Closed loop, {} connections, through nginx. Ratio = route ÷ ceiling (same run, same machine).\n",
-            m["connections"]
-        );
-        let _ = writeln!(
-            out,
-            "| route | req/s | p50 ms | p99 ms | errors | ceiling | ceiling req/s | ratio | target |"
-        );
-        let _ = writeln!(out, "|---|---:|---:|---:|---:|---|---:|---:|---|");
-        for (route, key, ceiling, ceiling_key, target) in [
-            (
-                "`GET /api/users/currentuser`",
-                "currentuser",
-                "empty axum handler behind the same nginx",
-                "ceiling_empty_handler",
-                Some(0.5),
-            ),
-            (
-                "`GET /api/tickets` (100 tickets)",
-                "tickets_list",
-                "raw MongoDB find (same query, 100 docs)",
-                "ceiling_mongo_find_100",
-                Some(0.5),
-            ),
-            (
-                "`POST /api/tickets`",
-                "tickets_create",
-                "raw MongoDB insert + JetStream publish-ack",
-                "ceiling_insert_and_publish",
-                Some(0.5),
-            ),
-            (
-                "`POST /api/orders`",
-                "orders_create",
-                "raw MongoDB insert + JetStream publish-ack",
-                "ceiling_insert_and_publish",
-                None,
-            ),
-        ] {
-            let r = &m[key];
-            let c = &m[ceiling_key];
-            if r.is_null() {
-                let _ = writeln!(
-                    out,
-                    "| {route} | not measured: service not yet landed | | | | {ceiling} | {} | | |",
-                    rps(c)
-                );
-                if target.is_some() {
-                    verdicts.push(Verdict {
-                        target: target_name(key),
-                        figure: "not measured: service not yet landed".into(),
-                        met: None,
-                    });
-                }
-                continue;
-            }
-            let ratio = ratio(r, c);
-            let met = target.zip(ratio).map(|(t, r)| r >= t);
-            let _ = writeln!(
-                out,
-                "| {route} | {} | {} | {} | {} | {ceiling} | {} | {} | {} |",
-                rps(r),
-                ms(&r["p50_ms"]),
-                ms(&r["p99_ms"]),
-                r["errors"],
-                rps(c),
-                ratio.map_or("—".into(), |x| format!("{:.0}%", x * 100.0)),
-                target.map_or("—".into(), |t| format!(
-                    "≥ {:.0}% {}",
-                    t * 100.0,
-                    tick(met)
-                )),
-            );
-            if target.is_some() {
-                verdicts.push(Verdict {
-                    target: target_name(key),
-                    figure: ratio.map_or("—".into(), |x| format!("{:.0}% of ceiling", x * 100.0)),
-                    met,
-                });
-            }
-        }
-        let _ = writeln!(out, "\nThe ceilings themselves:\n");
-        let _ = writeln!(out, "| ceiling | req/s | p50 ms | p99 ms |");
-        let _ = writeln!(out, "|---|---:|---:|---:|");
-        for (name, key) in [
-            ("empty axum handler behind nginx", "ceiling_empty_handler"),
-            ("MongoDB find, 100 tickets", "ceiling_mongo_find_100"),
-            ("MongoDB insert", "ceiling_mongo_insert"),
-            (
-                "JetStream publish, awaiting the ack",
-                "ceiling_jetstream_publish",
-            ),
-            (
-                "MongoDB insert + JetStream publish-ack",
-                "ceiling_insert_and_publish",
-            ),
-        ] {
-            let c = &m[key];
-            if !c.is_null() {
-                let _ = writeln!(
-                    out,
-                    "| {name} | {} | {} | {} |",
-                    rps(c),
-                    ms(&c["p50_ms"]),
-                    ms(&c["p99_ms"])
-                );
-            }
-        }
-        let _ = writeln!(
-            out,
-            "\nWhere the cores went (average cores used during each loop, from `/proc/<pid>/stat`; {} available):\n",
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        );
-        let _ = writeln!(out, "| measurement | cores used, busiest first |");
-        let _ = writeln!(out, "|---|---|");
-        for key in [
-            "ceiling_empty_handler",
-            "currentuser",
-            "ceiling_mongo_find_100",
-            "tickets_list",
-            "ceiling_mongo_insert",
-            "ceiling_jetstream_publish",
-            "ceiling_insert_and_publish",
-            "tickets_create",
-            "orders_create",
-        ] {
-            let r = &m[key];
-            if let Some(cpu) = r["cpu"].as_array().filter(|c| !c.is_empty()) {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} |",
-                    r["name"].as_str().unwrap_or(key),
-                    cores(cpu)
-                );
-            }
-        }
-        let e = &m["event_path"];
-        let _ = writeln!(
-            out,
-            "\n### Event path: ticket created → orderable in orders\n"
-        );
-        if e.is_null() {
-            let _ = writeln!(out, "Not measured: service not yet landed (orders).\n");
-            verdicts.push(Verdict {
-                target: "event path p99 < 20 ms",
-                figure: "not measured: service not yet landed".into(),
-                met: None,
-            });
-        } else {
-            let p99 = e["p99_ms"].as_f64().unwrap_or(f64::MAX);
-            let _ = writeln!(
-                out,
-                "{} tickets, one at a time: p50 {} ms, p99 {} ms, max {} ms, {} errors. (Upper bound: includes the round trip of the `POST /api/orders` that succeeded.)\n",
-                e["count"],
-                ms(&e["p50_ms"]),
-                ms(&e["p99_ms"]),
-                ms(&e["max_ms"]),
-                e["errors"]
-            );
-            verdicts.push(Verdict {
-                target: "event path p99 < 20 ms",
-                figure: format!("p99 {} ms", ms(&e["p99_ms"])),
-                met: Some(p99 < 20.0),
-            });
-        }
-        for line in m["not_measured"].as_array().into_iter().flatten() {
-            let _ = writeln!(out, "- {}", line.as_str().unwrap_or_default());
-        }
-        let _ = writeln!(out);
+/// `2026-11-24T05:39:31.48…` → `2026-11-24T05:39`; anything shorter, or not cut at a character
+/// boundary, is kept whole rather than panicking on a file's contents.
+fn to_the_minute(date: &str) -> &str {
+    date.get(..16).unwrap_or(date)
+}
+
+/// The micro-benchmarks: routes against ceilings, the ceilings, the cores, the event path.
+fn hot_paths(out: &mut String, micro: &MicroReport, cores: usize) -> Vec<Verdict> {
+    let mut verdicts = routes(out, micro);
+    ceilings(out, micro);
+    cores_per_loop(out, micro, cores);
+    verdicts.push(event_path(out, micro.event_path.as_ref()));
+    for line in &micro.not_measured {
+        let _ = writeln!(out, "- {line}");
     }
+    let _ = writeln!(out);
+    verdicts
+}
 
-    // Flows.
-    let f = &run.flows;
-    let _ = writeln!(out, "### User flows (goose, through the ingress)\n");
-    if f.is_null() {
-        let _ = writeln!(out, "Not measured in this run.\n");
-    } else {
-        let _ = writeln!(
-            out,
-            "{} users for {} s, offered at most {} req/s: **{} requests, {} errors, {:.0} req/s achieved**; {} orders lost a race for a ticket (contract 400, counted as success), {} carts abandoned to expire. {} orders and {} payments were first answered 404 because the service had not yet received the ticket's / order's event (asked again after 50 ms, as a user would click again; counted apart, not as errors).\n",
-            f["users"],
-            f["seconds"],
-            f["offered_rate"],
-            f["total_requests"],
-            f["total_errors"],
-            f["achieved_rps"].as_f64().unwrap_or(0.0),
-            f["lost_races"],
-            f["abandoned_orders"],
-            f["orders_not_yet_replicated"],
-            f["payments_not_yet_replicated"]
-        );
-        let _ = writeln!(
-            out,
-            "| request | count | errors | req/s | p50 ms | p95 ms | p99 ms | max ms |"
-        );
-        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
-        for r in f["requests"].as_array().into_iter().flatten() {
-            let _ = writeln!(
-                out,
-                "| `{}` | {} | {} | {:.1} | {} | {} | {} | {} |",
-                r["name"].as_str().unwrap_or("?"),
-                r["count"],
-                r["errors"],
-                r["rps"].as_f64().unwrap_or(0.0),
-                r["p50_ms"],
-                r["p95_ms"],
-                r["p99_ms"],
-                r["max_ms"]
-            );
-        }
-        if let Some(cpu) = f["cpu"].as_array().filter(|c| !c.is_empty()) {
-            let _ = writeln!(
-                out,
-                "\nCores used over the run, busiest first: {}.\n",
-                cores(cpu)
-            );
-        }
-        let errors = f["total_errors"].as_u64().unwrap_or(1);
-        verdicts.push(Verdict {
-            target: "zero errors in the flow load",
-            figure: format!(
-                "{errors} errors in {} requests at ≤ {} req/s",
-                f["total_requests"], f["offered_rate"]
-            ),
-            met: Some(errors == 0),
-        });
-        let _ = writeln!(out);
-    }
-
-    // Expiration and the audit.
+fn routes(out: &mut String, micro: &MicroReport) -> Vec<Verdict> {
     let _ = writeln!(
         out,
-        "### Events: exactly once, replicas equal, expiry on time\n"
+        "Closed loop, {} connections, through nginx. Ratio = route ÷ ceiling (same run, same machine).\n",
+        micro.connections
     );
-    let lateness = &run.audit_flows["expiration_lateness"];
-    if lateness.is_null() {
-        let why = if run.audit_flows.is_null() {
+    let _ = writeln!(
+        out,
+        "| route | req/s | p50 ms | p99 ms | errors | ceiling | ceiling req/s | ratio | target |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---|---:|---:|---|");
+    let mut verdicts = Vec::new();
+    for (route, measured, ceiling, ceiling_loop, target) in [
+        (
+            "`GET /api/users/currentuser`",
+            &micro.currentuser,
+            "empty axum handler behind the same nginx",
+            &micro.ceiling_empty_handler,
+            Some((0.5, "`currentuser` ≥ 50% of the empty-handler ceiling")),
+        ),
+        (
+            "`GET /api/tickets` (100 tickets)",
+            &micro.tickets_list,
+            "raw MongoDB find (same query, 100 docs)",
+            &micro.ceiling_mongo_find_100,
+            Some((0.5, "`GET /api/tickets` (100) ≥ 50% of raw MongoDB")),
+        ),
+        (
+            "`POST /api/tickets`",
+            &micro.tickets_create,
+            "raw MongoDB insert + JetStream publish-ack",
+            &micro.ceiling_insert_and_publish,
+            Some((0.5, "`POST /api/tickets` ≥ 50% of raw MongoDB + JetStream")),
+        ),
+        (
+            "`POST /api/orders`",
+            &micro.orders_create,
+            "raw MongoDB insert + JetStream publish-ack",
+            &micro.ceiling_insert_and_publish,
+            None,
+        ),
+    ] {
+        let ceiling_loop = ceiling_loop.as_ref();
+        let Some(measured) = measured else {
+            let _ = writeln!(
+                out,
+                "| {route} | {NOT_LANDED} | | | | {ceiling} | {} | | |",
+                rps(ceiling_loop)
+            );
+            if let Some((_, target)) = target {
+                verdicts.push(Verdict {
+                    target,
+                    figure: NOT_LANDED.into(),
+                    met: None,
+                });
+            }
+            continue;
+        };
+        let ratio = ceiling_loop.and_then(|c| ratio(measured, c));
+        let met = target.zip(ratio).map(|((share, _), r)| r >= share);
+        let _ = writeln!(
+            out,
+            "| {route} | {} | {} | {} | {} | {ceiling} | {} | {} | {} |",
+            rps(Some(measured)),
+            ms(measured.p50_ms),
+            ms(measured.p99_ms),
+            measured.errors,
+            rps(ceiling_loop),
+            ratio.map_or("—".into(), |x| format!("{:.0}%", x * 100.0)),
+            target.map_or("—".into(), |(share, _)| format!(
+                "≥ {:.0}% {}",
+                share * 100.0,
+                tick(met)
+            )),
+        );
+        if let Some((_, target)) = target {
+            verdicts.push(Verdict {
+                target,
+                figure: ratio.map_or("—".into(), |x| format!("{:.0}% of ceiling", x * 100.0)),
+                met,
+            });
+        }
+    }
+    verdicts
+}
+
+fn ceilings(out: &mut String, micro: &MicroReport) {
+    let _ = writeln!(out, "\nThe ceilings themselves:\n");
+    let _ = writeln!(out, "| ceiling | req/s | p50 ms | p99 ms |");
+    let _ = writeln!(out, "|---|---:|---:|---:|");
+    for (name, ceiling) in [
+        (
+            "empty axum handler behind nginx",
+            &micro.ceiling_empty_handler,
+        ),
+        ("MongoDB find, 100 tickets", &micro.ceiling_mongo_find_100),
+        ("MongoDB insert", &micro.ceiling_mongo_insert),
+        (
+            "JetStream publish, awaiting the ack",
+            &micro.ceiling_jetstream_publish,
+        ),
+        (
+            "MongoDB insert + JetStream publish-ack",
+            &micro.ceiling_insert_and_publish,
+        ),
+    ] {
+        if let Some(c) = ceiling {
+            let _ = writeln!(
+                out,
+                "| {name} | {} | {} | {} |",
+                rps(Some(c)),
+                ms(c.p50_ms),
+                ms(c.p99_ms)
+            );
+        }
+    }
+}
+
+fn cores_per_loop(out: &mut String, micro: &MicroReport, cores: usize) {
+    let _ = writeln!(
+        out,
+        "\nWhere the cores went (average cores used during each loop, from `/proc/<pid>/stat`; {cores} available):\n"
+    );
+    let _ = writeln!(out, "| measurement | cores used, busiest first |");
+    let _ = writeln!(out, "|---|---|");
+    // Each ceiling just before the route it bounds, as they were measured.
+    for measured in [
+        &micro.ceiling_empty_handler,
+        &micro.currentuser,
+        &micro.ceiling_mongo_find_100,
+        &micro.tickets_list,
+        &micro.ceiling_mongo_insert,
+        &micro.ceiling_jetstream_publish,
+        &micro.ceiling_insert_and_publish,
+        &micro.tickets_create,
+        &micro.orders_create,
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|m| !m.cpu.is_empty())
+    {
+        let _ = writeln!(out, "| {} | {} |", measured.name, busiest(&measured.cpu));
+    }
+}
+
+fn event_path(out: &mut String, event_path: Option<&Summary>) -> Verdict {
+    const TARGET: &str = "event path p99 < 20 ms";
+    let _ = writeln!(out);
+    heading(out, "Event path: ticket created → orderable in orders");
+    let Some(e) = event_path else {
+        let _ = writeln!(out, "Not measured: service not yet landed (orders).\n");
+        return Verdict {
+            target: TARGET,
+            figure: NOT_LANDED.into(),
+            met: None,
+        };
+    };
+    let _ = writeln!(
+        out,
+        "{} tickets, one at a time: p50 {} ms, p99 {} ms, max {} ms, {} errors. (Upper bound: includes the round trip of the `POST /api/orders` that succeeded.)\n",
+        e.count,
+        ms(e.p50_ms),
+        ms(e.p99_ms),
+        ms(e.max_ms),
+        e.errors
+    );
+    Verdict {
+        target: TARGET,
+        figure: format!("p99 {} ms", ms(e.p99_ms)),
+        met: Some(e.p99_ms < 20.0),
+    }
+}
+
+fn user_flows(out: &mut String, f: &FlowReport) -> Verdict {
+    let _ = writeln!(
+        out,
+        "{} users for {} s, offered at most {} req/s: **{} requests, {} errors, {:.0} req/s achieved**; {} orders lost a race for a ticket (contract 400, counted as success), {} carts abandoned to expire. {} orders and {} payments were first answered 404 because the service had not yet received the ticket's / order's event (asked again after 50 ms, as a user would click again; counted apart, not as errors).\n",
+        f.users,
+        f.seconds,
+        f.offered_rate,
+        f.total_requests,
+        f.total_errors,
+        f.achieved_rps,
+        f.lost_races,
+        f.abandoned_orders,
+        f.orders_not_yet_replicated,
+        f.payments_not_yet_replicated
+    );
+    let _ = writeln!(
+        out,
+        "| request | count | errors | req/s | p50 ms | p95 ms | p99 ms | max ms |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    for r in &f.requests {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {:.1} | {} | {} | {} | {} |",
+            r.name, r.count, r.errors, r.rps, r.p50_ms, r.p95_ms, r.p99_ms, r.max_ms
+        );
+    }
+    if !f.cpu.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nCores used over the run, busiest first: {}.\n",
+            busiest(&f.cpu)
+        );
+    }
+    let _ = writeln!(out);
+    Verdict {
+        target: "zero errors in the flow load",
+        figure: format!(
+            "{} errors in {} requests at ≤ {} req/s",
+            f.total_errors, f.total_requests, f.offered_rate
+        ),
+        met: Some(f.total_errors == 0),
+    }
+}
+
+/// How late expiration fired, from the audit after the flows (the only load that lets orders
+/// expire).
+fn expiration(out: &mut String, audit_flows: Option<&Audit>) -> Verdict {
+    const TARGET: &str = "expiration ≤ 1 s after expiresAt under load";
+    let Some(lateness) = audit_flows.and_then(|a| a.expiration_lateness.as_ref()) else {
+        let why = if audit_flows.is_none() {
             "no audit of a flow run"
         } else {
             "no order expired (expiration or orders service not yet landed)"
         };
         let _ = writeln!(out, "Expiration lateness not measured: {why}.\n");
-        verdicts.push(Verdict {
-            target: "expiration ≤ 1 s after expiresAt under load",
+        return Verdict {
+            target: TARGET,
             figure: format!("not measured: {why}"),
             met: None,
-        });
-    } else {
-        let max = lateness["max_ms"].as_f64().unwrap_or(f64::MAX);
-        let _ = writeln!(
-            out,
-            "Expiration under the flow load, {} orders: fired p50 {} ms, p99 {} ms, max {} ms after `expiresAt` (JetStream timestamp of `expiration:complete` − the order's `expiresAt`).\n",
-            lateness["count"],
-            ms(&lateness["p50_ms"]),
-            ms(&lateness["p99_ms"]),
-            ms(&lateness["max_ms"])
-        );
-        verdicts.push(Verdict {
-            target: "expiration ≤ 1 s after expiresAt under load",
-            figure: format!("max {} ms", ms(&lateness["max_ms"])),
-            met: Some(max <= 1000.0),
-        });
+        };
+    };
+    let _ = writeln!(
+        out,
+        "Expiration under the flow load, {} orders: fired p50 {} ms, p99 {} ms, max {} ms after `expiresAt` (JetStream timestamp of `expiration:complete` − the order's `expiresAt`).\n",
+        lateness.count,
+        ms(lateness.p50_ms),
+        ms(lateness.p99_ms),
+        ms(lateness.max_ms)
+    );
+    Verdict {
+        target: TARGET,
+        figure: format!("max {} ms", ms(lateness.max_ms)),
+        met: Some(lateness.max_ms <= 1000.0),
     }
+}
+
+/// Every audit's checks; one verdict over all of them.
+fn audits(out: &mut String, audits: &[(&str, Option<&Audit>)]) -> Verdict {
     let mut all_ok = true;
     let mut any = false;
-    for (label, audit) in [
-        ("after the micro-benchmarks", &run.audit_micro),
-        ("after the flows", &run.audit_flows),
-    ] {
-        if audit.is_null() {
+    for (label, audit) in audits {
+        let Some(audit) = audit else {
             continue;
-        }
+        };
         any = true;
         let _ = writeln!(
             out,
             "Audit {label} (events in the stream: {}):\n",
-            compact(&audit["events"])
+            counts(&audit.events)
         );
-        for check in audit["checks"].as_array().into_iter().flatten() {
-            let ok = check["ok"].as_bool().unwrap_or(false);
-            all_ok &= ok;
+        for check in &audit.checks {
+            all_ok &= check.ok;
             let _ = writeln!(
                 out,
                 "- {} {} — {}",
-                if ok { "✅" } else { "❌" },
-                check["what"].as_str().unwrap_or("?"),
-                check["detail"].as_str().unwrap_or("")
+                tick(Some(check.ok)),
+                check.what,
+                check.detail
             );
         }
         let _ = writeln!(out);
     }
-    verdicts.push(Verdict {
+    Verdict {
         target: "no event lost or duplicated",
-        figure: if any {
-            if all_ok {
-                "every check holds".into()
-            } else {
-                "a check failed (above)".into()
-            }
-        } else {
-            "not audited".into()
+        figure: match (any, all_ok) {
+            (false, _) => "not audited".into(),
+            (true, true) => "every check holds".into(),
+            (true, false) => "a check failed (above)".into(),
         },
         met: any.then_some(all_ok),
-    });
+    }
+}
 
-    // Footprint.
-    let fp = &run.footprint;
-    let _ = writeln!(out, "### Footprint\n");
-    if fp.is_null() {
-        let _ = writeln!(out, "Not measured in this run.\n");
-    } else {
+/// Per service: memory idle and at its peak under either load, start → ready, binary size.
+fn memory_and_startup(
+    out: &mut String,
+    footprint: &FootprintReport,
+    startup: Option<&StartupReport>,
+    flows_peak_rss_kb: Option<&BTreeMap<String, u64>>,
+    micro_peak_rss_kb: Option<&BTreeMap<String, u64>>,
+) -> Vec<Verdict> {
+    let _ = writeln!(
+        out,
+        "| service | idle RSS MB | peak RSS under flows MB | peak RSS under micro MB | start → ready ms (median / max) | release binary MB |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
+    let (mut idle_ok, mut load_ok, mut ready_ok) = (true, true, true);
+    let (mut idle_max, mut load_max, mut ready_max) = (0.0f64, 0.0f64, 0.0f64);
+    for service in crate::stack::SERVICES {
+        let idle = mb(footprint.idle_rss_kb.get(service));
+        let load = mb(flows_peak_rss_kb.and_then(|peaks| peaks.get(service)));
+        let micro_load = mb(micro_peak_rss_kb.and_then(|peaks| peaks.get(service)));
+        let ready = startup.and_then(|s| s.start_to_ready_ms.get(service));
+        let size = footprint.binary_bytes.get(service).map(|&b| mib(b));
+        if idle.is_none() && size.is_none() {
+            let _ = writeln!(out, "| {service} | {NOT_LANDED} | | | | |");
+            continue;
+        }
+        if let Some(idle) = idle {
+            idle_ok &= idle <= 15.0;
+            idle_max = idle_max.max(idle);
+        }
+        for peak in [load, micro_load].into_iter().flatten() {
+            load_ok &= peak <= 60.0;
+            load_max = load_max.max(peak);
+        }
+        if let Some(ready) = ready {
+            ready_ok &= ready.median_ms <= 100.0;
+            ready_max = ready_max.max(ready.median_ms);
+        }
         let _ = writeln!(
             out,
-            "| service | idle RSS MB | peak RSS under flows MB | peak RSS under micro MB | start → ready ms (median / max) | release binary MB |"
+            "| {service} | {} | {} | {} | {} | {} |",
+            one(idle),
+            one(load),
+            one(micro_load),
+            ready.map_or("—".into(), |r| format!(
+                "{} / {}",
+                ms(r.median_ms),
+                ms(r.max_ms)
+            )),
+            one(size)
         );
-        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|");
-        let (mut idle_ok, mut load_ok, mut ready_ok) = (true, true, true);
-        let (mut idle_max, mut load_max, mut ready_max) = (0.0f64, 0.0f64, 0.0f64);
-        for service in crate::stack::SERVICES {
-            let idle = fp["idle_rss_kb"][service].as_f64().map(|kb| kb / 1024.0);
-            let load = f["peak_rss_kb"][service].as_f64().map(|kb| kb / 1024.0);
-            let micro_load = m["peak_rss_kb"][service].as_f64().map(|kb| kb / 1024.0);
-            let ready = &run.startup["start_to_ready_ms"][service];
-            let size = fp["binary_bytes"][service]
-                .as_f64()
-                .map(|b| b / 1_048_576.0);
-            if idle.is_none() && size.is_none() {
-                let _ = writeln!(
-                    out,
-                    "| {service} | not measured: service not yet landed | | | | |"
-                );
-                continue;
-            }
-            if let Some(idle) = idle {
-                idle_ok &= idle <= 15.0;
-                idle_max = idle_max.max(idle);
-            }
-            for peak in [load, micro_load].into_iter().flatten() {
-                load_ok &= peak <= 60.0;
-                load_max = load_max.max(peak);
-            }
-            if let Some(max) = ready["max_ms"].as_f64() {
-                ready_ok &= ready["median_ms"].as_f64().unwrap_or(max) <= 100.0;
-                ready_max = ready_max.max(ready["median_ms"].as_f64().unwrap_or(max));
-            }
-            let _ = writeln!(
-                out,
-                "| {service} | {} | {} | {} | {} | {} |",
-                one(idle),
-                one(load),
-                one(micro_load),
-                if ready.is_null() {
-                    "—".into()
-                } else {
-                    format!("{} / {}", ms(&ready["median_ms"]), ms(&ready["max_ms"]))
-                },
-                one(size)
-            );
-        }
-        if let Some(size) = fp["binary_bytes"]["bench-empty (ceiling)"].as_f64() {
-            let _ = writeln!(
-                out,
-                "| (empty axum handler, for scale) | | | | | {:.1} |",
-                size / 1_048_576.0
-            );
-        }
-        for line in fp["not_measured"]
-            .as_array()
-            .into_iter()
-            .chain(run.startup["not_measured"].as_array())
-            .flatten()
-        {
-            let _ = writeln!(out, "- {}", line.as_str().unwrap_or_default());
-        }
-        let _ = writeln!(out);
-        verdicts.push(Verdict {
+    }
+    if let Some(&bytes) = footprint.binary_bytes.get(CEILING_BINARY) {
+        let _ = writeln!(
+            out,
+            "| (empty axum handler, for scale) | | | | | {:.1} |",
+            mib(bytes)
+        );
+    }
+    for line in footprint
+        .not_measured
+        .iter()
+        .chain(startup.into_iter().flat_map(|s| &s.not_measured))
+    {
+        let _ = writeln!(out, "- {line}");
+    }
+    let _ = writeln!(out);
+    let not_this_run = || "not measured in this run".to_owned();
+    let load_measured = load_max > 0.0;
+    vec![
+        Verdict {
             target: "idle RSS ≤ 15 MB per service",
             figure: format!("largest {idle_max:.1} MB"),
             met: Some(idle_ok),
-        });
-        let measured = load_max > 0.0;
-        verdicts.push(Verdict {
+        },
+        Verdict {
             target: "RSS ≤ 60 MB per service under load",
-            figure: if measured {
+            figure: if load_measured {
                 format!("largest {load_max:.1} MB")
             } else {
-                "not measured in this run".into()
+                not_this_run()
             },
-            met: measured.then_some(load_ok),
-        });
-        let measured = !run.startup.is_null();
-        verdicts.push(Verdict {
+            met: load_measured.then_some(load_ok),
+        },
+        Verdict {
             target: "start → ready ≤ 100 ms (MongoDB/NATS up)",
-            figure: if measured {
+            figure: if startup.is_some() {
                 format!("slowest median {ready_max:.1} ms")
             } else {
-                "not measured in this run".into()
+                not_this_run()
             },
-            met: measured.then_some(ready_ok),
-        });
-    }
+            met: startup.is_some().then_some(ready_ok),
+        },
+    ]
+}
 
-    let mut summary = String::new();
-    let _ = writeln!(summary, "### Targets\n");
-    let _ = writeln!(summary, "| target | this run | met |");
-    let _ = writeln!(summary, "|---|---|---|");
-    for v in &verdicts {
-        let _ = writeln!(summary, "| {} | {} | {} |", v.target, v.figure, tick(v.met));
+/// The summary table at the top, and the charts under it.
+fn targets(verdicts: &[Verdict], charts: bool) -> String {
+    let mut out = String::new();
+    heading(&mut out, "Targets");
+    let _ = writeln!(out, "| target | this run | met |");
+    let _ = writeln!(out, "|---|---|---|");
+    for v in verdicts {
+        let _ = writeln!(out, "| {} | {} | {} |", v.target, v.figure, tick(v.met));
     }
-    let _ = writeln!(summary);
-    if cfg!(feature = "charts") || settings.root.join("docs/bench/ratios.png").exists() {
+    let _ = writeln!(out);
+    if charts {
         let _ = writeln!(
-            summary,
+            out,
             "![Hot paths as a share of their ceilings](docs/bench/ratios.png)\n"
         );
-        let _ = writeln!(
-            summary,
-            "![Flow latencies per request](docs/bench/flows.png)\n"
-        );
-        let _ = writeln!(summary, "![Memory per service](docs/bench/rss.png)\n");
+        let _ = writeln!(out, "![Flow latencies per request](docs/bench/flows.png)\n");
+        let _ = writeln!(out, "![Memory per service](docs/bench/rss.png)\n");
     }
-    format!("{summary}{out}")
+    out
 }
 
-fn target_name(key: &str) -> &'static str {
-    match key {
-        "currentuser" => "`currentuser` ≥ 50% of the empty-handler ceiling",
-        "tickets_list" => "`GET /api/tickets` (100) ≥ 50% of raw MongoDB",
-        _ => "`POST /api/tickets` ≥ 50% of raw MongoDB + JetStream",
+/// A route's throughput as a share of its ceiling's; `None` for a ceiling that did nothing.
+pub fn ratio(route: &Summary, ceiling: &Summary) -> Option<f64> {
+    (ceiling.rps > 0.0).then(|| route.rps / ceiling.rps)
+}
+
+fn rps(measured: Option<&Summary>) -> String {
+    measured.map_or("—".into(), |m| format!("{:.0}", m.rps))
+}
+
+fn ms(x: f64) -> String {
+    if x < 10.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.0}")
     }
 }
 
-pub fn ratio(route: &Value, ceiling: &Value) -> Option<f64> {
-    let (r, c) = (route["rps"].as_f64()?, ceiling["rps"].as_f64()?);
-    (c > 0.0).then(|| r / c)
+fn mb(kb: Option<&u64>) -> Option<f64> {
+    kb.map(|&kb| kb as f64 / 1024.0)
 }
 
-fn rps(v: &Value) -> String {
-    v["rps"].as_f64().map_or("—".into(), |x| format!("{x:.0}"))
-}
-
-fn ms(v: &Value) -> String {
-    v.as_f64().map_or("—".into(), |x| {
-        if x < 10.0 {
-            format!("{x:.2}")
-        } else {
-            format!("{x:.0}")
-        }
-    })
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / 1_048_576.0
 }
 
 fn one(v: Option<f64>) -> String {
@@ -565,24 +695,18 @@ fn tick(met: Option<bool>) -> &'static str {
     }
 }
 
-/// `[["tickets", 0.6], …]` → `tickets 0.60, …` (the top five).
-fn cores(cpu: &[Value]) -> String {
-    cpu.iter()
-        .take(5)
-        .filter_map(|pair| Some(format!("{} {:.2}", pair[0].as_str()?, pair[1].as_f64()?)))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// `tickets 0.60, …`: the top five, which is what limited the figure.
+fn busiest(cpu: &[(String, f64)]) -> String {
+    crate::cpu::describe(cpu.get(..5).unwrap_or(cpu))
 }
 
-fn compact(v: &Value) -> String {
-    v.as_object()
-        .map(|o| {
-            o.iter()
-                .map(|(k, v)| format!("`{k}` {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_default()
+/// `` `ticket:created` 3, … ``
+fn counts(events: &[(String, usize)]) -> String {
+    events
+        .iter()
+        .map(|(subject, n)| format!("`{subject}` {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn cpu_model() -> String {
@@ -612,7 +736,7 @@ fn memory_mb() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn settings() -> Settings {
         Settings {
@@ -633,6 +757,19 @@ mod tests {
         }
     }
 
+    fn host() -> Host {
+        Host {
+            cpu_model: "AMD EPYC".into(),
+            cores: 2,
+            memory_mb: 24105,
+        }
+    }
+
+    /// A part of a run as its file would hold it; fields left out take their defaults.
+    fn part<T: DeserializeOwned>(value: Value) -> Option<T> {
+        Some(serde_json::from_value(value).expect("the shape a writer writes"))
+    }
+
     fn loop_of(rps: f64) -> Value {
         json!({ "name": "x", "rps": rps, "p50_ms": 1.0, "p99_ms": 3.0, "errors": 0, "cpu": [["tickets", 0.9]] })
     }
@@ -640,21 +777,25 @@ mod tests {
     #[test]
     fn figures_are_read_against_their_ceilings_and_targets() {
         let run = Run {
-            micro: json!({
+            micro: part(json!({
                 "date": "2026-11-24T05:10:00Z", "connections": 16,
                 "ceiling_empty_handler": loop_of(1000.0), "currentuser": loop_of(600.0),
                 "ceiling_mongo_find_100": loop_of(1000.0), "tickets_list": loop_of(300.0),
                 "ceiling_insert_and_publish": loop_of(1000.0), "tickets_create": null,
                 "event_path": { "count": 1000, "p50_ms": 3.0, "p99_ms": 25.0, "max_ms": 40.0, "errors": 0 },
                 "not_measured": ["perf not available: profiles left out"],
-            }),
-            flows: Value::Null,
-            footprint: json!({ "idle_rss_kb": { "auth": 10240 }, "binary_bytes": { "auth": 10485760 } }),
-            startup: Value::Null,
-            audit_micro: json!({ "events": { "ticket:created": 3 }, "checks": [{ "what": "one ticket:created per ticket", "ok": true, "detail": "expected 3, found 3" }] }),
-            audit_flows: Value::Null,
+            })),
+            flows: None,
+            footprint: part(
+                json!({ "idle_rss_kb": { "auth": 10240 }, "binary_bytes": { "auth": 10485760 } }),
+            ),
+            startup: None,
+            audit_micro: part(
+                json!({ "events": { "ticket:created": 3 }, "checks": [{ "what": "one ticket:created per ticket", "ok": true, "detail": "expected 3, found 3" }] }),
+            ),
+            audit_flows: None,
         };
-        let text = render(&settings(), &run);
+        let text = render(&settings(), &run, &host(), false);
         assert!(
             text.contains(
                 "| `currentuser` ≥ 50% of the empty-handler ceiling | 60% of ceiling | ✅ |"
@@ -696,5 +837,121 @@ mod tests {
         );
         assert!(text.contains("| x | tickets 0.90 |"), "{text}");
         assert!(text.contains("_Run of 2026-11-24 05:10 UTC"), "{text}");
+    }
+
+    /// The files of the run `BENCHMARKS.md` shows, rebuilt from its figures (the raw files are
+    /// not kept): `expected.md` is what the report made of them while it still read them as
+    /// untyped JSON, byte for byte. The audits list their events unsorted, as their files do.
+    #[test]
+    fn a_whole_run_renders_as_it_did_before_its_files_were_typed() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/report-run");
+        let run = Run::load(&dir);
+        let mut settings = settings();
+        settings.out_dir = "/repo/bench-reports/2026-11-24T05-39-04Z".into();
+        let text = render(&settings, &run, &host(), true);
+        assert_eq!(
+            text,
+            include_str!("../fixtures/report-run/expected.md"),
+            "{text}"
+        );
+    }
+
+    /// What the writers write is what the report reads: nothing renamed on one side only, and
+    /// the load average still written as a plain string.
+    #[test]
+    fn the_writers_files_read_back() {
+        fn round_trip<T: serde::Serialize, R: DeserializeOwned>(written: &T) -> R {
+            let bytes = serde_json::to_vec_pretty(written).expect("a report serialises");
+            serde_json::from_slice(&bytes).expect("a written report reads back")
+        }
+        let micro = MicroReport {
+            load_average: Some("0.96 0.92 1.32".into()),
+            event_path: Some(Summary::from_latencies("event path", 1, 1.0, vec![3000])),
+            ..MicroReport::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&micro).expect("a report serialises")["load_average"],
+            json!("0.96 0.92 1.32")
+        );
+        let read: MicroReport = round_trip(&micro);
+        assert_eq!(read.load_average.as_deref(), Some("0.96 0.92 1.32"));
+        assert_eq!(read.event_path.map(|e| e.p99_ms), Some(3.0));
+
+        let flows = FlowReport {
+            requests: vec![crate::flows::RequestStats {
+                name: "GET /api/tickets".into(),
+                count: 2,
+                errors: 0,
+                rps: 2.0,
+                p50_ms: 1,
+                p95_ms: 1,
+                p99_ms: 1,
+                max_ms: 1,
+                statuses: [(200, 2)].into_iter().collect(),
+            }],
+            ..FlowReport::default()
+        };
+        let read: FlowReport = round_trip(&flows);
+        assert_eq!(read.requests[0].statuses.get(&200), Some(&2));
+
+        let mut startup = StartupReport::default();
+        startup.start_to_ready_ms.insert(
+            "auth".into(),
+            crate::footprint::StartToReady {
+                runs: 5,
+                median_ms: 5.2,
+                max_ms: 6.7,
+            },
+        );
+        let read: StartupReport = round_trip(&startup);
+        assert_eq!(read.start_to_ready_ms["auth"].median_ms, 5.2);
+        let _: FootprintReport = round_trip(&FootprintReport::default());
+
+        let mut audit = crate::audit::AuditReport::default();
+        audit.events.insert("ticket:created".into(), 3);
+        audit.checks.push(Check {
+            what: "one ticket:created per ticket".into(),
+            ok: true,
+            detail: "expected 3, found 3".into(),
+        });
+        let read: Audit = round_trip(&audit);
+        assert_eq!(read.events, [("ticket:created".to_owned(), 3)]);
+        assert_eq!(read.checks.len(), 1);
+    }
+
+    #[test]
+    fn a_run_without_files_renders_every_part_as_not_measured() {
+        let run = Run::load(Path::new("/nonexistent/bench-run"));
+        let text = render(&settings(), &run, &host(), false);
+        assert_eq!(
+            text,
+            "### Targets
+
+| target | this run | met |
+|---|---|---|
+| expiration ≤ 1 s after expiresAt under load | not measured: no audit of a flow run | — |
+| no event lost or duplicated | not audited | — |
+
+_Run of ? UTC on AMD EPYC (2 cores, 24105 MB RAM; the load generator shares those cores). Raw files: `bench-reports/x`._
+
+
+### Hot paths beside their ceilings
+
+Not measured in this run.
+
+### User flows (goose, through the ingress)
+
+Not measured in this run.
+
+### Events: exactly once, replicas equal, expiry on time
+
+Expiration lateness not measured: no audit of a flow run.
+
+### Footprint
+
+Not measured in this run.
+
+"
+        );
     }
 }
