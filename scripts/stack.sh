@@ -14,7 +14,7 @@
 #
 # Options (environment):
 #   INGRESS_PORT (8080)            where nginx listens: http://ticketing.localhost:$INGRESS_PORT
-#   PORT_BASE (3100)               services and servers take ports PORT_BASE+1 … +23
+#   PORT_BASE (3100)               services and servers take ports PORT_BASE+1 … +24 (Prometheus)
 #   STACK_NAME (dev)               data, logs and pids live in .stack/$STACK_NAME (git-ignored)
 #   PROFILE (debug|release)        cargo build profile (release for benchmarks)
 #   EXPIRATION_WINDOW_SECONDS      how long an order may stay unpaid (900)
@@ -33,7 +33,7 @@ AUTH_PORT=$((PORT_BASE + 1)) TICKETS_PORT=$((PORT_BASE + 2)) ORDERS_PORT=$((PORT
 PAYMENTS_PORT=$((PORT_BASE + 4)) CLIENT_PORT=$((PORT_BASE + 5)) EXPIRATION_PORT=$((PORT_BASE + 6))
 STRIPE_STANDIN_PORT=$((PORT_BASE + 7))
 MONGO_PORT=$((PORT_BASE + 17)) REDIS_PORT=$((PORT_BASE + 19))
-NATS_PORT=$((PORT_BASE + 22)) NATS_MONITOR_PORT=$((PORT_BASE + 23))
+NATS_PORT=$((PORT_BASE + 22)) NATS_MONITOR_PORT=$((PORT_BASE + 23)) PROMETHEUS_PORT=$((PORT_BASE + 24))
 URL="http://ticketing.localhost:$INGRESS_PORT"
 
 # Services in start order.
@@ -109,6 +109,29 @@ start_nginx() {
     || die "nginx rejected its config; see $STACK_DIR/logs/nginx-error.log"
   spawn nginx nginx -p "$STACK_DIR/nginx" -c "$STACK_DIR/nginx/nginx.conf"
   wait_for "nginx on $INGRESS_PORT" port_open "$INGRESS_PORT" || die "nginx did not start; see $STACK_DIR/logs/nginx-error.log"
+}
+
+# Prometheus on PORT_BASE+24, scraping the six services' /metrics every 5 s, with the alert
+# rules of infra/prometheus/alerts.yml; its data lives with the stack's.
+start_prometheus() {
+  mkdir -p "$STACK_DIR/prometheus/data"
+  local config="$STACK_DIR/prometheus/prometheus.yml" s
+  {
+    echo "global: { scrape_interval: 5s, evaluation_interval: 5s }"
+    echo "rule_files: [ '$ROOT/infra/prometheus/alerts.yml' ]"
+    echo "scrape_configs:"
+    echo "  - job_name: ticketing"
+    echo "    static_configs:"
+    for s in "${SERVICES[@]}"; do
+      echo "      - { targets: ['127.0.0.1:$(service_port "$s")'], labels: { service: $s } }"
+    done
+  } >"$config"
+  promtool check config "$config" >>"$STACK_DIR/logs/prometheus.log" 2>&1 \
+    || die "prometheus rejected its config; see $STACK_DIR/logs/prometheus.log"
+  spawn prometheus prometheus --config.file="$config" --storage.tsdb.path="$STACK_DIR/prometheus/data" \
+    --web.listen-address="127.0.0.1:$PROMETHEUS_PORT" --storage.tsdb.retention.time=2d
+  wait_for "prometheus on $PROMETHEUS_PORT" curl -fsS "http://127.0.0.1:$PROMETHEUS_PORT/-/ready" \
+    || die "prometheus did not start; see $STACK_DIR/logs/prometheus.log"
 }
 
 start_stripe_standin() {
@@ -193,7 +216,7 @@ service_ready() {
 
 stop_all() {
   local name
-  for name in client payments expiration orders tickets auth stripe-standin nginx redis nats; do
+  for name in prometheus client payments expiration orders tickets auth stripe-standin nginx redis nats; do
     stop_pid "$STACK_DIR/pids/$name.pid"
   done
   stop_pid "$STACK_DIR/mongo/mongod.pid"
@@ -226,8 +249,9 @@ up() {
   save_settings
   start_services
   start_nginx
+  start_prometheus
   log "the fleet is up: $URL  (services: ${SERVICES[*]})"
-  log "data and logs in ${STACK_DIR#"$ROOT/"}; NATS monitoring at http://127.0.0.1:$NATS_MONITOR_PORT/jsz"
+  log "data and logs in ${STACK_DIR#"$ROOT/"}; NATS monitoring at http://127.0.0.1:$NATS_MONITOR_PORT/jsz; Prometheus at http://127.0.0.1:$PROMETHEUS_PORT"
   if [ "$detach" = --detach ]; then
     echo "$URL"
     return
@@ -242,11 +266,12 @@ up() {
 
 status() {
   local name
-  for name in mongo/mongod nginx redis nats stripe-standin "${SERVICES[@]}"; do
+  for name in mongo/mongod nginx redis nats stripe-standin prometheus "${SERVICES[@]}"; do
     local pidfile="$STACK_DIR/pids/$name.pid"
     [ "$name" = mongo/mongod ] && pidfile="$STACK_DIR/mongo/mongod.pid"
     if pid_alive "$pidfile"; then echo "${name#mongo/}: running (pid $(cat "$pidfile"))"; else echo "${name#mongo/}: stopped"; fi
   done
+  echo "prometheus: http://127.0.0.1:$PROMETHEUS_PORT (alerts: /alerts)"
 }
 
 case "${1:-}" in

@@ -2,7 +2,8 @@
 # Every test of the project, as CI runs it. Installs what is missing first.
 #
 #   1. cargo fmt --check and cargo clippy --all-targets -D warnings
-#   2. offline checks of the Kubernetes manifests (scripts/check-k8s.sh)
+#   2. offline checks of the Kubernetes manifests (scripts/check-k8s.sh) and of the alert rules
+#      (promtool check rules / test rules on infra/prometheus/)
 #   3. an end-to-end local stack of its own; against it the browser tests (Playwright + Debian's
 #      Chromium) and a few-second smoke run of the load generator (scripts/bench.sh smoke)
 #   4. all Rust tests (unit, black-box per service, end-to-end through nginx) with cargo-nextest,
@@ -37,6 +38,10 @@ if [ -x scripts/check-k8s.sh ]; then
   log "Kubernetes manifests: schema validation and consistency checks"
   scripts/check-k8s.sh
 fi
+
+log "alert rules: promtool check rules, promtool test rules (a unit test per alert)"
+promtool check rules infra/prometheus/alerts.yml
+(cd infra/prometheus && promtool test rules alerts.test.yml)
 
 log "building"
 cargo build --workspace --bins --quiet

@@ -603,6 +603,45 @@ def check_dockerfile(repo: Repo) -> list[str]:
     return errors
 
 
+# --- metrics ----------------------------------------------------------------------------------
+
+SCRAPE_ANNOTATIONS = {
+    "prometheus.io/scrape": "true",
+    "prometheus.io/port": str(contract.SERVICE_PORT),
+    "prometheus.io/path": "/metrics",
+}
+
+
+def check_metrics(repo: Repo) -> list[str]:
+    """Every service's pods, and the Services in front of them, carry the scrape annotations;
+    the `prometheus-rules` ConfigMap holds exactly infra/prometheus/alerts.yml."""
+
+    def annotated(where: str, annotations: dict | None) -> list[str]:
+        annotations = annotations or {}
+        return [f"{where}: needs annotation {key}: {value!r}"
+                for key, value in SCRAPE_ANNOTATIONS.items() if annotations.get(key) != value]
+
+    def per_set(set_name: str, resources: list[Resource]) -> list[str]:
+        errors = []
+        for workload, _, service in _our_containers(resources):
+            if service is not None:
+                metadata = workload.pod_template.get("metadata") or {}
+                errors += annotated(f"{workload} pod template", metadata.get("annotations"))
+        services = _services(resources)
+        for name in contract.HTTP_SERVICE.values():
+            if name in services:
+                errors += annotated(str(services[name]), services[name].obj["metadata"].get("annotations"))
+        rules = [r for r in resources if r.kind == "ConfigMap" and r.name == "prometheus-rules"]
+        expected = (repo.root / "infra/prometheus/alerts.yml").read_text()
+        if len(rules) != 1:
+            errors.append("ConfigMap prometheus-rules is missing")
+        elif (rules[0].obj.get("data") or {}).get("alerts.yml") != expected:
+            errors.append(f"{rules[0]}: data alerts.yml differs from infra/prometheus/alerts.yml")
+        return errors
+
+    return _per_set(repo, per_set)
+
+
 CHECKS: dict[str, Check] = {
     "skaffold": check_skaffold,
     "images": check_images,
@@ -614,4 +653,5 @@ CHECKS: dict[str, Check] = {
     "hardening": check_hardening,
     "no-secrets": check_no_secrets,
     "dockerfile": check_dockerfile,
+    "metrics": check_metrics,
 }

@@ -55,6 +55,8 @@ install_servers() {
   command -v nginx >/dev/null || pkgs+=(nginx-light)
   command -v curl >/dev/null || pkgs+=(curl)
   command -v flock >/dev/null || pkgs+=(util-linux)
+  # Prometheus scrapes the local stack; promtool tests the alert rules (infra/prometheus/).
+  command -v prometheus >/dev/null && command -v promtool >/dev/null || pkgs+=(prometheus)
   [ ${#pkgs[@]} -gt 0 ] && apt_install "${pkgs[@]}"
   mongod_bin >/dev/null
 }

@@ -12,7 +12,8 @@ import yaml
 from k8s_checks.model import Repo
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-COPIED = ("Cargo.toml", "Dockerfile", ".dockerignore", "skaffold.yaml", "infra/k8s", "infra/k8s-dev", "infra/k8s-prod")
+COPIED = ("Cargo.toml", "Dockerfile", ".dockerignore", "skaffold.yaml", "infra/k8s", "infra/k8s-dev", "infra/k8s-prod",
+          "infra/prometheus")
 
 
 class Scratch:

@@ -390,3 +390,30 @@ def test_dockerfile_copies_every_shared_workspace_member(scratch):
     assert_fails(checks.check_dockerfile(scratch.repo()), "workspace member 'e2e'", "never copied")
     scratch.replace("Cargo.toml", '"e2e"', '"e2e", "tools/*"')
     assert_fails(checks.check_dockerfile(scratch.repo()), "workspace member 'tools/*'")
+
+
+# --- metrics ------------------------------------------------------------------------------------
+
+def _drop_annotation(key: str):
+    def mutate(obj: dict) -> None:
+        obj["metadata"]["annotations"].pop(key)
+    return mutate
+
+
+def test_metrics_requires_scrape_annotations_on_pods(scratch):
+    scratch.edit("infra/k8s/expiration-depl.yaml", "Deployment", "expiration-depl",
+                 lambda d: _drop_annotation("prometheus.io/scrape")(d["spec"]["template"]))
+    assert any("expiration-depl pod template: needs annotation prometheus.io/scrape" in e
+               for e in CHECKS["metrics"](scratch.repo()))
+
+
+def test_metrics_requires_the_metrics_path_on_services(scratch):
+    scratch.edit("infra/k8s/orders-depl.yaml", "Service", "orders-srv",
+                 lambda d: d["metadata"]["annotations"].update({"prometheus.io/path": "/stats"}))
+    assert any("orders-srv" in e and "prometheus.io/path" in e for e in CHECKS["metrics"](scratch.repo()))
+
+
+def test_metrics_requires_the_rules_configmap_to_match_the_rules_file(scratch):
+    rules = scratch.root / "infra/prometheus/alerts.yml"
+    rules.write_text(rules.read_text().replace("for: 5m", "for: 6m", 1))
+    assert any("differs from infra/prometheus/alerts.yml" in e for e in CHECKS["metrics"](scratch.repo()))
