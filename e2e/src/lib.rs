@@ -48,14 +48,23 @@ pub fn stack_url() -> &'static str {
     })
 }
 
-/// A client of the stack's NATS server (`PORT_BASE` + 22), to read the events in its stream.
-pub async fn stack_nats() -> async_nats::Client {
+/// The stack's `PORT_BASE` (its servers listen at fixed offsets from it).
+fn port_base() -> u16 {
     stack_url();
-    let base: u16 = std::env::var("PORT_BASE")
+    std::env::var("PORT_BASE")
         .ok()
         .and_then(|base| base.parse().ok())
-        .unwrap_or(13100);
-    async_nats::connect(format!("nats://127.0.0.1:{}", base + 22))
+        .unwrap_or(13100)
+}
+
+/// The stack's Prometheus (`PORT_BASE` + 24).
+pub fn prometheus_url() -> String {
+    format!("http://127.0.0.1:{}", port_base() + 24)
+}
+
+/// A client of the stack's NATS server (`PORT_BASE` + 22), to read the events in its stream.
+pub async fn stack_nats() -> async_nats::Client {
+    async_nats::connect(format!("nats://127.0.0.1:{}", port_base() + 22))
         .await
         .expect("the stack's nats-server answers")
 }
