@@ -392,6 +392,13 @@ impl Consumer {
                 self.settle(&message, AckKind::Term, sequence).await;
                 self.stats.0.terminated.fetch_add(1, Ordering::Relaxed);
                 handled(subject, "rejected");
+                self.park(
+                    subject,
+                    sequence,
+                    delivered,
+                    format!("body does not parse: {error}"),
+                )
+                .await;
                 return;
             }
         };
@@ -419,6 +426,8 @@ impl Consumer {
                 self.settle(&message, AckKind::Term, sequence).await;
                 self.stats.0.parked.fetch_add(1, Ordering::Relaxed);
                 handled(subject, "parked");
+                self.park(subject, sequence, delivered, format!("{error:#}"))
+                    .await;
             }
             Err(HandlerError::NotYet(reason)) => {
                 let delay = self.options.backoff(self.options.not_yet_delay, delivered);
@@ -478,6 +487,19 @@ impl Consumer {
                 }
             }
         }
+    }
+
+    /// Records a delivery given up on where `ops parked` finds it.
+    async fn park(&self, subject: Subject, sequence: u64, deliveries: i64, error: String) {
+        let record = super::parked::ParkedEvent {
+            consumer: self.durable.clone(),
+            subject: subject.as_str().to_owned(),
+            sequence,
+            deliveries,
+            error,
+            parked_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        };
+        super::parked::record(&self.jetstream, &record).await;
     }
 
     async fn settle(&self, message: &jetstream::Message, kind: AckKind, sequence: u64) {

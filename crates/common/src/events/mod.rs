@@ -57,6 +57,7 @@
 
 mod bodies;
 mod consumers;
+pub mod parked;
 mod publisher;
 mod stream;
 pub mod wire;

@@ -31,13 +31,23 @@ pub fn stream_config() -> stream::Config {
     }
 }
 
-/// Creates the stream, or brings an existing one to [`stream_config`]. Every service calls it at
+/// Creates the stream (and the one of parking records, [`super::parked`]), or brings an
+/// existing one to [`stream_config`]. Every service calls it at
 /// start, so whichever starts first creates it and the others change nothing.
 pub async fn ensure_stream(jetstream: &jetstream::Context) -> anyhow::Result<()> {
     jetstream
         .create_or_update_stream(stream_config())
         .await
         .with_context(|| format!("cannot create or update the JetStream stream {STREAM}"))?;
+    jetstream
+        .create_or_update_stream(super::parked::parked_stream_config())
+        .await
+        .with_context(|| {
+            format!(
+                "cannot create or update the JetStream stream {}",
+                super::parked::PARKED_STREAM
+            )
+        })?;
     Ok(())
 }
 

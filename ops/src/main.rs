@@ -1,0 +1,77 @@
+//! `ops`: what an operator runs against a running fleet.
+//!
+//! ```text
+//! cargo run -p ops -- parked list            every parked delivery, oldest first
+//! cargo run -p ops -- parked replay <seq>    publish the event at stream sequence <seq> again
+//! ```
+//!
+//! It talks to the fleet's NATS at `NATS_URL` (default: the local stack's,
+//! `nats://127.0.0.1:3122`). What parking is and why a replay is safe: `common::events::parked`.
+
+use gumdrop::Options;
+
+#[derive(Debug, Options)]
+struct Args {
+    #[options(help = "print this help")]
+    help: bool,
+    #[options(command)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Options)]
+enum Command {
+    #[options(help = "parked deliveries: `list`, or `replay <stream sequence>`")]
+    Parked(ParkedArgs),
+}
+
+#[derive(Debug, Options)]
+struct ParkedArgs {
+    #[options(help = "print this help")]
+    help: bool,
+    #[options(free, help = "list | replay <seq>")]
+    words: Vec<String>,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse_args_default_or_exit();
+    let Some(Command::Parked(parked)) = args.command else {
+        eprintln!("{}", Args::usage());
+        eprintln!("\ncommands:\n{}", Args::command_list().unwrap_or_default());
+        std::process::exit(2);
+    };
+    let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:3122".to_owned());
+    let nats = common::events::Nats::connect(&url, "ops").await?;
+    let words: Vec<&str> = parked.words.iter().map(String::as_str).collect();
+    match words.as_slice() {
+        ["list"] => {
+            let records = common::events::parked::list(nats.jetstream()).await?;
+            if records.is_empty() {
+                println!("no parked events");
+            }
+            for record in records {
+                println!(
+                    "seq {}  {}  {}  deliveries {}  at {}\n    {}",
+                    record.sequence,
+                    record.subject,
+                    record.consumer,
+                    record.deliveries,
+                    record.parked_at,
+                    record.error
+                );
+            }
+        }
+        ["replay", sequence] => {
+            let sequence: u64 = sequence
+                .parse()
+                .map_err(|_| anyhow::anyhow!("not a stream sequence: {sequence}"))?;
+            let again = common::events::parked::replay(nats.jetstream(), sequence).await?;
+            println!("replayed sequence {sequence} as sequence {again}");
+        }
+        _ => {
+            eprintln!("usage: ops parked list | ops parked replay <seq>");
+            std::process::exit(2);
+        }
+    }
+    Ok(())
+}
