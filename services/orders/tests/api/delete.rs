@@ -13,9 +13,7 @@ fn oid(value: &serde_json::Value) -> ObjectId {
 #[tokio::test]
 async fn marks_an_order_as_cancelled() {
     let app = TestApp::spawn().await;
-    let ticket = app.build_ticket("concert", 20.0).await;
-    let (_, cookie) = app.sign_in();
-    let order = app.ordered(&cookie, ticket.id).await;
+    let (_, cookie, order) = app.an_order().await;
     let path = order_path(&order);
 
     let response = app.delete(&path, Some(&cookie)).await;
@@ -37,9 +35,7 @@ async fn marks_an_order_as_cancelled() {
 #[tokio::test]
 async fn emits_an_order_cancelled_event() {
     let app = TestApp::spawn().await;
-    let ticket = app.build_ticket("concert", 20.0).await;
-    let (_, cookie) = app.sign_in();
-    let order = app.ordered(&cookie, ticket.id).await;
+    let (ticket, cookie, order) = app.an_order().await;
     let path = order_path(&order);
     assert_eq!(app.delete(&path, Some(&cookie)).await.status(), 204);
     let events = app.wait_published(Subject::OrderCancelled, 1).await;
@@ -52,9 +48,7 @@ async fn emits_an_order_cancelled_event() {
 #[tokio::test]
 async fn cancelling_twice_publishes_one_event() {
     let app = TestApp::spawn().await;
-    let ticket = app.build_ticket("concert", 20.0).await;
-    let (_, cookie) = app.sign_in();
-    let order = app.ordered(&cookie, ticket.id).await;
+    let (ticket, cookie, order) = app.an_order().await;
     let path = order_path(&order);
     assert_eq!(app.delete(&path, Some(&cookie)).await.status(), 204);
     assert_eq!(app.delete(&path, Some(&cookie)).await.status(), 204);

@@ -96,6 +96,14 @@ impl TestApp {
         response.json().await.expect("order json")
     }
 
+    /// A ticket ordered by a new signed-in user: the ticket, the user's cookie, the order's JSON.
+    pub async fn an_order(&self) -> (Ticket, String, Value) {
+        let ticket = self.build_ticket("concert", 20.0).await;
+        let (_, cookie) = self.sign_in();
+        let order = self.ordered(&cookie, ticket.id).await;
+        (ticket, cookie, order)
+    }
+
     /// A ticket ordered by one signed-in user, and a second signed-in user: the ticket, the
     /// cookies of both, and the order's JSON.
     pub async fn ordered_with_another_user(&self) -> (Ticket, String, String, Value) {

@@ -19,9 +19,7 @@ fn ticket_updated(ticket: &Ticket, version: i64, title: &str, price: f64) -> Tic
 
 /// An order for a fresh ticket, created through the API; returns its id.
 async fn order_through_the_api(app: &TestApp) -> (ObjectId, Ticket) {
-    let ticket = app.build_ticket("concert", 20.0).await;
-    let (_, cookie) = app.sign_in();
-    let order = app.ordered(&cookie, ticket.id).await;
+    let (ticket, _, order) = app.an_order().await;
     let id = ObjectId::parse_str(order["id"].as_str().expect("id")).expect("hex");
     (id, ticket)
 }

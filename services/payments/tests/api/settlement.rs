@@ -11,6 +11,12 @@ use serde_json::{Value, json};
 
 use crate::helpers::{DEADLINE, TestApp, assert_errors, eventually};
 
+/// The answer to a payment for an order whose time ran out: Stripe is never called.
+async fn refused_as_expired(response: reqwest::Response) {
+    let errors = json!([{ "message": "Cannot pay for an expired order" }]);
+    assert_errors(response, 400, errors).await;
+}
+
 fn body(token: &str, order_id: ObjectId) -> Value {
     json!({ "token": token, "orderId": order_id.to_hex() })
 }
@@ -49,12 +55,7 @@ async fn a_payment_at_or_after_expires_at_is_refused_and_charges_nothing() {
     let response = app
         .pay(Some(&app.cookie(user)), &body("tok_visa", order.id))
         .await;
-    assert_errors(
-        response,
-        400,
-        json!([{ "message": "Cannot pay for an expired order" }]),
-    )
-    .await;
+    refused_as_expired(response).await;
     assert!(app.standin.requests().is_empty(), "Stripe was not called");
     assert!(app.payments_for(order.id).await.is_empty());
 }
@@ -83,12 +84,7 @@ async fn expiry_with_no_payment_is_announced_once_and_closes_the_order_to_paymen
     let response = app
         .pay(Some(&app.cookie(user)), &body("tok_visa", order.id))
         .await;
-    assert_errors(
-        response,
-        400,
-        json!([{ "message": "Cannot pay for an expired order" }]),
-    )
-    .await;
+    refused_as_expired(response).await;
     assert!(app.standin.requests().is_empty());
 }
 
