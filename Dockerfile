@@ -8,7 +8,7 @@
 # `builder` (dependencies compiled in their own cached layer, then our sources), and the runtime
 # image, which holds the binary and the CA bundle only, and runs as an unprivileged user.
 #
-# Only the shared workspace members (crates/*, e2e; their tests are in .dockerignore) and
+# Only the shared workspace members (crates/*, e2e, bench, ops; their tests are in .dockerignore) and
 # `services/$SERVICE` are copied, never the other services, so a change in one service neither
 # invalidates another's layers nor (through skaffold's Dockerfile dependency detection) triggers
 # another's rebuild. With the other services absent, the workspace glob `services/*` simply has
@@ -35,6 +35,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY crates crates
 COPY e2e e2e
 COPY bench bench
+COPY ops ops
 COPY services/${SERVICE} services/${SERVICE}
 RUN cargo chef prepare --recipe-path recipe.json
 
@@ -48,6 +49,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY crates crates
 COPY e2e e2e
 COPY bench bench
+COPY ops ops
 COPY services/${SERVICE} services/${SERVICE}
 RUN cargo build --release --package "${SERVICE}" --bin "${SERVICE}" \
     && install -D -m 0755 "target/release/${SERVICE}" /out/service
