@@ -8,6 +8,7 @@ import {
   SIGNED_IN_NAV,
   SIGNED_OUT_NAV,
   errorMessages,
+  launch,
   navLinks,
   sharedBrowser,
   signOut,
