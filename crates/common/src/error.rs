@@ -96,7 +96,9 @@ fn plain(message: &str) -> ErrorItem {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         if let Self::Internal(cause) = &self {
-            tracing::error!(error = ?cause, "request failed unexpectedly");
+            // `{:#}`: the cause and its sources on one line (`Debug` would add a multi-line
+            // backtrace whenever RUST_BACKTRACE is set).
+            tracing::error!(error = %format_args!("{cause:#}"), "request failed unexpectedly");
         }
         (self.status(), Json(self.body())).into_response()
     }

@@ -117,7 +117,20 @@ pub fn finish_router(routes: Router, readiness: Readiness) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::from_fn(crate::metrics::track_requests))
         .layer(CookieManagerLayer::new())
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            // Every line a handler logs is inside this span, so it names the route (its
+            // pattern: ids never reach the logs this way). A failure is logged once, by the
+            // error that caused it (`AppError`'s line), not a second time here.
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &axum::extract::Request| {
+                    let route = request
+                        .extensions()
+                        .get::<axum::extract::MatchedPath>()
+                        .map_or("unmatched", |path| path.as_str());
+                    tracing::info_span!("request", method = %request.method(), route = %route)
+                })
+                .on_failure(()),
+        )
 }
 
 /// Binds `0.0.0.0:port` (port 0 picks a free one).

@@ -96,3 +96,80 @@ async fn unknown_routes_are_404_with_the_error_body_and_probes_answer() {
         );
     }
 }
+
+/// Where a test's log lines go: a buffer the test reads back.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A failed request is one log line, and it names the route (its pattern), not the raw path.
+/// The test runtime is single-threaded, so the server's tasks log into this thread's subscriber.
+#[tokio::test]
+async fn a_failed_request_is_one_log_line_naming_its_route() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_env_filter("info")
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let routes = Router::new().route(
+        "/api/things/{id}",
+        axum::routing::get(|| async {
+            Err::<(), _>(common::AppError::internal(anyhow::anyhow!(
+                "the disk is on fire"
+            )))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let base = format!("http://{}", listener.local_addr().expect("bound"));
+    tokio::spawn(common::http::serve(
+        listener,
+        finish_router(routes, Readiness::new()),
+        std::future::pending(),
+    ));
+    let response = test_support::http::client()
+        .get(format!("{base}/api/things/5f0f5b1c2a7d3e0012345678"))
+        .send()
+        .await
+        .expect("sent");
+    assert_errors(
+        response,
+        500,
+        json!([{ "message": "Something went wrong" }]),
+    )
+    .await;
+
+    let logs = String::from_utf8(captured.0.lock().expect("not poisoned").clone()).expect("utf-8");
+    let lines: Vec<&str> = logs
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 1, "{logs}");
+    let line = lines[0];
+    assert!(line.contains("ERROR"), "{line}");
+    assert!(line.contains("route=/api/things/{id}"), "{line}");
+    assert!(line.contains("method=GET"), "{line}");
+    assert!(line.contains("the disk is on fire"), "{line}");
+    assert!(
+        !line.contains("5f0f5b1c2a7d3e0012345678"),
+        "no ids in the line: {line}"
+    );
+}
