@@ -8,25 +8,27 @@ impl Scrape {
     /// The value of the sample `name{labels…}` whose labels include every pair given (others
     /// may be present); `None` if there is no such sample.
     pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-        self.samples(name)
-            .find(|(sample_labels, _)| {
-                labels.iter().all(|(key, value)| {
-                    sample_labels.contains(&format!("{key}=\"{}\"", escape(value)))
-                })
-            })
-            .map(|(_, value)| value)
+        self.matching(name, labels).next()
     }
 
     /// The sum over every sample `name{…}` whose labels include the pairs given (0 if none).
     pub fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.matching(name, labels).sum()
+    }
+
+    /// The values of the samples `name{…}` whose labels include every pair given.
+    fn matching<'a>(
+        &'a self,
+        name: &'a str,
+        labels: &'a [(&str, &str)],
+    ) -> impl Iterator<Item = f64> + 'a {
         self.samples(name)
-            .filter(|(sample_labels, _)| {
+            .filter(move |(sample_labels, _)| {
                 labels.iter().all(|(key, value)| {
                     sample_labels.contains(&format!("{key}=\"{}\"", escape(value)))
                 })
             })
             .map(|(_, value)| value)
-            .sum()
     }
 
     /// What every Prometheus client reports of its process, with plausible values.

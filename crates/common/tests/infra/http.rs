@@ -11,10 +11,15 @@ use test_support::http::assert_errors;
 
 /// A router as a service builds one, with one JSON route that echoes its body.
 async fn serve() -> String {
-    let routes = Router::new().route(
+    serve_routes(Router::new().route(
         "/api/things",
         post(|JsonBody(body): JsonBody<JsonObject>| async move { axum::Json(body) }),
-    );
+    ))
+    .await
+}
+
+/// Serves `routes` finished as every service's router is; returns the base URL.
+async fn serve_routes(routes: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binds");
@@ -136,15 +141,7 @@ async fn a_failed_request_is_one_log_line_naming_its_route() {
             )))
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let base = format!("http://{}", listener.local_addr().expect("bound"));
-    tokio::spawn(common::http::serve(
-        listener,
-        finish_router(routes, Readiness::new()),
-        std::future::pending(),
-    ));
+    let base = serve_routes(routes).await;
     let response = test_support::http::client()
         .get(format!("{base}/api/things/5f0f5b1c2a7d3e0012345678"))
         .send()
