@@ -14,13 +14,16 @@
 #
 # Options (environment):
 #   INGRESS_PORT (8080)            where nginx listens: http://ticketing.localhost:$INGRESS_PORT
-#   PORT_BASE (3100)               services and servers take ports PORT_BASE+1 … +24 (Prometheus)
+#   PORT_BASE (3100)               services and servers take ports PORT_BASE+1 … +25 (Prometheus
+#                                  on +24, the OTLP trace receiver on +25)
 #   STACK_NAME (dev)               data, logs and pids live in .stack/$STACK_NAME (git-ignored)
 #   PROFILE (debug|release)        cargo build profile (release for benchmarks)
 #   EXPIRATION_WINDOW_SECONDS      how long an order may stay unpaid (900)
 #   JWT_KEY                        session signing key (default: a random one kept per stack)
 #   STRIPE_KEY, STRIPE_API_BASE    real Stripe; without a key the offline Stripe stand-in runs
 #   STRIPE_PUBLISHABLE_KEY         for the client's Stripe.js; without it the client pays with tok_visa
+#   OTEL_EXPORTER_OTLP_ENDPOINT    your OTLP/HTTP collector (Jaeger, Tempo, …); without it the
+#                                  stack's own receiver keeps the traces: /traces on PORT_BASE+25
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
@@ -34,6 +37,7 @@ PAYMENTS_PORT=$((PORT_BASE + 4)) CLIENT_PORT=$((PORT_BASE + 5)) EXPIRATION_PORT=
 STRIPE_STANDIN_PORT=$((PORT_BASE + 7))
 MONGO_PORT=$((PORT_BASE + 17)) REDIS_PORT=$((PORT_BASE + 19))
 NATS_PORT=$((PORT_BASE + 22)) NATS_MONITOR_PORT=$((PORT_BASE + 23)) PROMETHEUS_PORT=$((PORT_BASE + 24))
+OTLP_RECEIVER_PORT=$((PORT_BASE + 25))
 URL="http://ticketing.localhost:$INGRESS_PORT"
 
 # Services in start order.
@@ -52,6 +56,7 @@ mongo_uri() { echo "mongodb://127.0.0.1:$MONGO_PORT/$1?replicaSet=rs0&directConn
 service_env() {
   local nats="NATS_URL=nats://127.0.0.1:$NATS_PORT NATS_CLIENT_ID=$1-$STACK_NAME"
   local common="PORT=$(service_port "$1") RUST_LOG=${RUST_LOG:-info} JWT_KEY=$JWT_KEY COOKIE_SECURE=false"
+  common+=" OTEL_EXPORTER_OTLP_ENDPOINT=$OTEL_EXPORTER_OTLP_ENDPOINT OTEL_BSP_SCHEDULE_DELAY=$OTEL_BSP_SCHEDULE_DELAY"
   case $1 in
     # MALLOC_MMAP_THRESHOLD_: argon2's 19 MiB blocks go back to the OS when freed (docs/architecture.md).
     auth) echo "$common MONGO_URI=$(mongo_uri auth) MALLOC_MMAP_THRESHOLD_=1048576" ;;
@@ -149,6 +154,20 @@ start_stripe_standin() {
   fi
 }
 
+# Traces go to the operator's collector if OTEL_EXPORTER_OTLP_ENDPOINT names one, else to the
+# stack's own receiver (crates/otlp-receiver), exported every half second so a trace shows at once.
+start_otlp_receiver() {
+  OTEL_BSP_SCHEDULE_DELAY="${OTEL_BSP_SCHEDULE_DELAY:-500}"
+  if [ -n "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ]; then
+    log "traces are exported to $OTEL_EXPORTER_OTLP_ENDPOINT"
+    return
+  fi
+  OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$OTLP_RECEIVER_PORT"
+  PORT=$OTLP_RECEIVER_PORT spawn otlp-receiver "$(bin_dir)/otlp-receiver"
+  wait_for "OTLP receiver on $OTLP_RECEIVER_PORT" curl -fsS "$OTEL_EXPORTER_OTLP_ENDPOINT/healthz" \
+    || die "the OTLP receiver did not start; see $STACK_DIR/logs/otlp-receiver.log"
+}
+
 start_services() {
   local s
   for s in "${SERVICES[@]}"; do
@@ -175,7 +194,8 @@ $(tail -n 5 "$STACK_DIR/logs/$1.log")"
 save_settings() {
   local name
   (umask 077
-   for name in EXPIRATION_WINDOW_SECONDS STRIPE_KEY STRIPE_API_BASE STRIPE_PUBLISHABLE_KEY RUST_LOG PROFILE JWT_KEY; do
+   for name in EXPIRATION_WINDOW_SECONDS STRIPE_KEY STRIPE_API_BASE STRIPE_PUBLISHABLE_KEY RUST_LOG PROFILE JWT_KEY \
+      OTEL_EXPORTER_OTLP_ENDPOINT OTEL_BSP_SCHEDULE_DELAY; do
      printf '%s=%q\n' "$name" "${!name:-}"
    done >"$STACK_DIR/settings.env")
 }
@@ -216,7 +236,7 @@ service_ready() {
 
 stop_all() {
   local name
-  for name in prometheus client payments expiration orders tickets auth stripe-standin nginx redis nats; do
+  for name in prometheus client payments expiration orders tickets auth otlp-receiver stripe-standin nginx redis nats; do
     stop_pid "$STACK_DIR/pids/$name.pid"
   done
   stop_pid "$STACK_DIR/mongo/mongod.pid"
@@ -246,12 +266,13 @@ up() {
   fi
   start_infra
   start_stripe_standin
+  start_otlp_receiver
   save_settings
   start_services
   start_nginx
   start_prometheus
   log "the fleet is up: $URL  (services: ${SERVICES[*]})"
-  log "data and logs in ${STACK_DIR#"$ROOT/"}; NATS monitoring at http://127.0.0.1:$NATS_MONITOR_PORT/jsz; Prometheus at http://127.0.0.1:$PROMETHEUS_PORT"
+  log "data and logs in ${STACK_DIR#"$ROOT/"}; NATS monitoring at http://127.0.0.1:$NATS_MONITOR_PORT/jsz; Prometheus at http://127.0.0.1:$PROMETHEUS_PORT; traces to $OTEL_EXPORTER_OTLP_ENDPOINT"
   if [ "$detach" = --detach ]; then
     echo "$URL"
     return
@@ -266,12 +287,15 @@ up() {
 
 status() {
   local name
-  for name in mongo/mongod nginx redis nats stripe-standin prometheus "${SERVICES[@]}"; do
+  for name in mongo/mongod nginx redis nats stripe-standin otlp-receiver prometheus "${SERVICES[@]}"; do
     local pidfile="$STACK_DIR/pids/$name.pid"
     [ "$name" = mongo/mongod ] && pidfile="$STACK_DIR/mongo/mongod.pid"
     if pid_alive "$pidfile"; then echo "${name#mongo/}: running (pid $(cat "$pidfile"))"; else echo "${name#mongo/}: stopped"; fi
   done
   echo "prometheus: http://127.0.0.1:$PROMETHEUS_PORT (alerts: /alerts)"
+  if pid_alive "$STACK_DIR/pids/otlp-receiver.pid"; then
+    echo "traces: http://127.0.0.1:$OTLP_RECEIVER_PORT/traces (one trace: /traces/<trace id>)"
+  fi
 }
 
 case "${1:-}" in

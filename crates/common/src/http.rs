@@ -119,18 +119,48 @@ pub fn finish_router(routes: Router, readiness: Readiness) -> Router {
         .layer(CookieManagerLayer::new())
         .layer(
             // Every line a handler logs is inside this span, so it names the route (its
-            // pattern: ids never reach the logs this way). A failure is logged once, by the
-            // error that caused it (`AppError`'s line), not a second time here.
+            // pattern: ids never reach the logs this way). It is also the request's server span
+            // in its trace (see `crate::telemetry`), continuing the caller's `traceparent`. A
+            // failure is logged once, by the error that caused it (`AppError`'s line), not a
+            // second time here.
             TraceLayer::new_for_http()
-                .make_span_with(|request: &axum::extract::Request| {
-                    let route = request
-                        .extensions()
-                        .get::<axum::extract::MatchedPath>()
-                        .map_or("unmatched", |path| path.as_str());
-                    tracing::info_span!("request", method = %request.method(), route = %route)
-                })
+                .make_span_with(request_span)
+                .on_response(
+                    |response: &Response, _latency: Duration, span: &tracing::Span| {
+                        let status = response.status();
+                        span.record("http.response.status_code", status.as_u16());
+                        if status.is_server_error() {
+                            span.record("otel.status_code", "error");
+                        }
+                    },
+                )
                 .on_failure(()),
         )
+}
+
+/// The server span of one request, named as OpenTelemetry's HTTP conventions say: method and
+/// route pattern.
+fn request_span(request: &axum::extract::Request) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |path| path.as_str());
+    let method = request.method().as_str();
+    let span = tracing::info_span!(
+        "request",
+        otel.name = format!("{method} {route}"),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = %method,
+        http.route = %route,
+        http.response.status_code = tracing::field::Empty,
+    );
+    let traceparent = request
+        .headers()
+        .get(crate::telemetry::TRACEPARENT)
+        .and_then(|value| value.to_str().ok());
+    crate::telemetry::set_parent(&span, traceparent);
+    span
 }
 
 /// Binds `0.0.0.0:port` (port 0 picks a free one).

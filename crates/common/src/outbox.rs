@@ -64,8 +64,9 @@ use mongodb::options::IndexOptions;
 use mongodb::{Client, ClientSession, Collection, Database, IndexModel};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
-use crate::events::{Event, PublishError, Publisher, Subject};
+use crate::events::{Event, PublishError, Publisher, Subject, publish_span};
 
 /// The collection, in the service's own database.
 pub const COLLECTION: &str = "outbox";
@@ -92,6 +93,10 @@ pub struct Entry {
     /// Set when the entry can never be published; the relay skips it from then on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parked_at: Option<DateTime>,
+    /// The W3C `traceparent` of the span that staged it (the request, the delivery), so that
+    /// its publish, whenever and by whomever, belongs to that trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traceparent: Option<String>,
 }
 
 impl Entry {
@@ -105,6 +110,7 @@ impl Entry {
             attempts: 0,
             last_error: None,
             parked_at: None,
+            traceparent: crate::telemetry::traceparent(),
         })
     }
 
@@ -431,9 +437,12 @@ impl Outbox {
     async fn publish_entry(&self, entry: &Entry) -> Result<(), EntryError> {
         let subject = entry.subject;
         let payload = Bytes::from(entry.payload.clone().into_bytes());
+        let msg_id = entry.msg_id();
+        let span = publish_span(subject, &msg_id, entry.traceparent.as_deref());
         let published = self
             .publisher
-            .publish_payload(subject, &entry.msg_id(), payload)
+            .publish_payload(subject, &msg_id, payload)
+            .instrument(span)
             .await?;
         tracing::debug!(entry = %entry.id, %subject, sequence = published.sequence, duplicate = published.duplicate, "event published");
         self.entries

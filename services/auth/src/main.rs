@@ -2,7 +2,7 @@ use auth::Config;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    common::telemetry::init();
+    let _telemetry = common::telemetry::init("auth");
     let config = common::config::exit_on_error("auth", Config::from_env());
     auth::build(config, common::service::Tuning::default())
         .await?

@@ -20,7 +20,8 @@ use crate::models::{CurrentUser, CurrentUserBody};
 /// How long one API call may take before the page gives up and shows the error page.
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The browser's `Cookie` and `Host`, to be replayed on the page's API calls.
+/// The browser's `Cookie` and `Host`, to be replayed on the page's API calls (with the page's
+/// trace).
 #[derive(Debug, Clone, Default)]
 pub struct Forwarded {
     pub cookie: Option<HeaderValue>,
@@ -49,6 +50,10 @@ impl Forwarded {
         }
         if let Some(host) = &self.host {
             request = request.header(header::HOST, host.clone());
+        }
+        // Not the browser's: the page's own server span, so the API calls are its children.
+        if let Some(traceparent) = common::telemetry::traceparent() {
+            request = request.header(common::telemetry::TRACEPARENT, traceparent);
         }
         request
     }

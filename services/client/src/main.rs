@@ -2,7 +2,7 @@ use client::Config;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    common::telemetry::init();
+    let _telemetry = common::telemetry::init("client");
     let config = common::config::exit_on_error("client", Config::from_env());
     client::build(config, common::service::Tuning::default())
         .await?

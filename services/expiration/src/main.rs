@@ -2,7 +2,7 @@ use expiration::Config;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    common::telemetry::init();
+    let _telemetry = common::telemetry::init("expiration");
     let config = common::config::exit_on_error("expiration", Config::from_env());
     expiration::build(config, common::service::Tuning::default())
         .await?

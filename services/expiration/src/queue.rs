@@ -20,10 +20,13 @@
 //! | `<prefix>:due` | sorted set | job id → due time (ms since the Unix epoch) |
 //! | `<prefix>:processing` | sorted set | job id → lease deadline (ms) of the worker that claimed it |
 //! | `<prefix>:fired:<job id>` | string with a TTL | the job was completed ([`FIRED_MEMORY`]) |
+//! | `<prefix>:traces` | hash | job id → the `traceparent` of the `order:created` that scheduled it |
 //!
 //! - [`JobQueue::schedule`] adds the job to `due` unless it is already there (`ZADD NX`), being
 //!   worked on, or recently fired — all in one script, so a duplicate or redelivered
-//!   `order:created` never makes a second job, however the calls interleave.
+//!   `order:created` never makes a second job, however the calls interleave. A new job remembers
+//!   the trace it was scheduled in, and the claim hands it back, so the `expiration:complete` it
+//!   fires minutes later belongs to the purchase's trace.
 //! - [`JobQueue::claim_due`] atomically moves every job due by `now` from `due` to `processing`
 //!   with a lease deadline, and also re-claims jobs in `processing` whose lease has run out (their
 //!   worker died between claiming and completing). Redis runs a script alone, so two replicas
@@ -71,18 +74,21 @@ pub enum Scheduled {
 }
 
 const SCHEDULE: &str = r"
--- KEYS: due, processing, fired marker; ARGV: job id, due (ms)
+-- KEYS: due, processing, fired marker, traces; ARGV: job id, due (ms), traceparent ('' for none)
 if redis.call('EXISTS', KEYS[3]) == 1 then return 'fired' end
 if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 'in-progress' end
-if redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1]) == 1 then return 'added' end
+if redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1]) == 1 then
+  if ARGV[3] ~= '' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[3]) end
+  return 'added'
+end
 return 'due'
 ";
 
 const CLAIM: &str = r"
--- KEYS: due, processing; ARGV: now (ms), lease deadline (ms), most jobs to claim, lease (ms)
--- Returns job, time (ms), job, time, …: when a due job fell due; for a job taken over from a
--- dead worker, when that worker claimed it (its lease deadline minus the lease), which is no
--- earlier than it fell due.
+-- KEYS: due, processing, traces; ARGV: now (ms), lease deadline (ms), most jobs to claim, lease (ms)
+-- Returns job, time (ms), traceparent ('' for none), job, …; the time is when a due job fell due;
+-- for a job taken over from a dead worker, when that worker claimed it (its lease deadline minus
+-- the lease), which is no earlier than it fell due.
 local now = ARGV[1]
 local limit = tonumber(ARGV[3])
 local lease = tonumber(ARGV[4])
@@ -100,15 +106,20 @@ if #claimed / 2 < limit then
     table.insert(claimed, tonumber(due[i + 1]))
   end
 end
+local jobs = {}
 for i = 1, #claimed, 2 do
   redis.call('ZADD', KEYS[2], ARGV[2], claimed[i])
+  table.insert(jobs, claimed[i])
+  table.insert(jobs, claimed[i + 1])
+  table.insert(jobs, redis.call('HGET', KEYS[3], claimed[i]) or '')
 end
-return claimed
+return jobs
 ";
 
 const COMPLETE: &str = r"
--- KEYS: processing, fired marker; ARGV: job id, fired memory (ms)
+-- KEYS: processing, fired marker, traces; ARGV: job id, fired memory (ms)
 redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+redis.call('HDEL', KEYS[3], ARGV[1])
 return redis.call('ZREM', KEYS[1], ARGV[1])
 ";
 
@@ -121,6 +132,17 @@ if redis.call('ZREM', KEYS[2], ARGV[1]) == 1 then
 end
 return 0
 ";
+
+/// A job claimed by a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    pub id: String,
+    /// When it fell due (ms); for a job taken over from a dead worker, when that worker claimed
+    /// it. The worker reports its lateness from this.
+    pub due_ms: i64,
+    /// The trace of the `order:created` that scheduled it.
+    pub traceparent: Option<String>,
+}
 
 /// The queue, cheap to clone (one multiplexed connection that reconnects by itself).
 #[derive(Clone)]
@@ -136,6 +158,7 @@ struct Keys {
     prefix: String,
     due: String,
     processing: String,
+    traces: String,
 }
 
 impl Keys {
@@ -144,6 +167,7 @@ impl Keys {
             prefix: prefix.to_owned(),
             due: format!("{prefix}:due"),
             processing: format!("{prefix}:processing"),
+            traces: format!("{prefix}:traces"),
         }
     }
 
@@ -197,7 +221,8 @@ impl JobQueue {
         self
     }
 
-    /// Schedules `job` due at `due_ms`, once (see [`Scheduled`]).
+    /// Schedules `job` due at `due_ms`, once (see [`Scheduled`]), in the trace of the current
+    /// span.
     pub async fn schedule(&self, job: &str, due_ms: i64) -> RedisResult<Scheduled> {
         let outcome: String = self
             .scripts
@@ -205,8 +230,10 @@ impl JobQueue {
             .key(&self.keys.due)
             .key(&self.keys.processing)
             .key(self.keys.fired(job))
+            .key(&self.keys.traces)
             .arg(job)
             .arg(due_ms)
+            .arg(common::telemetry::traceparent().unwrap_or_default())
             .invoke_async(&mut self.connection.clone())
             .await?;
         Ok(match outcome.as_str() {
@@ -220,28 +247,33 @@ impl JobQueue {
     /// Claims up to `limit` jobs due by `now_ms` (or whose previous claim's lease ran out by then)
     /// for this caller, until `now_ms` + the lease.
     pub async fn claim_due(&self, now_ms: i64, limit: usize) -> RedisResult<Vec<String>> {
-        let claimed = self.claim_due_since(now_ms, limit).await?;
-        Ok(claimed.into_iter().map(|(job, _)| job).collect())
+        let claimed = self.claim(now_ms, limit).await?;
+        Ok(claimed.into_iter().map(|job| job.id).collect())
     }
 
-    /// [`JobQueue::claim_due`], with the time (ms) each job fell due — for a job taken over from
-    /// a dead worker, the time that worker claimed it — so the worker can report its lateness.
-    pub async fn claim_due_since(
-        &self,
-        now_ms: i64,
-        limit: usize,
-    ) -> RedisResult<Vec<(String, i64)>> {
+    /// [`JobQueue::claim_due`], with what the worker needs to fire each job (see [`Claimed`]).
+    pub async fn claim(&self, now_ms: i64, limit: usize) -> RedisResult<Vec<Claimed>> {
         let lease_ms = i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX);
-        self.scripts
+        let claimed: Vec<(String, i64, String)> = self
+            .scripts
             .claim
             .key(&self.keys.due)
             .key(&self.keys.processing)
+            .key(&self.keys.traces)
             .arg(now_ms)
             .arg(now_ms.saturating_add(lease_ms))
             .arg(limit)
             .arg(lease_ms)
             .invoke_async(&mut self.connection.clone())
-            .await
+            .await?;
+        Ok(claimed
+            .into_iter()
+            .map(|(id, due_ms, traceparent)| Claimed {
+                id,
+                due_ms,
+                traceparent: Some(traceparent).filter(|value| !value.is_empty()),
+            })
+            .collect())
     }
 
     /// Marks a claimed job done. Returns whether this caller still held it (false when its lease
@@ -253,6 +285,7 @@ impl JobQueue {
             .complete
             .key(&self.keys.processing)
             .key(self.keys.fired(job))
+            .key(&self.keys.traces)
             .arg(job)
             .arg(memory_ms)
             .invoke_async(&mut self.connection.clone())

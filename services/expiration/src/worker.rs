@@ -10,10 +10,11 @@
 use std::time::Duration;
 
 use bson::oid::ObjectId;
-use common::events::{ExpirationComplete, Publisher};
+use common::events::{Event as _, ExpirationComplete, Publisher, publish_span};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
-use crate::queue::{JobQueue, now_ms};
+use crate::queue::{Claimed, JobQueue, now_ms};
 
 /// How often the worker looks for due jobs.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
@@ -60,7 +61,7 @@ impl Worker {
             self.report_jobs(&mut reported_at).await;
             // A full batch means more may be due: poll again at once.
             loop {
-                match self.queue.claim_due_since(now_ms(), BATCH).await {
+                match self.queue.claim(now_ms(), BATCH).await {
                     Ok(jobs) => {
                         if failures > 0 {
                             tracing::info!("redis is back; polling for due jobs again");
@@ -87,11 +88,11 @@ impl Worker {
 
     /// Fires claimed jobs in order. After a failed publish (NATS is away, most likely) or on
     /// shutdown, the rest are given back rather than held past their lease one timeout at a time.
-    async fn fire_all(&self, jobs: Vec<(String, i64)>, shutdown: &CancellationToken) {
+    async fn fire_all(&self, jobs: Vec<Claimed>, shutdown: &CancellationToken) {
         let mut jobs = jobs.into_iter();
         let mut give_back_at = now_ms();
-        for (job, due_ms) in jobs.by_ref() {
-            if !self.fire(&job, due_ms).await {
+        for job in jobs.by_ref() {
+            if !self.fire(&job).await {
                 give_back_at = retry_time();
                 break;
             }
@@ -99,8 +100,8 @@ impl Worker {
                 break;
             }
         }
-        for (job, _) in jobs {
-            self.give_back(&job, give_back_at).await;
+        for job in jobs {
+            self.give_back(&job.id, give_back_at).await;
         }
     }
 
@@ -119,8 +120,21 @@ impl Worker {
     }
 
     /// Publishes one job's event and completes it; false if the publish failed (the job is then
-    /// due again after [`RETRY_DELAY`]).
-    async fn fire(&self, job: &str, due_ms: i64) -> bool {
+    /// due again after [`RETRY_DELAY`]). The publish is a span of the trace that scheduled it.
+    async fn fire(&self, claimed: &Claimed) -> bool {
+        let job = claimed.id.as_str();
+        let msg_id = message_id(job);
+        let span = publish_span(
+            ExpirationComplete::SUBJECT,
+            &msg_id,
+            claimed.traceparent.as_deref(),
+        );
+        self.publish(job, &msg_id, claimed.due_ms)
+            .instrument(span)
+            .await
+    }
+
+    async fn publish(&self, job: &str, msg_id: &str, due_ms: i64) -> bool {
         let Ok(order_id) = ObjectId::parse_str(job) else {
             // Only `order:created` schedules jobs, and its ids are ObjectIds: this is a foreign
             // key in our namespace. Drop it rather than claim it again every lease.
@@ -129,11 +143,7 @@ impl Worker {
             return true;
         };
         let event = ExpirationComplete { order_id };
-        match self
-            .publisher
-            .publish_with_id(&message_id(job), &event)
-            .await
-        {
+        match self.publisher.publish_with_id(msg_id, &event).await {
             Ok(published) => {
                 tracing::info!(
                     order = job,

@@ -2,7 +2,7 @@ use orders::Config;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    common::telemetry::init();
+    let _telemetry = common::telemetry::init("orders");
     let config = common::config::exit_on_error("orders", Config::from_env());
     orders::build(config, common::service::Tuning::default())
         .await?

@@ -2,7 +2,7 @@ use payments::Config;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    common::telemetry::init();
+    let _telemetry = common::telemetry::init("payments");
     let config = common::config::exit_on_error("payments", Config::from_env());
     payments::build(config, common::service::Tuning::default())
         .await?

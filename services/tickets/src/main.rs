@@ -2,7 +2,7 @@ use tickets::Config;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    common::telemetry::init();
+    let _telemetry = common::telemetry::init("tickets");
     let config = common::config::exit_on_error("tickets", Config::from_env());
     tickets::build(config, common::service::Tuning::default())
         .await?

@@ -17,6 +17,7 @@ use async_nats::jetstream::{self, AckKind};
 use futures::{FutureExt as _, StreamExt as _};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use super::{Event, QueueGroup, STREAM, Subject, ensure_stream};
 
@@ -367,7 +368,38 @@ impl Consumer {
         }
     }
 
+    /// Handles one delivery inside its consumer span (OpenTelemetry's messaging conventions): a
+    /// child of the publish span whose `traceparent` the message carries, so the handling, its
+    /// log lines and whatever it publishes in turn belong to the trace that caused the event.
     async fn deliver<E, F, Fut>(&self, message: jetstream::Message, handler: &F)
+    where
+        E: Event,
+        F: Fn(E) -> Fut,
+        Fut: Future<Output = Result<(), HandlerError>> + Send,
+    {
+        let header = |name: &str| {
+            message
+                .headers
+                .as_ref()
+                .and_then(|headers| headers.get(name))
+                .map(|value| value.as_str())
+        };
+        let span = tracing::info_span!(
+            "process",
+            otel.name = format!("process {}", self.subject),
+            otel.kind = "consumer",
+            messaging.system = "nats",
+            messaging.operation.type = "process",
+            messaging.operation.name = "process",
+            messaging.destination.name = self.subject.as_str(),
+            messaging.consumer.group.name = self.durable.as_str(),
+            messaging.message.id = header(async_nats::header::NATS_MESSAGE_ID.as_ref()),
+        );
+        crate::telemetry::set_parent(&span, header(crate::telemetry::TRACEPARENT));
+        self.handle(message, handler).instrument(span).await;
+    }
+
+    async fn handle<E, F, Fut>(&self, message: jetstream::Message, handler: &F)
     where
         E: Event,
         F: Fn(E) -> Fut,

@@ -72,7 +72,7 @@ pub use bodies::{
     OrderStatus, PaymentCreated, PaymentExpired, PaymentRefunded, TicketCreated, TicketUpdated,
 };
 pub use consumers::{ConsumerOptions, ConsumerStats, Consumers, HandlerError};
-pub use publisher::{PublishError, Published, Publisher};
+pub use publisher::{PublishError, Published, Publisher, publish_span};
 pub use stream::{DUPLICATE_WINDOW, Nats, STREAM, ensure_stream, stream_config};
 
 /// The subjects: the original's six, spelled as it spells them, and two of payments' own that

@@ -66,6 +66,23 @@ impl From<jetstream::context::PublishError> for Attempt {
     }
 }
 
+/// The producer span of one publish (OpenTelemetry's messaging conventions), a child of the
+/// span that caused the event: `traceparent` as stored with it, or else the current span.
+pub fn publish_span(subject: Subject, msg_id: &str, traceparent: Option<&str>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "publish",
+        otel.name = format!("publish {subject}"),
+        otel.kind = "producer",
+        messaging.system = "nats",
+        messaging.operation.type = "send",
+        messaging.operation.name = "publish",
+        messaging.destination.name = subject.as_str(),
+        messaging.message.id = msg_id,
+    );
+    crate::telemetry::set_parent(&span, traceparent);
+    span
+}
+
 /// What JetStream said about a publish.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Published {
@@ -135,7 +152,12 @@ impl Publisher {
         msg_id: &str,
         payload: Bytes,
     ) -> Result<Published, Attempt> {
-        let publish = PublishMessage::build().payload(payload).message_id(msg_id);
+        let mut publish = PublishMessage::build().payload(payload).message_id(msg_id);
+        // The trace goes with the event: its consumers' spans continue the current one (the
+        // caller's publish span, see `crate::telemetry`).
+        if let Some(traceparent) = crate::telemetry::traceparent() {
+            publish = publish.header(crate::telemetry::TRACEPARENT, traceparent.as_str());
+        }
         let confirmed = async {
             let ack = self
                 .jetstream

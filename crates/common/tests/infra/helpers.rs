@@ -1,6 +1,7 @@
 //! What the tests share: a connection to a test's own NATS server, quick listener settings, and
 //! sample events.
 
+use std::sync::PoisonError;
 use std::time::Duration;
 
 use bson::oid::ObjectId;
@@ -44,5 +45,78 @@ pub fn order_cancelled(version: i64) -> OrderCancelled {
         ticket: OrderCancelledTicket {
             id: ObjectId::new(),
         },
+    }
+}
+
+/// Serves `routes` finished as every service's router is; returns the base URL.
+pub async fn serve_routes(routes: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let base = format!("http://{}", listener.local_addr().expect("bound"));
+    tokio::spawn(common::http::serve(
+        listener,
+        common::http::finish_router(routes, common::http::Readiness::new()),
+        std::future::pending(),
+    ));
+    base
+}
+
+/// Logging into a [`Captured`] while it lives.
+pub struct Logging(
+    #[allow(dead_code)] tracing::subscriber::DefaultGuard,
+    #[allow(dead_code)] common::telemetry::Telemetry,
+);
+
+/// Where a test's log lines go: a buffer the test reads back.
+#[derive(Clone, Default)]
+pub struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// Logs (and traces, as `settings` say) into this buffer as the services do, until the
+    /// guard is dropped. The test runtime is single-threaded, so the tasks a test spawns log
+    /// into this thread's subscriber too.
+    pub fn logs(&self, settings: common::telemetry::Settings) -> Logging {
+        let writer = self.clone();
+        let (subscriber, telemetry) =
+            common::telemetry::subscriber("test", settings, move || writer.clone());
+        Logging(tracing::subscriber::set_default(subscriber), telemetry)
+    }
+
+    /// The lines logged so far.
+    pub fn lines(&self) -> Vec<String> {
+        let bytes = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        String::from_utf8(bytes)
+            .expect("utf-8")
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The lines logged so far, parsed (JSON logs).
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.lines()
+            .iter()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

@@ -4,10 +4,12 @@
 
 use axum::Router;
 use axum::routing::post;
-use common::http::{Readiness, finish_router};
+use common::telemetry::Settings;
 use common::{JsonBody, JsonObject};
 use serde_json::json;
 use test_support::http::assert_errors;
+
+use crate::helpers::{Captured, serve_routes};
 
 /// A router as a service builds one, with one JSON route that echoes its body.
 async fn serve() -> String {
@@ -16,20 +18,6 @@ async fn serve() -> String {
         post(|JsonBody(body): JsonBody<JsonObject>| async move { axum::Json(body) }),
     ))
     .await
-}
-
-/// Serves `routes` finished as every service's router is; returns the base URL.
-async fn serve_routes(routes: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("binds");
-    let base = format!("http://{}", listener.local_addr().expect("bound"));
-    tokio::spawn(common::http::serve(
-        listener,
-        finish_router(routes, Readiness::new()),
-        std::future::pending(),
-    ));
-    base
 }
 
 async fn post_raw(base: &str, content_type: &str, body: &'static str) -> reqwest::Response {
@@ -102,36 +90,15 @@ async fn unknown_routes_are_404_with_the_error_body_and_probes_answer() {
     }
 }
 
-/// Where a test's log lines go: a buffer the test reads back.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// A failed request is one log line, and it names the route (its pattern), not the raw path.
 /// The test runtime is single-threaded, so the server's tasks log into this thread's subscriber.
 #[tokio::test]
 async fn a_failed_request_is_one_log_line_naming_its_route() {
     let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_env_filter("info")
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = captured.logs(Settings {
+        json: false,
+        export: false,
+    });
 
     let routes = Router::new().route(
         "/api/things/{id}",
@@ -154,16 +121,14 @@ async fn a_failed_request_is_one_log_line_naming_its_route() {
     )
     .await;
 
-    let logs = String::from_utf8(captured.0.lock().expect("not poisoned").clone()).expect("utf-8");
-    let lines: Vec<&str> = logs
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .collect();
-    assert_eq!(lines.len(), 1, "{logs}");
-    let line = lines[0];
+    let lines = captured.lines();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let line = &lines[0];
     assert!(line.contains("ERROR"), "{line}");
-    assert!(line.contains("route=/api/things/{id}"), "{line}");
-    assert!(line.contains("method=GET"), "{line}");
+    assert!(line.contains("http.route=/api/things/{id}"), "{line}");
+    assert!(line.contains("http.request.method=GET"), "{line}");
+    // The span's name and kind are for the exporter, not for every line.
+    assert!(!line.contains("otel."), "{line}");
     assert!(line.contains("the disk is on fire"), "{line}");
     assert!(
         !line.contains("5f0f5b1c2a7d3e0012345678"),

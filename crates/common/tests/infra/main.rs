@@ -5,4 +5,5 @@ mod events;
 mod helpers;
 mod http;
 mod outbox;
+mod telemetry;
 mod version;

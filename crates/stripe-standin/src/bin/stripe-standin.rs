@@ -2,7 +2,7 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    common::telemetry::init();
+    let _telemetry = common::telemetry::init("stripe-standin");
     let port = common::config::exit_on_error(
         "stripe-standin",
         common::config::parsed_or("PORT", 12111_u16),

@@ -48,7 +48,7 @@ impl Infra {
     /// Starts an expiration app (a replica) and waits until it is ready.
     pub async fn spawn_app(&self) -> TestApp {
         // Logs show with `--no-capture`; filtered by RUST_LOG.
-        common::telemetry::init();
+        std::mem::forget(common::telemetry::init("expiration"));
         let service = expiration::build(self.config(), common::service::Tuning::default())
             .await
             .expect("expiration builds")

@@ -44,7 +44,7 @@ impl TestApp {
         tune: impl FnOnce(&mut Tuning),
     ) -> Self {
         // Logs show up in the output of a failing test (RUST_LOG to filter).
-        common::telemetry::init();
+        std::mem::forget(common::telemetry::init("payments"));
         let db = TestDb::new().await;
         let nats = TestNats::start().await;
         let standin = StandIn::spawn().await;
