@@ -62,6 +62,11 @@ pub fn prometheus_url() -> String {
     format!("http://127.0.0.1:{}", port_base() + 24)
 }
 
+/// The stack's OTLP trace receiver (`PORT_BASE` + 25), where its services export their spans.
+pub fn traces_url() -> String {
+    format!("http://127.0.0.1:{}", port_base() + 25)
+}
+
 /// A client of the stack's NATS server (`PORT_BASE` + 22), to read the events in its stream.
 pub async fn stack_nats() -> async_nats::Client {
     async_nats::connect(format!("nats://127.0.0.1:{}", port_base() + 22))

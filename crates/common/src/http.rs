@@ -128,7 +128,8 @@ pub fn finish_router(routes: Router, readiness: Readiness) -> Router {
                 .on_response(
                     |response: &Response, _latency: Duration, span: &tracing::Span| {
                         let status = response.status();
-                        span.record("http.response.status_code", status.as_u16());
+                        // As i64: the OpenTelemetry layer keeps signed integers as numbers.
+                        span.record("http.response.status_code", i64::from(status.as_u16()));
                         if status.is_server_error() {
                             span.record("otel.status_code", "error");
                         }
@@ -138,6 +139,10 @@ pub fn finish_router(routes: Router, readiness: Readiness) -> Router {
         )
 }
 
+/// Routes that are not traced: probes and scrapes, every few seconds from every kubelet and
+/// Prometheus, would bury the traces of users' requests.
+const UNTRACED: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
 /// The server span of one request, named as OpenTelemetry's HTTP conventions say: method and
 /// route pattern.
 fn request_span(request: &axum::extract::Request) -> tracing::Span {
@@ -145,6 +150,9 @@ fn request_span(request: &axum::extract::Request) -> tracing::Span {
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map_or("unmatched", |path| path.as_str());
+    if UNTRACED.contains(&route) {
+        return tracing::Span::none();
+    }
     let method = request.method().as_str();
     let span = tracing::info_span!(
         "request",

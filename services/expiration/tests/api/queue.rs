@@ -4,8 +4,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use expiration::queue::{JobQueue, Scheduled};
+use expiration::queue::{Claimed, JobQueue, Scheduled};
 use test_support::redis::TestRedis;
+use tracing::Instrument as _;
 
 const ORDER_A: &str = "5f9d88b9c2b4a1a2b3c4d5e6";
 const ORDER_B: &str = "5f9d88b9c2b4a1a2b3c4d5e7";
@@ -213,4 +214,64 @@ async fn queues_with_different_prefixes_share_a_server_without_seeing_each_other
         .expect("lists keys");
     keys.sort();
     assert_eq!(keys, ["one:processing", "two:processing"]);
+}
+
+/// A job keeps the trace it was scheduled in (the `order:created` delivery's), and hands it back
+/// with the claim however much later, for the `expiration:complete` it fires; a job scheduled
+/// outside any trace has none. Completing a job forgets its trace with it.
+#[tokio::test]
+async fn a_job_keeps_the_trace_it_was_scheduled_in() {
+    let redis = TestRedis::start().await;
+    let queue = queue(&redis).await;
+    let settings = common::telemetry::Settings {
+        json: true,
+        export: false,
+    };
+    let (subscriber, _telemetry) =
+        common::telemetry::subscriber("expiration-test", settings, std::io::sink);
+    let _logging = tracing::subscriber::set_default(subscriber);
+
+    let delivery = tracing::info_span!("process");
+    common::telemetry::set_parent(
+        &delivery,
+        Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+    );
+    let scheduled_in = common::telemetry::traceparent_of(&delivery).expect("traced");
+    queue
+        .schedule(ORDER_A, 1_000)
+        .instrument(delivery)
+        .await
+        .expect("schedules");
+    queue.schedule(ORDER_B, 1_000).await.expect("schedules");
+
+    let mut claimed = queue.claim(5_000, 10).await.expect("claims");
+    claimed.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(
+        claimed,
+        [
+            Claimed {
+                id: ORDER_A.to_owned(),
+                due_ms: 1_000,
+                traceparent: Some(scheduled_in),
+            },
+            Claimed {
+                id: ORDER_B.to_owned(),
+                due_ms: 1_000,
+                traceparent: None,
+            },
+        ]
+    );
+
+    assert!(queue.complete(ORDER_A).await.expect("completes"));
+    let mut redis_client = redis::Client::open(redis.url())
+        .expect("a redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connects");
+    let traces: i64 = redis::cmd("HLEN")
+        .arg("expiration:traces")
+        .query_async(&mut redis_client)
+        .await
+        .expect("reads");
+    assert_eq!(traces, 0, "the completed job's trace is forgotten");
 }
