@@ -1,12 +1,14 @@
 //! `ops`: what an operator runs against a running fleet.
 //!
 //! ```text
-//! cargo run -p ops -- parked list            every parked delivery, oldest first
-//! cargo run -p ops -- parked replay <seq>    publish the event at stream sequence <seq> again
+//! cargo run -p ops -- parked list                     every parked event, oldest first
+//! cargo run -p ops -- parked replay <seq>             publish the event at stream sequence <seq> again
+//! cargo run -p ops -- parked unpark <database> <id>   hand a parked outbox entry back to its relay
 //! ```
 //!
 //! It talks to the fleet's NATS at `NATS_URL` (default: the local stack's,
-//! `nats://127.0.0.1:3122`). What parking is and why a replay is safe: `common::events::parked`.
+//! `nats://127.0.0.1:3122`) and, for `unpark`, to its MongoDB at `MONGO_URI` (default: the local
+//! stack's). What parking is and why a replay is safe: `common::events::parked`.
 
 use gumdrop::Options;
 
@@ -20,7 +22,9 @@ struct Args {
 
 #[derive(Debug, Options)]
 enum Command {
-    #[options(help = "parked deliveries: `list`, or `replay <stream sequence>`")]
+    #[options(
+        help = "parked events: `list`, `replay <stream sequence>`, `unpark <database> <entry id>`"
+    )]
     Parked(ParkedArgs),
 }
 
@@ -28,7 +32,7 @@ enum Command {
 struct ParkedArgs {
     #[options(help = "print this help")]
     help: bool,
-    #[options(free, help = "list | replay <seq>")]
+    #[options(free, help = "list | replay <seq> | unpark <database> <entry id>")]
     words: Vec<String>,
 }
 
@@ -50,15 +54,25 @@ async fn main() -> anyhow::Result<()> {
                 println!("no parked events");
             }
             for record in records {
-                println!(
-                    "seq {}  {}  {}  deliveries {}  at {}\n    {}",
-                    record.sequence,
-                    record.subject,
-                    record.consumer,
-                    record.deliveries,
-                    record.parked_at,
-                    record.error
-                );
+                match &record.outbox_entry {
+                    Some(entry) => println!(
+                        "{}  entry {entry}  {}  attempts {}  at {}\n    {}",
+                        record.consumer,
+                        record.subject,
+                        record.deliveries,
+                        record.parked_at,
+                        record.error
+                    ),
+                    None => println!(
+                        "seq {}  {}  {}  deliveries {}  at {}\n    {}",
+                        record.sequence,
+                        record.subject,
+                        record.consumer,
+                        record.deliveries,
+                        record.parked_at,
+                        record.error
+                    ),
+                }
             }
         }
         ["replay", sequence] => {
@@ -68,8 +82,22 @@ async fn main() -> anyhow::Result<()> {
             let again = common::events::parked::replay(nats.jetstream(), sequence).await?;
             println!("replayed sequence {sequence} as sequence {again}");
         }
+        ["unpark", database, entry] => {
+            let id = bson::oid::ObjectId::parse_str(entry)
+                .map_err(|_| anyhow::anyhow!("not an outbox entry id: {entry}"))?;
+            let uri = std::env::var("MONGO_URI").unwrap_or_else(|_| {
+                "mongodb://127.0.0.1:3117/?replicaSet=rs0&directConnection=true".to_owned()
+            });
+            let client = mongodb::Client::with_uri_str(&uri).await?;
+            if !common::outbox::unpark(&client.database(database), id).await? {
+                anyhow::bail!("no parked entry {entry} in the outbox of {database}");
+            }
+            println!("entry {entry} of {database} handed back to its relay");
+        }
         _ => {
-            eprintln!("usage: ops parked list | ops parked replay <seq>");
+            eprintln!(
+                "usage: ops parked list | ops parked replay <seq> | ops parked unpark <database> <entry id>"
+            );
             std::process::exit(2);
         }
     }

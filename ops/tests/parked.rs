@@ -1,26 +1,36 @@
-//! `ops parked list` and `ops parked replay`, run as an operator runs them, against a real
-//! NATS JetStream where a consumer gave up on two events.
+//! `ops parked list`, `replay` and `unpark`, run as an operator runs them, against a real NATS
+//! JetStream where a consumer gave up on two events, and a real MongoDB whose outbox parked an
+//! entry it could not read.
 
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use bson::doc;
+use bson::oid::ObjectId;
 use common::events::parked::{self, ParkedEvent};
 use common::events::{ConsumerOptions, HandlerError, Nats, QueueGroup, TicketCreated};
+use common::outbox::Outbox;
 use common::testing::{DEADLINE, ticket_created};
 use test_support::http::eventually;
+use test_support::mongo::TestDb;
 use test_support::nats::TestNats;
 use tokio_util::sync::CancellationToken;
 
 const CONSUMER: &str = "ops-test-ticket-created";
 
 fn ops(nats: &TestNats, args: &[&str]) -> (bool, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_ops"))
-        .args(args)
-        .env("NATS_URL", &nats.url)
-        .output()
-        .expect("ops runs");
+    ops_with(nats, None, args)
+}
+
+fn ops_with(nats: &TestNats, mongo: Option<&str>, args: &[&str]) -> (bool, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ops"));
+    command.args(args).env("NATS_URL", &nats.url);
+    if let Some(uri) = mongo {
+        command.env("MONGO_URI", uri);
+    }
+    let output = command.output().expect("ops runs");
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -92,6 +102,7 @@ async fn parked_events_are_listed_with_their_cause_and_replayed_once_fixed() {
             deliveries: 2,
             error: "the database is away".to_owned(),
             parked_at: String::new(),
+            outbox_entry: None,
         }
     );
     assert_eq!(records[1].sequence, sequence + 1);
@@ -137,4 +148,69 @@ async fn parked_events_are_listed_with_their_cause_and_replayed_once_fixed() {
     assert!(!ok, "a sequence with no event is an error");
     shutdown.cancel();
     consumers.join().await;
+}
+
+/// An outbox entry no release can read (a subject it does not know) is parked by the relay and
+/// listed beside the deliveries; corrected by hand and unparked, the relay publishes it.
+#[tokio::test]
+async fn a_parked_outbox_entry_is_listed_and_unparked_once_fixed() {
+    let nats = TestNats::start().await;
+    let db = TestDb::new().await;
+    let bus = Nats::connect(&nats.url, "ops-test")
+        .await
+        .expect("connects");
+    let outbox = Outbox::new(db.client.clone(), &db.db, bus.publisher());
+    let raw = outbox.collection().clone_with_type::<bson::Document>();
+    let id = ObjectId::new();
+    let event = ticket_created("misfiled", 20.0);
+    let payload = serde_json::to_string(&event).expect("serialises");
+    raw.insert_one(doc! {
+        "_id": id, "subject": "ticket:deleted", "payload": &payload,
+        "createdAt": bson::DateTime::now(), "attempts": 0,
+    })
+    .await
+    .expect("inserts");
+    assert_eq!(outbox.flush().await.expect("a pass"), 1, "parked");
+
+    let (ok, listed) = ops(&nats, &["parked", "list"]);
+    assert!(ok, "{listed}");
+    let header = format!(
+        "outbox.{}  entry {}  ticket:deleted  attempts 1  at ",
+        db.name,
+        id.to_hex()
+    );
+    assert!(listed.starts_with(&header), "{listed}");
+    assert!(listed.contains("\n    unreadable entry: "), "{listed}");
+
+    let (ok, _) = ops_with(
+        &nats,
+        Some(&db.uri),
+        &["parked", "unpark", &db.name, &ObjectId::new().to_hex()],
+    );
+    assert!(!ok, "no such parked entry is an error");
+    raw.update_one(
+        doc! { "_id": id },
+        doc! { "$set": { "subject": "ticket:created" } },
+    )
+    .await
+    .expect("corrects");
+    let (ok, unparked) = ops_with(
+        &nats,
+        Some(&db.uri),
+        &["parked", "unpark", &db.name, &id.to_hex()],
+    );
+    assert!(ok, "{unparked}");
+    assert_eq!(
+        unparked.trim(),
+        format!(
+            "entry {} of {} handed back to its relay",
+            id.to_hex(),
+            db.name
+        )
+    );
+    assert_eq!(outbox.flush().await.expect("a pass"), 1, "published");
+    let stored = nats.published("ticket:created").await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].body, serde_json::to_value(&event).expect("json"));
+    assert_eq!(outbox.parked().await.expect("counts"), 0);
 }

@@ -15,10 +15,12 @@
 //! entries are kept for a day (a TTL index removes them) for inspection.
 //!
 //! **Poison entries.** An entry NATS will never accept (larger than the server's maximum
-//! payload) or that cannot be read back (a subject this release does not know) is *parked*: `parkedAt` and `lastError` are set, one `error`
-//! line is logged, [`Outbox::parked`] counts it, and the relay never takes it again — so it
-//! cannot hold up the entries behind it. Parked entries stay in the collection (no TTL) until an
-//! operator deals with them: `db.outbox.find({parkedAt: {$ne: null}})` shows them. Failures that
+//! payload) or that cannot be read back (a subject this release does not know) is *parked*:
+//! `parkedAt` and `lastError` are set, one `error` line is logged, [`Outbox::parked`] counts it,
+//! a record goes where `ops parked list` finds it (see [`crate::events::parked`]), and the relay
+//! never takes it again — so it cannot hold up the entries behind it. Parked entries stay in the
+//! collection (no TTL) until an operator deals with them: [`unpark`] (`ops parked unpark`) hands
+//! one back to the relay once its cause is fixed. Failures that
 //! say NATS is away, slow or full (disconnected, no ack in time, any server error) are
 //! *transient*: they would hit every entry alike, so the pass stops there and the entry, in its
 //! place, is tried again on the next one; its `attempts` and `lastError` record why it waits.
@@ -66,6 +68,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
+use crate::events::parked::ParkedEvent;
 use crate::events::{Event, PublishError, Publisher, Subject, publish_span};
 
 /// The collection, in the service's own database.
@@ -171,6 +174,8 @@ impl EntryError {
 #[derive(Debug, Clone)]
 pub struct Outbox {
     client: Client,
+    /// The service's database: where parking records say the entry is.
+    database: String,
     entries: Collection<Entry>,
     publisher: Publisher,
     options: OutboxOptions,
@@ -275,6 +280,20 @@ impl Attempts<'_> {
     }
 }
 
+/// Hands the parked entry `id` of `database`'s outbox back to the relay, which publishes it on
+/// its next pass (or parks it again, if its cause is still there). Returns whether there was
+/// such a parked entry.
+pub async fn unpark(database: &Database, id: ObjectId) -> mongodb::error::Result<bool> {
+    let unparked = database
+        .collection::<Document>(COLLECTION)
+        .update_one(
+            doc! { "_id": id, "publishedAt": null, "parkedAt": { "$ne": null } },
+            doc! { "$unset": { "parkedAt": "" } },
+        )
+        .await?;
+    Ok(unparked.modified_count == 1)
+}
+
 /// Runs a block as one MongoDB transaction of `$outbox` and commits it, retrying the whole block
 /// on transient errors (so it must do nothing but database work through `$tx`); then publishes
 /// the events it staged with [`Tx::publish`] (unless the fast path is off). Evaluates to the
@@ -315,6 +334,7 @@ impl Outbox {
     pub fn new(client: Client, database: &Database, publisher: Publisher) -> Self {
         Self {
             client,
+            database: database.name().to_owned(),
             entries: database.collection(COLLECTION),
             publisher,
             options: OutboxOptions::default(),
@@ -403,7 +423,13 @@ impl Outbox {
             )
             .await;
         match noted {
-            Ok(_) => true,
+            Ok(_) => {
+                if park {
+                    self.record_parked(entry.id, entry.subject.as_str(), error.to_string())
+                        .await;
+                }
+                true
+            }
             Err(mongo) => {
                 tracing::warn!(entry = %entry.id, error = %mongo, "cannot record the failed publish");
                 false
@@ -427,11 +453,37 @@ impl Outbox {
                 },
             )
             .await;
-        parked
-            .inspect_err(
-                |mongo| tracing::warn!(entry = %id, error = %mongo, "cannot park the entry"),
-            )
-            .is_ok()
+        if let Err(mongo) = parked {
+            tracing::warn!(entry = %id, error = %mongo, "cannot park the entry");
+            return false;
+        }
+        if let Some(id) = id.as_object_id() {
+            let subject = document.get_str("subject").unwrap_or("(unknown)");
+            self.record_parked(id, subject, format!("unreadable entry: {error}"))
+                .await;
+        }
+        true
+    }
+
+    /// Records a parked entry where `ops parked list` finds it, beside the parked deliveries.
+    async fn record_parked(&self, id: ObjectId, subject: &str, error: String) {
+        let attempts = self
+            .entries
+            .find_one(doc! { "_id": id })
+            .await
+            .ok()
+            .flatten()
+            .map_or(1, |entry| i64::from(entry.attempts));
+        let record = ParkedEvent {
+            consumer: format!("outbox.{}", self.database),
+            subject: subject.to_owned(),
+            sequence: 0,
+            deliveries: attempts,
+            error,
+            parked_at: ParkedEvent::now(),
+            outbox_entry: Some(id.to_hex()),
+        };
+        crate::events::parked::record(self.publisher.jetstream(), &record).await;
     }
 
     async fn publish_entry(&self, entry: &Entry) -> Result<(), EntryError> {

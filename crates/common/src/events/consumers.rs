@@ -231,12 +231,20 @@ async fn report_lag(
     every: Duration,
     shutdown: CancellationToken,
 ) {
+    // Looked up once, and again only after a failure: one request per reading, not two.
+    let mut stream = None;
     loop {
-        let info = async {
-            let stream = jetstream.get_stream(STREAM).await.ok()?;
-            stream.consumer_info(&durable).await.ok()
+        if stream.is_none() {
+            stream = jetstream.get_stream(STREAM).await.ok();
+        }
+        let info = match &stream {
+            Some(found) => found.consumer_info(&durable).await.ok(),
+            None => None,
         };
-        if let Some(info) = info.await {
+        if info.is_none() {
+            stream = None;
+        }
+        if let Some(info) = info {
             let consumer = durable.clone();
             metrics::gauge!("ticketing_consumer_pending", "consumer" => consumer.clone())
                 .set(info.num_pending as f64);
@@ -529,7 +537,8 @@ impl Consumer {
             sequence,
             deliveries,
             error,
-            parked_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            parked_at: super::parked::ParkedEvent::now(),
+            outbox_entry: None,
         };
         super::parked::record(&self.jetstream, &record).await;
     }

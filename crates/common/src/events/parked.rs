@@ -1,12 +1,20 @@
-//! Parked deliveries, where an operator finds them: one record per event a consumer gave up
-//! on — its last allowed delivery failed, or its body does not parse — in the JetStream stream
-//! [`PARKED_STREAM`] (subject `parked.<consumer>`), beside the event itself, which stays in
-//! [`STREAM`](super::STREAM) at its sequence.
+//! Parked events, where an operator finds them: one record per event given up on, in the
+//! JetStream stream [`PARKED_STREAM`]:
 //!
-//! `cargo run -p ops -- parked list` prints them; `cargo run -p ops -- parked replay <seq>`
+//! - a **delivery** a consumer gave up on — its last allowed delivery failed, or its body does
+//!   not parse — (subject `parked.<consumer>`); the event itself stays in
+//!   [`STREAM`](super::STREAM) at its sequence;
+//! - an **outbox entry** that can never be published — larger than NATS accepts, or unreadable
+//!   (subject `parked.outbox.<database>`); the entry stays in that database's `outbox`
+//!   collection, parked (see [`crate::outbox`]).
+//!
+//! `cargo run -p ops -- parked list` prints them all. `cargo run -p ops -- parked replay <seq>`
 //! publishes the event at stream sequence `<seq>` again, once its cause is fixed. The replay
 //! reaches every consumer of its subject, not only the one that parked it: that is safe because
 //! every handler is idempotent (a consumer that had handled it finds nothing to change).
+//! `cargo run -p ops -- parked unpark <database> <entry id>` hands a parked outbox entry back to
+//! its service's relay, once it can be published (the server accepts larger messages, a release
+//! that knows the subject runs, the entry was corrected by hand).
 
 use std::time::Duration;
 
@@ -24,20 +32,33 @@ pub const PARKED_STREAM: &str = "ticketing-parked";
 /// How long a record is kept: long enough for any on-call rotation to find it.
 const RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
-/// One delivery given up on.
+/// One event given up on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ParkedEvent {
-    /// The durable consumer that gave up, e.g. `payments-service-order-created`.
+    /// The durable consumer that gave up, e.g. `payments-service-order-created`; for an outbox
+    /// entry, `outbox.<database>`.
     pub consumer: String,
     pub subject: String,
-    /// Where the event is in the `ticketing` stream: what `replay` takes.
+    /// Where the event is in the `ticketing` stream: what `replay` takes (0 for an outbox entry,
+    /// which never reached it).
     pub sequence: u64,
+    /// Deliveries made; for an outbox entry, publishes attempted.
     pub deliveries: i64,
     /// Why the last delivery failed.
     pub error: String,
     /// RFC 3339.
     pub parked_at: String,
+    /// The outbox entry's id (what `unpark` takes), for an outbox entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbox_entry: Option<String>,
+}
+
+impl ParkedEvent {
+    /// Now, as [`ParkedEvent::parked_at`] spells it.
+    pub fn now() -> String {
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    }
 }
 
 /// The parking stream's configuration: file storage, a month of records.
@@ -75,13 +96,13 @@ pub async fn list(jetstream: &jetstream::Context) -> anyhow::Result<Vec<ParkedEv
         .context("no parked events recorded (the stream does not exist)")?;
     let last = stream.get_info().await?.state.last_sequence;
     let mut records = Vec::new();
+    if last == 0 {
+        return Ok(records);
+    }
     // An ordered, ephemeral consumer: reading leaves no trace on the server.
     let consumer = stream
         .create_consumer(jetstream::consumer::pull::OrderedConfig::default())
         .await?;
-    if last == 0 {
-        return Ok(records);
-    }
     let mut messages = consumer.messages().await?;
     while let Some(message) = messages.next().await {
         let message = message?;

@@ -181,6 +181,11 @@ impl Publisher {
         })
     }
 
+    /// The JetStream context it publishes with.
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.jetstream
+    }
+
     /// Whether the client is connected now.
     pub fn is_connected(&self) -> bool {
         self.jetstream.client().connection_state() == State::Connected
