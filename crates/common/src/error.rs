@@ -44,6 +44,9 @@ pub enum AppError {
     NotAuthorized,
     #[error("not found")]
     NotFound,
+    /// The route exists, the method does not (405; the router adds `Allow`).
+    #[error("method not allowed")]
+    MethodNotAllowed,
     /// The resource kept changing under the request, which may simply be sent again (409).
     #[error("conflict: {0}")]
     Conflict(String),
@@ -66,6 +69,7 @@ impl AppError {
             Self::Validation(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotAuthorized => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -80,6 +84,7 @@ impl AppError {
             }],
             Self::NotAuthorized => vec![plain("Not authorized")],
             Self::NotFound => vec![plain("Not Found")],
+            Self::MethodNotAllowed => vec![plain("Method Not Allowed")],
             Self::Internal(_) => vec![plain("Something went wrong")],
         };
         ErrorBody { errors }
@@ -127,6 +132,12 @@ pub type AppResult<T> = Result<T, AppError>;
 /// Router fallback: an unknown route is a 404 with the contract's body.
 pub async fn not_found() -> AppError {
     AppError::NotFound
+}
+
+/// Method fallback: a known route asked with a method it does not answer is a 405 with the
+/// contract's body (axum adds the `Allow` header listing the methods it does answer).
+pub async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tower_cookies::CookieManagerLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::error::not_found;
+use crate::error::{method_not_allowed, not_found};
 
 type Check = Arc<dyn Fn() -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync>;
 
@@ -105,7 +105,8 @@ async fn readyz(readiness: Readiness) -> Response {
     }
 }
 
-/// Wraps a service's routes with the probes, the 404 fallback, cookies and request tracing.
+/// Wraps a service's routes with the probes, the 404 and 405 fallbacks (the contract's body),
+/// cookies and request tracing.
 pub fn finish_router(routes: Router, readiness: Readiness) -> Router {
     routes
         .route(
@@ -114,6 +115,7 @@ pub fn finish_router(routes: Router, readiness: Readiness) -> Router {
         )
         .route("/readyz", get(move || readyz(readiness.clone())))
         .route("/metrics", get(crate::metrics::handler))
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .layer(axum::middleware::from_fn(crate::metrics::track_requests))
         .layer(CookieManagerLayer::new())

@@ -30,10 +30,28 @@ pub async fn connect(
     Ok((client, database))
 }
 
-/// A document id taken from a URL path. A malformed id cannot name anything: 404, as for an
-/// unknown one.
-pub fn path_id(raw: &str) -> Result<ObjectId, AppError> {
-    ObjectId::parse_str(raw).map_err(|_| AppError::NotFound)
+/// The document id of a route's one path parameter (`/api/orders/{id}`). Anything that is not an
+/// ObjectId cannot name a document — a malformed id, or a path that is not even UTF-8 once
+/// decoded (`%FF`) — so it is a 404 in the contract's shape, as for an unknown id, never the
+/// extractor's own plain-text 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathId(pub ObjectId);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PathId {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| AppError::NotFound)?;
+        ObjectId::parse_str(&raw)
+            .map(PathId)
+            .map_err(|_| AppError::NotFound)
+    }
 }
 
 /// Whether the error is a unique-index violation (code 11000), e.g. a taken email.

@@ -4,6 +4,7 @@
 //! computed at compile time), so browsers may cache it for a year: a new build changes the URL.
 //! A request with a stale or missing `v` still gets the current file, only with a short lifetime.
 
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -73,15 +74,21 @@ pub struct Version {
 
 /// `GET /static/{name}`.
 pub async fn handler(
-    Path(name): Path<String>,
-    Query(version): Query<Version>,
+    name: Result<Path<String>, PathRejection>,
+    version: Result<Query<Version>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(asset) = ASSETS.iter().find(|asset| asset.name == name) else {
+    // A name that does not decode names no asset.
+    let Some(asset) = name
+        .ok()
+        .and_then(|Path(name)| ASSETS.iter().find(|asset| asset.name == name))
+    else {
         return crate::routes::not_found::bare().into_response();
     };
     let etag = asset.etag();
-    let current = version.v.as_deref() == Some(&etag[1..17]);
+    // `v` only busts caches: a query that does not parse (`v=a&v=b`) is no version, and the
+    // asset is served with the short cache lifetime, never a plain-text 400.
+    let current = version.is_ok_and(|Query(version)| version.v.as_deref() == Some(&etag[1..17]));
     let cache = if current {
         "public, max-age=31536000, immutable"
     } else {

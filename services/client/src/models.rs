@@ -52,3 +52,25 @@ pub fn format_price(price: f64) -> String {
 pub fn is_object_id(id: &str) -> bool {
     id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
+
+/// The document id in a page's path, if it can be one ([`is_object_id`]). A malformed id, or a
+/// path that does not even decode (`%FF`), names nothing: the page answers with its 404 page,
+/// never with the extractor's plain-text 400.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageId(pub Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PageId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let id = axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .ok()
+            .map(|axum::extract::Path(id)| id)
+            .filter(|id| is_object_id(id));
+        Ok(Self(id))
+    }
+}

@@ -90,6 +90,25 @@ async fn unknown_routes_are_404_with_the_error_body_and_probes_answer() {
     }
 }
 
+/// A known route asked with a method it does not answer: 405, its `Allow`, the contract's body.
+#[tokio::test]
+async fn a_method_a_route_does_not_answer_is_405_with_allow_and_the_error_body() {
+    let base = serve().await;
+    for (method, path, allow) in [
+        (reqwest::Method::DELETE, "/api/things", "POST"),
+        (reqwest::Method::POST, "/healthz", "GET,HEAD"),
+        (reqwest::Method::PUT, "/metrics", "GET,HEAD"),
+    ] {
+        let response = test_support::http::client()
+            .request(method.clone(), format!("{base}{path}"))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.headers()["allow"], allow, "{method} {path}");
+        assert_errors(response, 405, json!([{ "message": "Method Not Allowed" }])).await;
+    }
+}
+
 /// A failed request is one log line, and it names the route (its pattern), not the raw path.
 /// The test runtime is single-threaded, so the server's tasks log into this thread's subscriber.
 #[tokio::test]

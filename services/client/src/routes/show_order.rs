@@ -7,29 +7,29 @@
 //! `{token:"tok_visa", orderId}` to `/api/payments` when no Stripe publishable key is configured,
 //! or opens Stripe's checkout with it, then goes to `/orders`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::Utc;
 use maud::{Markup, html};
 
 use crate::api::{Api, Forwarded};
 use crate::app::StripeKey;
-use crate::models::{CurrentUser, Order, format_price, is_object_id};
+use crate::models::{CurrentUser, Order, PageId, format_price};
 use crate::page::{PageError, PageResult};
 use crate::views::{self, Nav, json_attribute};
 
 pub async fn handler(
     State(api): State<Api>,
     State(stripe): State<StripeKey>,
-    Path(order_id): Path<String>,
+    PageId(order_id): PageId,
     from: Forwarded,
 ) -> PageResult {
     let user = api.current_user(&from).await?;
     let Some(viewer) = &user else {
         return Err(PageError::sign_in_required());
     };
-    if !is_object_id(&order_id) {
+    let Some(order_id) = order_id else {
         return Err(PageError::not_found().seen_by(&user));
-    }
+    };
     let order = api
         .get::<Order>(&from, &format!("/api/orders/{order_id}"))
         .await

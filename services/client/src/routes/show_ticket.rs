@@ -1,11 +1,11 @@
 //! `GET /tickets/{ticketId}`: one ticket and its Purchase button (`app.js` posts
 //! `{ticketId}` to `/api/orders`, then goes to the new order's page).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use maud::html;
 
 use crate::api::{Api, Forwarded};
-use crate::models::{Ticket, format_price, is_object_id};
+use crate::models::{PageId, Ticket, format_price};
 use crate::page::{PageError, PageResult};
 use crate::views::{self, Nav, json_attribute};
 
@@ -18,13 +18,13 @@ struct OrderBody<'a> {
 
 pub async fn handler(
     State(api): State<Api>,
-    Path(ticket_id): Path<String>,
+    PageId(ticket_id): PageId,
     from: Forwarded,
 ) -> PageResult {
-    if !is_object_id(&ticket_id) {
+    let Some(ticket_id) = ticket_id else {
         let user = api.current_user(&from).await?;
         return Err(PageError::not_found().seen_by(&user));
-    }
+    };
     let path = format!("/api/tickets/{ticket_id}");
     let (user, ticket) = tokio::join!(api.current_user(&from), api.get::<Ticket>(&from, &path));
     let user = user?;

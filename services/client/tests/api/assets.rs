@@ -61,6 +61,23 @@ async fn an_unversioned_url_gets_the_file_with_a_short_lifetime_and_revalidates(
     assert_eq!(revalidated.text().await.expect("a body"), "");
 }
 
+/// `v` only busts caches: one that does not parse is no version, not an error.
+#[tokio::test]
+async fn a_query_that_does_not_parse_gets_the_file_with_a_short_lifetime() {
+    let app = TestApp::spawn().await;
+
+    let plain = app.browse("/static/app.css", None).await;
+    let expected = plain.text().await.expect("a body");
+    let response = app.browse("/static/app.css?v=a&v=b", None).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()[CACHE_CONTROL], "public, max-age=300");
+    assert_eq!(response.text().await.expect("a body"), expected);
+
+    let (status, html) = app.page("/static/%FF", None).await;
+    assert_eq!(status, 404);
+    assert!(html.contains("<h1>Page not found</h1>"));
+}
+
 #[tokio::test]
 async fn an_unknown_static_file_is_the_404_page() {
     let app = TestApp::spawn().await;

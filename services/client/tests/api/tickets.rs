@@ -139,11 +139,13 @@ async fn an_unknown_ticket_is_the_404_page() {
 async fn a_malformed_ticket_id_is_the_404_page_without_asking_the_api_for_it() {
     let app = TestApp::spawn().await;
 
-    let (status, html) = app
-        .page("/tickets/..%2F..%2Fapi%2Fusers", Some(ALICE))
-        .await;
-
-    assert_eq!(status, 404);
-    assert!(html.contains("<h1>Page not found</h1>"));
-    assert_eq!(app.ingress.requests(), vec!["GET /api/users/currentuser"]);
+    for path in ["/tickets/..%2F..%2Fapi%2Fusers", "/tickets/%FF"] {
+        let (status, html) = app.page(path, Some(ALICE)).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(html.contains("<h1>Page not found</h1>"), "{path}: {html}");
+    }
+    assert_eq!(
+        app.ingress.requests(),
+        vec!["GET /api/users/currentuser", "GET /api/users/currentuser"]
+    );
 }

@@ -3,8 +3,9 @@
 //! Cancelling is idempotent: an order that is already cancelled answers 204 again and publishes
 //! nothing. A paid (`complete`) order cannot be cancelled.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
+use common::mongo::PathId;
 use common::{AppError, AppResult, RequireUser};
 
 use crate::app::AppState;
@@ -15,9 +16,9 @@ pub const CANNOT_CANCEL_COMPLETE: &str = "Cannot cancel a completed order";
 pub async fn handler(
     State(state): State<AppState>,
     user: RequireUser,
-    Path(order_id): Path<String>,
+    PathId(order_id): PathId,
 ) -> AppResult<StatusCode> {
-    let order = super::owned_order(&state, &user, &order_id).await?;
+    let order = super::owned_order(&state, &user, order_id).await?;
     match state.store.cancel(order.id).await? {
         Cancelled::Now(order) => {
             tracing::info!(order = %order.id, "order cancelled by its owner");

@@ -12,9 +12,8 @@ use common::{AppError, AppResult, RequireUser};
 pub async fn owned_order(
     state: &crate::app::AppState,
     user: &RequireUser,
-    raw_id: &str,
+    id: bson::oid::ObjectId,
 ) -> AppResult<crate::models::order::Order> {
-    let id = common::mongo::path_id(raw_id)?;
     let order = crate::models::order::find(&state.store.orders, id)
         .await?
         .ok_or(AppError::NotFound)?;

@@ -2,7 +2,8 @@
 //! it is someone else's.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
+use common::mongo::PathId;
 use common::{AppResult, RequireUser};
 
 use crate::app::AppState;
@@ -12,9 +13,9 @@ use crate::models::ticket;
 pub async fn handler(
     State(state): State<AppState>,
     user: RequireUser,
-    Path(order_id): Path<String>,
+    PathId(order_id): PathId,
 ) -> AppResult<Json<OrderView>> {
-    let order = super::owned_order(&state, &user, &order_id).await?;
+    let order = super::owned_order(&state, &user, order_id).await?;
     let ticket = ticket::find(&state.store.tickets, order.ticket_id).await?;
     Ok(Json(order.view(ticket.as_ref())))
 }

@@ -45,6 +45,8 @@ async fn an_unknown_or_malformed_id_is_404() {
         ObjectId::new().to_hex(),
         "nope".to_owned(),
         "5f9d88b9c2b4a1a2b3c4d5e".to_owned(),
+        // Not UTF-8 once decoded: no id either, not the extractor's plain-text 400.
+        "%FF".to_owned(),
     ] {
         let response = app.get(&format!("/api/orders/{id}"), Some(&cookie)).await;
         assert_errors(response, 404, json!([{ "message": "Not Found" }])).await;

@@ -5,9 +5,6 @@ pub mod index;
 pub mod show;
 pub mod update;
 
-use axum::extract::Path;
-use axum::extract::rejection::PathRejection;
-use bson::oid::ObjectId;
 use common::validation::{Validator, field};
 use common::{AppError, JsonObject};
 
@@ -47,10 +44,4 @@ pub fn ticket_fields(body: &JsonObject) -> Result<(String, f64), AppError> {
             low
         });
     v.finish((title, price))
-}
-
-/// The ticket id in the path; anything that is not an ObjectId names no ticket: 404.
-pub fn ticket_id(path: Result<Path<String>, PathRejection>) -> Result<ObjectId, AppError> {
-    let Path(raw) = path.map_err(|_| AppError::NotFound)?;
-    common::mongo::path_id(&raw)
 }

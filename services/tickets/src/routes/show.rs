@@ -1,19 +1,17 @@
 //! `GET /api/tickets/:id` → 200 ticket, or 404.
 
 use axum::Json;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
+use common::mongo::PathId;
 use common::{AppError, AppResult};
 
 use crate::app::AppState;
 use crate::models::ticket::{self, TicketView};
-use crate::routes::ticket_id;
 
 pub async fn handler(
     State(state): State<AppState>,
-    path: Result<Path<String>, PathRejection>,
+    PathId(id): PathId,
 ) -> AppResult<Json<TicketView>> {
-    let id = ticket_id(path)?;
     let ticket = ticket::find(&state.store.tickets, id)
         .await?
         .ok_or(AppError::NotFound)?;

@@ -8,14 +8,14 @@
 //! changing for [`ATTEMPTS`] rounds gets 409 [`BUSY`], never a 500.
 
 use axum::Json;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
+use common::mongo::PathId;
 use common::version::SaveError;
 use common::{AppError, AppResult, JsonBody, JsonObject, RequireUser};
 
 use crate::app::AppState;
 use crate::models::ticket::{self, TicketView};
-use crate::routes::{ticket_fields, ticket_id};
+use crate::routes::ticket_fields;
 
 pub const RESERVED: &str = "Cannot edit a reserved ticket";
 
@@ -28,11 +28,10 @@ pub const ATTEMPTS: usize = 64;
 pub async fn handler(
     State(state): State<AppState>,
     user: RequireUser,
-    path: Result<Path<String>, PathRejection>,
+    PathId(id): PathId,
     JsonBody(body): JsonBody<JsonObject>,
 ) -> AppResult<Json<TicketView>> {
     let (title, price) = ticket_fields(&body)?;
-    let id = ticket_id(path)?;
     for _ in 0..ATTEMPTS {
         let ticket = ticket::find(&state.store.tickets, id)
             .await?
