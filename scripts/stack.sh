@@ -39,6 +39,9 @@ MONGO_PORT=$((PORT_BASE + 17)) REDIS_PORT=$((PORT_BASE + 19))
 NATS_PORT=$((PORT_BASE + 22)) NATS_MONITOR_PORT=$((PORT_BASE + 23)) PROMETHEUS_PORT=$((PORT_BASE + 24))
 OTLP_RECEIVER_PORT=$((PORT_BASE + 25))
 URL="http://ticketing.localhost:$INGRESS_PORT"
+# Every process the stack starts listens on loopback only (the services read BIND; nginx, mongod,
+# nats, redis and Prometheus are told so below): only the ingress is for the browser.
+export BIND="${BIND:-127.0.0.1}"
 
 # Services in start order.
 SERVICES=(auth tickets orders expiration payments client)
@@ -256,7 +259,8 @@ up() {
     [ -f "$logfile" ] && mv -f "$logfile" "$logfile.1"
   done
   if [ -z "${JWT_KEY:-}" ]; then
-    [ -s "$STACK_DIR/jwt_key" ] || head -c 32 /dev/urandom | base64 | tr -d '=+/\n' >"$STACK_DIR/jwt_key"
+    [ -s "$STACK_DIR/jwt_key" ] || (umask 077; head -c 32 /dev/urandom | base64 | tr -d '=+/\n' >"$STACK_DIR/jwt_key")
+    chmod 600 "$STACK_DIR/jwt_key"
     JWT_KEY=$(cat "$STACK_DIR/jwt_key")
   fi
   build

@@ -70,3 +70,61 @@ async fn no_response_names_the_servers_version() {
         assert_eq!(server.as_deref(), Some("nginx"), "{path}");
     }
 }
+
+/// The ports of `/proc/net/tcp{,6}` sockets listening on anything but loopback.
+fn listening_beyond_loopback() -> Vec<(String, u16)> {
+    let mut open = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // local address, state 0A = LISTEN
+            if fields.len() < 4 || fields[3] != "0A" {
+                continue;
+            }
+            let Some((address, port)) = fields[1].split_once(':') else {
+                continue;
+            };
+            let port = u16::from_str_radix(port, 16).unwrap_or_default();
+            let loopback = address == "0100007F" || address == "00000000000000000000000001000000";
+            if !loopback {
+                open.push((address.to_owned(), port));
+            }
+        }
+    }
+    open
+}
+
+/// Nothing of the stack but the ingress is for the browser, and the ingress listens on loopback
+/// too: every port of the stack (`PORT_BASE`+1 … +25, the ingress) is bound to 127.0.0.1.
+#[tokio::test]
+async fn the_stack_listens_on_loopback_only_and_keeps_its_key_private() {
+    stack_url();
+    let base: u16 = std::env::var("PORT_BASE")
+        .ok()
+        .and_then(|base| base.parse().ok())
+        .unwrap_or(13100);
+    let ingress: u16 = std::env::var("INGRESS_PORT")
+        .ok()
+        .and_then(|port| port.parse().ok())
+        .unwrap_or(18080);
+    let exposed: Vec<(String, u16)> = listening_beyond_loopback()
+        .into_iter()
+        .filter(|(_, port)| (base + 1..=base + 25).contains(port) || *port == ingress)
+        .collect();
+    assert_eq!(exposed, [], "ports of the stack open beyond loopback");
+
+    let stack = std::env::var("STACK_NAME").unwrap_or_else(|_| "e2e".to_owned());
+    let key = test_support::mongo::repo_root().join(format!(".stack/{stack}/jwt_key"));
+    if let Ok(metadata) = std::fs::metadata(&key) {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            metadata.permissions().mode() & 0o777,
+            0o600,
+            "{}",
+            key.display()
+        );
+    }
+}

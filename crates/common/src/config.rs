@@ -169,6 +169,11 @@ impl SessionConfig {
     }
 }
 
+/// `BIND`, the address to listen on: `0.0.0.0` (every interface) by default.
+pub fn bind_from_env() -> Result<std::net::IpAddr, ConfigError> {
+    parsed_or("BIND", std::net::IpAddr::from([0, 0, 0, 0]))
+}
+
 /// `PORT`, 3000 by default (Kubernetes uses 3000 for every service).
 pub fn port_from_env() -> Result<u16, ConfigError> {
     parsed_or("PORT", 3000)

@@ -173,9 +173,14 @@ fn request_span(request: &axum::extract::Request) -> tracing::Span {
     span
 }
 
-/// Binds `0.0.0.0:port` (port 0 picks a free one).
+/// Binds `port` (0 picks a free one) on the address `BIND` names: every interface (`0.0.0.0`,
+/// the default, what a container needs) or one of them (the local stack binds `127.0.0.1`, so
+/// nothing of a developer's fleet is reachable from the network but the ingress).
 pub async fn bind(port: u16) -> std::io::Result<TcpListener> {
-    TcpListener::bind(("0.0.0.0", port)).await
+    let address = crate::config::bind_from_env().map_err(|error| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, error.to_string())
+    })?;
+    TcpListener::bind((address, port)).await
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.

@@ -301,8 +301,35 @@ impl StandIn {
     }
 }
 
+/// Over HTTP, the secret key is shown as Stripe's dashboard shows one: its kind and its last four
+/// characters (`Bearer sk_test_…ndin`), so whoever reaches the port does not get it. In-process
+/// tests read the exact header through [`StandInState::requests`].
 async fn list_requests(State(state): State<StandInState>) -> axum::Json<Vec<RecordedRequest>> {
-    axum::Json(state.requests())
+    let mut requests = state.requests();
+    for request in &mut requests {
+        if let Some(authorization) = request.headers.get_mut("authorization") {
+            *authorization = redact_key(authorization);
+        }
+    }
+    axum::Json(requests)
+}
+
+/// `Bearer sk_test_abcdefgh` → `Bearer sk_test_…efgh`.
+pub fn redact_key(authorization: &str) -> String {
+    let (scheme, key) = authorization.split_once(' ').unwrap_or(("", authorization));
+    let kind_end = key.rfind('_').map_or(0, |underscore| underscore + 1);
+    let secret = &key[kind_end..];
+    let tail_start = secret
+        .char_indices()
+        .rev()
+        .nth(3)
+        .map_or(secret.len(), |(index, _)| index);
+    let redacted = format!("{}…{}", &key[..kind_end], &secret[tail_start..]);
+    if scheme.is_empty() {
+        redacted
+    } else {
+        format!("{scheme} {redacted}")
+    }
 }
 
 async fn list_charges(State(state): State<StandInState>) -> axum::Json<Vec<Value>> {

@@ -297,10 +297,10 @@ async fn requests_are_recorded_and_served_as_json() {
         .json()
         .await
         .expect("json");
-    assert_eq!(
-        over_http,
-        serde_json::to_value(&recorded).expect("serialises")
-    );
+    // The same, but the secret key is never shown to whoever reaches the port.
+    let mut expected = serde_json::to_value(&recorded).expect("serialises");
+    expected[0]["headers"]["authorization"] = json!("Bearer sk_test_…ndin");
+    assert_eq!(over_http, expected);
     let charge_id = standin.charges()[0]["id"].as_str().expect("id").to_owned();
     let fetched: Value = reqwest::Client::new()
         .get(format!("{}/v1/charges/{charge_id}", standin.url()))

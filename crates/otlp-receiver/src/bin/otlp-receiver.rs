@@ -1,5 +1,5 @@
-//! The receiver as a process, for the local stack: `PORT` (default 4318, OTLP/HTTP's) on all
-//! interfaces.
+//! The receiver as a process, for the local stack: `PORT` (default 4318, OTLP/HTTP's) on `BIND`'s
+//! address (every interface by default; the local stack binds loopback).
 //!
 //! Its own logs only, never its own traces: exporting its request spans to itself would feed
 //! every export back in. So it installs a plain `tracing` subscriber, not `common::telemetry`.

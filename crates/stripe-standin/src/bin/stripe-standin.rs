@@ -1,4 +1,5 @@
-//! The Stripe stand-in as a process, for the local stack: `PORT` (default 12111) on all interfaces.
+//! The Stripe stand-in as a process, for the local stack: `PORT` (default 12111) on `BIND`'s
+//! address (every interface by default; the local stack binds loopback).
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
