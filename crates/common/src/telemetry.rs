@@ -312,10 +312,31 @@ impl Visit for FieldWriter<'_> {
         }
         let separator = if self.empty { "" } else { " " };
         self.empty = false;
+        // One event is one line, whatever a value holds: control characters (a CR/LF in a card
+        // token or in a message that echoes user input) are written escaped, so no text can
+        // start a forged line of its own. (JSON lines are escaped by the JSON encoder.)
+        let written = format!("{value:?}");
+        let value = escape_controls(&written);
         self.result = if field.name() == "message" {
-            write!(self.writer, "{separator}{value:?}")
+            write!(self.writer, "{separator}{value}")
         } else {
-            write!(self.writer, "{separator}{}={value:?}", field.name())
+            write!(self.writer, "{separator}{}={value}", field.name())
         };
     }
+}
+
+/// `text` with every control character written as its escape (`\r`, `\n`, `\u{1b}`, …).
+fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
 }

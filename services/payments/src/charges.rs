@@ -63,6 +63,30 @@ pub enum ChargeError {
     Failed(anyhow::Error),
 }
 
+impl ChargeError {
+    /// The error with the card token taken out of what gets logged: a failure's cause (only
+    /// ever logged). A rejection's message goes back to the payer who sent the token, as Stripe
+    /// wrote it; [`redact_token`] is for logging it.
+    fn without_token(self, token: &str) -> Self {
+        match self {
+            Self::Failed(cause) => Self::Failed(anyhow::anyhow!(
+                "{}",
+                redact_token(&format!("{cause:#}"), token)
+            )),
+            rejected => rejected,
+        }
+    }
+}
+
+/// `text` with every occurrence of the card `token` replaced: tokens are never logged (Stripe's
+/// messages echo them: "No such token: 'tok_…'").
+pub fn redact_token(text: &str, token: &str) -> String {
+    if token.is_empty() {
+        return text.to_owned();
+    }
+    text.replace(token, "[card token]")
+}
+
 /// What to charge.
 #[derive(Debug, Clone)]
 pub struct ChargeRequest<'a> {
@@ -109,7 +133,8 @@ impl Stripe {
                 .send(&self.client)
         })
         .await
-        .map_err(classify);
+        .map_err(classify)
+        .map_err(|error| error.without_token(request.token));
         let outcome = match &charge {
             Ok(_) => "succeeded",
             Err(ChargeError::Rejected(_)) => "rejected",

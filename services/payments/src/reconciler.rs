@@ -132,7 +132,8 @@ async fn settle_attempt(state: &AppState, order: &Order) -> bool {
                 }
             }),
         Err(ChargeError::Rejected(message)) => {
-            tracing::info!(order = %order.id, %message, "reconciled an attempt: nothing was charged");
+            let logged = crate::charges::redact_token(&message, &attempt.token);
+            tracing::info!(order = %order.id, stripe_message = %logged, "reconciled an attempt: nothing was charged");
             state.store.uncharged(order.id, &attempt.key)
                 .await
                 .map(|_| ())

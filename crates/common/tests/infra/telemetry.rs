@@ -181,3 +181,28 @@ async fn an_event_relayed_later_is_handled_in_the_trace_that_staged_it() {
     consumers.join().await;
     drop(db);
 }
+
+/// One event is one line in the text logs, whatever its values hold: CR/LF and other control
+/// characters in user input are written escaped, so they cannot forge a line.
+#[tokio::test]
+async fn text_lines_escape_control_characters_so_input_cannot_forge_a_line() {
+    let captured = Captured::default();
+    let _logging = captured.logs(Settings {
+        json: false,
+        export: false,
+    });
+    let input = "tok\r\n2026-12-02T00:00:00Z ERROR payments: forged\u{1b}[31m";
+    tracing::info!(note = %input, quoted = input, "charge refused: {input}");
+
+    let lines = captured.lines();
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let line = &lines[0];
+    let escaped = r"tok\r\n2026-12-02T00:00:00Z ERROR payments: forged\u{1b}[31m";
+    assert!(
+        line.contains(&format!("charge refused: {escaped}")),
+        "{line}"
+    );
+    assert!(line.contains(&format!("note={escaped}")), "{line}");
+    assert!(line.contains(r#"quoted="tok\r\n"#), "{line}");
+    assert!(!line.contains('\u{1b}'), "{line}");
+}

@@ -99,7 +99,8 @@ pub async fn handler(
         Err(ChargeError::Rejected(message)) => {
             // Stripe said no, so nothing was charged: another card may try at once.
             state.store.uncharged(order.id, &key).await?;
-            tracing::info!(order = %order.id, %message, "Stripe rejected the charge");
+            let logged = crate::charges::redact_token(&message, &token);
+            tracing::info!(order = %order.id, stripe_message = %logged, "Stripe rejected the charge");
             return Err(AppError::BadRequest(message));
         }
         // The card may have been charged without our hearing of it: the attempt stays, for a

@@ -356,3 +356,67 @@ async fn a_stripe_that_refuses_our_key_is_a_500_and_changes_nothing() {
     assert!(app.payments_for(order_id).await.is_empty());
     assert!(app.stored("payment:created").await.is_empty());
 }
+
+/// Where a test's log lines go.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A card token is user input: one holding CR/LF cannot write a line of its own into the log
+/// (Stripe's message echoes it), and no token is logged at all. The test runtime is
+/// single-threaded, so the service's tasks log into this test's subscriber.
+#[tokio::test]
+async fn a_token_never_reaches_the_log_and_cannot_forge_a_line() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let settings = common::telemetry::Settings {
+        json: false,
+        export: false,
+    };
+    let (subscriber, _telemetry) =
+        common::telemetry::subscriber("payments", settings, move || writer.clone());
+    let _logging = tracing::subscriber::set_default(subscriber);
+
+    let app = TestApp::spawn().await;
+    let (order_id, cookie) = paid_order(&app, 20.0).await;
+    let token = "tok_x\r\n2026-12-02T00:00:00.000000Z ERROR payments: forged";
+    let response = app.pay(Some(&cookie), &body(token, order_id)).await;
+    // The payer still reads Stripe's own words about the token they sent.
+    assert_errors(
+        response,
+        400,
+        json!([{ "message": format!("No such token: '{token}'") }]),
+    )
+    .await;
+
+    let bytes = captured.0.lock().expect("not poisoned").clone();
+    let logs = String::from_utf8(bytes).expect("utf-8");
+    let rejected: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("Stripe rejected the charge"))
+        .collect();
+    assert_eq!(rejected.len(), 1, "{logs}");
+    assert!(
+        rejected[0].contains("stripe_message=No such token: '[card token]'"),
+        "{}",
+        rejected[0]
+    );
+    assert!(!logs.contains("tok_x"), "no token in the log: {logs}");
+    assert!(
+        logs.lines().all(|line| !line.contains("forged")),
+        "no forged line: {logs}"
+    );
+}
