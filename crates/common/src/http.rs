@@ -183,15 +183,63 @@ pub async fn bind(port: u16) -> std::io::Result<TcpListener> {
     TcpListener::bind((address, port)).await
 }
 
-/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+/// How long a connection may take to send a request's headers — counted from when the server
+/// starts waiting for them, so it also closes a keep-alive connection idle that long. Without
+/// it a client that opens connections and never finishes a request holds them forever. Longer
+/// than the local ingress keeps idle upstream connections (nginx: 20 s), so the ingress, not the
+/// service, closes those, and no request races the close.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves HTTP/1.1 until `shutdown` resolves, then lets in-flight requests finish. As
+/// `axum::serve`, plus [`HEADER_READ_TIMEOUT`] (hyper's, which needs the timer `axum::serve` does
+/// not give it).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with_timeout(listener, router, shutdown, HEADER_READ_TIMEOUT).await
+}
+
+/// [`serve`] with another header-read timeout (tests shorten it).
+pub async fn serve_with_timeout(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    header_read_timeout: Duration,
+) -> std::io::Result<()> {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => stream,
+                Err(error) => {
+                    // Out of file descriptors, most likely: pause rather than spin.
+                    tracing::warn!(%error, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let connection = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection closed with an error");
+            }
+        });
+    }
+    // No new connections; open ones finish the request in hand and close.
+    drop(listener);
+    connections.shutdown().await;
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends before killing a pod).

@@ -221,9 +221,7 @@ pub async fn serve(
     state: StandInState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    common::http::serve(listener, router(state), shutdown).await
 }
 
 /// A stand-in running in the test's process on `127.0.0.1:<random port>`; stops when dropped.

@@ -4,12 +4,13 @@
 
 use axum::Router;
 use axum::routing::post;
+use common::http::{Readiness, finish_router};
 use common::telemetry::Settings;
 use common::{JsonBody, JsonObject};
 use serde_json::json;
 use test_support::http::assert_errors;
 
-use crate::helpers::{Captured, serve_routes};
+use crate::helpers::{Captured, DEADLINE, serve_routes};
 
 /// A router as a service builds one, with one JSON route that echoes its body.
 async fn serve() -> String {
@@ -153,4 +154,50 @@ async fn a_failed_request_is_one_log_line_naming_its_route() {
         !line.contains("5f0f5b1c2a7d3e0012345678"),
         "no ids in the line: {line}"
     );
+}
+
+/// A connection that never finishes its headers, or idles after a response, is closed once the
+/// header-read timeout passes: it cannot hold a connection forever.
+#[tokio::test]
+async fn a_connection_that_never_finishes_its_headers_is_closed() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let address = listener.local_addr().expect("bound");
+    tokio::spawn(common::http::serve_with_timeout(
+        listener,
+        finish_router(Router::new(), Readiness::new()),
+        std::future::pending(),
+        std::time::Duration::from_millis(300),
+    ));
+
+    let mut slow = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("writes");
+    let mut idle = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("writes");
+
+    let started = std::time::Instant::now();
+    for (what, stream) in [
+        ("unfinished headers", &mut slow),
+        ("idle keep-alive", &mut idle),
+    ] {
+        let mut received = Vec::new();
+        let read = tokio::time::timeout(DEADLINE, stream.read_to_end(&mut received)).await;
+        assert!(read.is_ok(), "{what}: still open after {DEADLINE:?}");
+        let received = String::from_utf8_lossy(&received);
+        if what == "idle keep-alive" {
+            assert!(received.starts_with("HTTP/1.1 200 OK"), "{received}");
+        }
+    }
+    assert!(started.elapsed() >= std::time::Duration::from_millis(250));
 }
