@@ -65,6 +65,39 @@ async fn returns_400_with_missing_email_and_password() {
     assert_errors(response, 400, json!([password_length()])).await;
 }
 
+/// Emails compare case-insensitively: one account, whichever way it is typed, kept as first
+/// typed.
+#[tokio::test]
+async fn an_email_differing_only_in_case_is_the_same_account() {
+    let app = TestApp::spawn().await;
+    let created = app.signup("Mixed@Case.com", "password").await;
+    assert_eq!(created.status(), 201);
+    let created: serde_json::Value = created.json().await.expect("json");
+    assert_eq!(created["email"], "Mixed@Case.com");
+
+    let response = app.signup("mixed@CASE.COM", "password").await;
+    assert_errors(response, 400, json!([{ "message": "Email in use" }])).await;
+
+    let signed_in = app.signin("MIXED@case.com", "password").await;
+    assert_eq!(signed_in.status(), 200);
+    let signed_in: serde_json::Value = signed_in.json().await.expect("json");
+    assert_eq!(signed_in, created);
+}
+
+/// Racing sign-ups of one address in two cases: the unique index (which compares without case)
+/// lets exactly one through.
+#[tokio::test]
+async fn concurrent_signups_differing_only_in_case_let_exactly_one_through() {
+    let app = TestApp::spawn().await;
+    let (a, b) = tokio::join!(
+        app.signup("race@case.com", "password"),
+        app.signup("RACE@case.com", "password")
+    );
+    let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 400]);
+}
+
 #[tokio::test]
 async fn disallows_duplicate_emails() {
     let app = TestApp::spawn().await;
