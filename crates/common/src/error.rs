@@ -42,6 +42,9 @@ pub enum AppError {
     BadRequest(String),
     #[error("not authorized")]
     NotAuthorized,
+    /// Refused whoever asks (403), e.g. a state-changing request from another site.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     #[error("not found")]
     NotFound,
     /// The route exists, the method does not (405; the router adds `Allow`).
@@ -68,6 +71,7 @@ impl AppError {
         match self {
             Self::Validation(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotAuthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -78,10 +82,12 @@ impl AppError {
     pub fn body(&self) -> ErrorBody {
         let errors = match self {
             Self::Validation(items) => items.clone(),
-            Self::BadRequest(message) | Self::Conflict(message) => vec![ErrorItem {
-                message: message.clone(),
-                field: None,
-            }],
+            Self::BadRequest(message) | Self::Conflict(message) | Self::Forbidden(message) => {
+                vec![ErrorItem {
+                    message: message.clone(),
+                    field: None,
+                }]
+            }
             Self::NotAuthorized => vec![plain("Not authorized")],
             Self::NotFound => vec![plain("Not Found")],
             Self::MethodNotAllowed => vec![plain("Method Not Allowed")],

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures::future::BoxFuture;
 use tokio::net::TcpListener;
 use tower_cookies::CookieManagerLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::{method_not_allowed, not_found};
@@ -117,6 +118,13 @@ pub fn finish_router(routes: Router, readiness: Readiness) -> Router {
         .route("/metrics", get(crate::metrics::handler))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(refuse_cross_site))
+        // No response is to be sniffed into something else than it says.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(axum::middleware::map_response(no_store_for_json))
         .layer(axum::middleware::from_fn(crate::metrics::track_requests))
         .layer(CookieManagerLayer::new())
         .layer(
@@ -139,6 +147,69 @@ pub fn finish_router(routes: Router, readiness: Readiness) -> Router {
                 )
                 .on_failure(()),
         )
+}
+
+/// An API answer (JSON) is personal and of the moment: no cache, shared or the browser's, keeps
+/// it, unless its route said otherwise. (The client's HTML pages have their own policy.)
+async fn no_store_for_json(mut response: Response) -> Response {
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if json && !response.headers().contains_key(header::CACHE_CONTROL) {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// The message of a refused cross-site request.
+pub const CROSS_SITE: &str = "Cross-site requests are not allowed";
+
+/// Refuses a state-changing request (any method but GET, HEAD, OPTIONS, TRACE) that a browser
+/// says comes from another site: the session cookie would otherwise act for a page the user
+/// never meant to use (CSRF). Browsers say so with `Sec-Fetch-Site: cross-site`, or, before
+/// they sent that, with an `Origin` whose host is not the request's. A request without either
+/// (curl, a server) is no browser's and passes; the cookie's `SameSite` and CORS preflights
+/// remain the first defences, this one holds if either is ever loosened.
+async fn refuse_cross_site(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !request.method().is_safe() && is_cross_site(request.headers()) {
+        return crate::AppError::Forbidden(CROSS_SITE.to_owned()).into_response();
+    }
+    next.run(request).await
+}
+
+fn is_cross_site(headers: &axum::http::HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return site.as_bytes() == b"cross-site";
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return false;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .map(without_port);
+    // `Origin: null` (a sandboxed page, a redirect across sites) names no site of ours.
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|origin| origin.split_once("://"))
+        .map(|(_, authority)| without_port(authority));
+    origin_host.is_none() || origin_host != host
+}
+
+/// `host:port` → `host` (the ingress forwards `Host` without the port, browsers send `Origin`
+/// with it).
+fn without_port(authority: &str) -> &str {
+    match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|byte| byte.is_ascii_digit()) => host,
+        _ => authority,
+    }
 }
 
 /// Routes that are not traced: probes and scrapes, every few seconds from every kubelet and

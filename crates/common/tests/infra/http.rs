@@ -201,3 +201,74 @@ async fn a_connection_that_never_finishes_its_headers_is_closed() {
     }
     assert!(started.elapsed() >= std::time::Duration::from_millis(250));
 }
+
+/// A state-changing request a browser says comes from another site is refused (403, the
+/// contract's body) before any route runs; same-site ones, safe methods and requests from no
+/// browser at all pass.
+#[tokio::test]
+async fn state_changing_requests_from_another_site_are_refused() {
+    let base = serve().await;
+    let http = test_support::http::client();
+    let send = |method: reqwest::Method, headers: &'static [(&'static str, &'static str)]| {
+        let mut request = http
+            .request(method, format!("{base}/api/things"))
+            .header("content-type", "application/json")
+            .body("{}");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send()
+    };
+    let refused = json!([{ "message": "Cross-site requests are not allowed" }]);
+    for headers in [
+        &[("origin", "http://evil.example")][..],
+        &[("origin", "null")][..],
+        &[
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "http://evil.example"),
+        ][..],
+        // The browser's word wins over an Origin that looks right.
+        &[("sec-fetch-site", "cross-site")][..],
+    ] {
+        let response = send(reqwest::Method::POST, headers).await.expect("sent");
+        assert_errors(response, 403, refused.clone()).await;
+    }
+    for headers in [
+        &[][..],
+        &[
+            ("sec-fetch-site", "same-origin"),
+            ("origin", "http://127.0.0.1:1"),
+        ][..],
+        &[("origin", "http://127.0.0.1:8080")][..],
+    ] {
+        let response = send(reqwest::Method::POST, headers).await.expect("sent");
+        assert_eq!(response.status(), 200, "{headers:?}");
+    }
+    let read = http
+        .get(format!("{base}/healthz"))
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(read.status(), 200);
+}
+
+/// Every response says not to sniff it; an API answer (JSON), unless its route says otherwise,
+/// not to cache it.
+#[tokio::test]
+async fn responses_are_not_sniffed_or_cached() {
+    let base = serve().await;
+    for path in ["/healthz", "/api/nothing"] {
+        let response = test_support::http::client()
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(
+            response.headers()["x-content-type-options"],
+            "nosniff",
+            "{path}"
+        );
+        assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
+    }
+}
