@@ -132,10 +132,10 @@ export async function signUp(browser, email, password = 'password', form = 'sign
   await browser.shot('landing-signed-in');
 }
 
-/// Signs out through the header link and waits for the landing page.
+/// Signs out through the header's Sign Out button (a form post) and waits for the landing page.
 export async function signOut(browser) {
   const { page } = browser;
-  await Promise.all([page.waitForURL(`${BASE}/`), page.getByRole('link', { name: 'Sign Out' }).click()]);
+  await Promise.all([page.waitForURL(`${BASE}/`), page.getByRole('button', { name: 'Sign Out' }).click()]);
   await browser.shot('landing-signed-out');
 }
 

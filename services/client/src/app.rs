@@ -48,7 +48,10 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
             "/auth/signin",
             get(routes::signin::handler).post(routes::needs_script::handler),
         )
-        .route("/auth/signout", get(routes::signout::handler))
+        .route(
+            "/auth/signout",
+            get(routes::signout::confirm).post(routes::signout::handler),
+        )
         .route(
             "/tickets/new",
             get(routes::new_ticket::handler).post(routes::needs_script::handler),

@@ -10,8 +10,8 @@
 //! through a small script of our own (`static/app.js`), so the session cookie is set by the API's
 //! own response and the client never handles credentials. The script also formats prices, runs the
 //! order countdown, and renders the API's error list exactly as the server does. Sign-out is the
-//! exception: `/auth/signout` signs out server-side and relays the API's cookie-clearing header,
-//! so it works without JavaScript too.
+//! exception: the header's Sign Out button posts a form to `/auth/signout`, which signs out
+//! server-side and relays the API's cookie-clearing header, so it works without JavaScript too.
 //!
 //! Static files are compiled into the binary ([`assets`]); the image needs nothing else.
 

@@ -59,11 +59,7 @@ fn header(nav: &Nav) -> Markup {
     let links: &[(&str, &str)] = match nav {
         Nav::Unknown => &[],
         Nav::SignedOut => &[("Sign Up", "/auth/signup"), ("Sign In", "/auth/signin")],
-        Nav::SignedIn { .. } => &[
-            ("Sell Ticket", "/tickets/new"),
-            ("My Orders", "/orders"),
-            ("Sign Out", "/auth/signout"),
-        ],
+        Nav::SignedIn { .. } => &[("Sell Ticket", "/tickets/new"), ("My Orders", "/orders")],
     };
     html! {
         header .navbar {
@@ -76,8 +72,22 @@ fn header(nav: &Nav) -> Markup {
                     @for (label, href) in links {
                         li .nav-item { a .nav-link href=(href) { (label) } }
                     }
+                    @if let Nav::SignedIn { .. } = nav {
+                        li .nav-item { (sign_out_button()) }
+                    }
                 }
             }
+        }
+    }
+}
+
+/// Signing out changes state, so it is a form posting to `/auth/signout`, never a link: a link
+/// (or an image) on another site cannot sign the user out, and the cross-site check refuses a
+/// form posted from one.
+pub fn sign_out_button() -> Markup {
+    html! {
+        form .nav-form method="post" action="/auth/signout" {
+            button .nav-link type="submit" { "Sign Out" }
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `/auth/signup`, `/auth/signin` and `/auth/signout`.
 
 use axum::http::Method;
-use reqwest::header::{LOCATION, SET_COOKIE};
+use reqwest::header::{COOKIE, HOST, LOCATION, SET_COOKIE};
 use serde_json::json;
 
 use crate::helpers::{ALICE, TestApp, as_alice, between, nav_links, signed_out_nav};
@@ -67,7 +67,14 @@ async fn sign_out_posts_to_the_api_as_the_browser_relays_its_cookie_and_goes_hom
     app.ingress
         .respond_with_cookie(Method::POST, "/api/users/signout", json!({}), cleared);
 
-    let response = app.browse("/auth/signout", Some(ALICE)).await;
+    let response = app
+        .http()
+        .post(app.url("/auth/signout"))
+        .header(HOST, "ticketing.dev")
+        .header(COOKIE, ALICE)
+        .send()
+        .await
+        .expect("sent");
 
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()[LOCATION], "/");
@@ -88,8 +95,53 @@ async fn sign_out_with_the_api_down_shows_the_error_page() {
         "<html>503 Service Temporarily Unavailable</html>",
     );
 
-    let (status, html) = app.page("/auth/signout", Some(ALICE)).await;
+    let response = app
+        .http()
+        .post(app.url("/auth/signout"))
+        .header(HOST, "ticketing.dev")
+        .header(COOKIE, ALICE)
+        .send()
+        .await
+        .expect("sent");
+    let status = response.status().as_u16();
+    let html = response.text().await.expect("a body");
 
     assert_eq!(status, 502);
     assert!(html.contains("<h1>Something went wrong</h1>"));
+}
+
+/// Following a link to `/auth/signout` (from anywhere) only asks: a page with the Sign Out
+/// button, and the session untouched.
+#[tokio::test]
+async fn a_link_to_sign_out_only_asks_and_signs_no_one_out() {
+    let app = TestApp::spawn().await;
+    let (status, html) = app.page("/auth/signout", Some(ALICE)).await;
+
+    assert_eq!(status, 200);
+    assert!(html.contains("<h1>Sign out?</h1>"), "{html}");
+    assert!(
+        html.contains(r#"<form class="nav-form" method="post" action="/auth/signout"><button class="nav-link" type="submit">Sign Out</button></form>"#),
+        "{html}"
+    );
+    assert_eq!(
+        app.ingress.seen(),
+        vec![as_alice("GET", "/api/users/currentuser")]
+    );
+}
+
+/// A sign-out form posted from another site is refused before anything is asked of the API.
+#[tokio::test]
+async fn a_sign_out_posted_from_another_site_is_refused() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .http()
+        .post(app.url("/auth/signout"))
+        .header(HOST, "ticketing.dev")
+        .header(COOKIE, ALICE)
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 403);
+    assert!(app.ingress.seen().is_empty());
 }

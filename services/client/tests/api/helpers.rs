@@ -230,14 +230,29 @@ pub async fn spawn_client(ingress_url: String, stripe_publishable_key: Option<&s
 
 /// The header's links as `(label, href)`, in order.
 pub fn nav_links(html: &str) -> Vec<(String, String)> {
-    html.split(r#"<a class="nav-link" href=""#)
-        .skip(1)
-        .map(|rest| {
-            let (href, rest) = rest.split_once("\">").expect("a closed href");
-            let (label, _) = rest.split_once("</a>").expect("a closed link");
-            (label.to_owned(), href.to_owned())
-        })
-        .collect()
+    // Links as (label, href); the sign-out form's button as (label, "POST <action>").
+    let mut found = Vec::new();
+    let mut rest = html;
+    while let Some(at) = rest.find(r#"class="nav-link""#) {
+        let (before, after) = (&rest[..at], &rest[at + r#"class="nav-link""#.len()..]);
+        if before.ends_with("<a ") {
+            let after = after.strip_prefix(r#" href=""#).expect("a link's href");
+            let (href, after) = after.split_once("\">").expect("a closed href");
+            let (label, _) = after.split_once("</a>").expect("a closed link");
+            found.push((label.to_owned(), href.to_owned()));
+        } else if before.ends_with("<button ") {
+            let action = before
+                .rsplit_once(r#"action=""#)
+                .and_then(|(_, action)| action.split_once('"'))
+                .map(|(action, _)| action)
+                .expect("the button's form action");
+            let (_, after) = after.split_once('>').expect("a closed tag");
+            let (label, _) = after.split_once("</button>").expect("a closed button");
+            found.push((label.to_owned(), format!("POST {action}")));
+        }
+        rest = after;
+    }
+    found
 }
 
 /// The text of the first element that starts with `open` (up to the matching `close`).
@@ -258,7 +273,7 @@ pub fn signed_in_nav() -> Vec<(String, String)> {
     vec![
         ("Sell Ticket".to_owned(), "/tickets/new".to_owned()),
         ("My Orders".to_owned(), "/orders".to_owned()),
-        ("Sign Out".to_owned(), "/auth/signout".to_owned()),
+        ("Sign Out".to_owned(), "POST /auth/signout".to_owned()),
     ]
 }
 

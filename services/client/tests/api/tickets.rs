@@ -15,7 +15,9 @@ async fn the_sell_form_posts_title_and_price_and_formats_the_price() {
 
     assert_eq!(status, 200);
     assert_eq!(nav_links(&html), signed_in_nav());
-    let form = between(&html, "<form", "</form>").expect("a form");
+    // The page's own form, in its main (the header holds the sign-out one).
+    let main = &html[html.find("<main").expect("a main")..];
+    let form = between(main, "<form", "</form>").expect("a form");
     assert_eq!(
         form,
         concat!(
