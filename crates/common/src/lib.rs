@@ -20,6 +20,7 @@ pub mod json;
 pub mod metrics;
 pub mod mongo;
 pub mod outbox;
+pub mod paging;
 pub mod service;
 pub mod session;
 pub mod telemetry;

@@ -51,3 +51,47 @@ async fn a_user_without_orders_gets_an_empty_list() {
         json!([])
     );
 }
+
+/// `?limit=&after=` pages one user's orders (never another's), oldest first, with a `Link` to
+/// the next page while there is one.
+#[tokio::test]
+async fn a_users_orders_can_be_paged() {
+    let app = TestApp::spawn().await;
+    let (_, buyer) = app.sign_in();
+    let (_, other) = app.sign_in();
+    let mut ids = Vec::new();
+    for title in ["a", "b", "c"] {
+        let ticket = app.build_ticket(title, 10.0).await;
+        ids.push(app.ordered(&buyer, ticket.id).await["id"].clone());
+    }
+    let theirs = app.build_ticket("theirs", 10.0).await;
+    app.ordered(&other, theirs.id).await;
+
+    let first = app.get("/api/orders?limit=2", Some(&buyer)).await;
+    let next = first.headers()["link"].to_str().expect("ascii").to_owned();
+    let expected = format!(
+        "</api/orders?limit=2&after={}>; rel=\"next\"",
+        ids[1].as_str().expect("id")
+    );
+    assert_eq!(next, expected);
+    let first: serde_json::Value = first.json().await.expect("json");
+    let first_ids: Vec<&serde_json::Value> = first
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|order| &order["id"])
+        .collect();
+    assert_eq!(first_ids, [&ids[0], &ids[1]]);
+
+    let path = format!("/api/orders?limit=2&after={}", ids[1].as_str().expect("id"));
+    let second = app.get(&path, Some(&buyer)).await;
+    assert!(second.headers().get("link").is_none());
+    let second: serde_json::Value = second.json().await.expect("json");
+    let second_ids: Vec<&serde_json::Value> = second
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|order| &order["id"])
+        .collect();
+    assert_eq!(second_ids, [&ids[2]]);
+}

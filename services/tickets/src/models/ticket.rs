@@ -4,7 +4,9 @@
 use bson::doc;
 use bson::oid::ObjectId;
 use common::events::{TicketCreated, TicketUpdated, wire};
+use common::paging::Page;
 use futures::TryStreamExt as _;
+use mongodb::action::Action as _;
 use mongodb::options::IndexOptions;
 use mongodb::{Collection, IndexModel};
 use serde::{Deserialize, Serialize};
@@ -116,11 +118,15 @@ pub async fn find(
     tickets.find_one(doc! { "_id": id }).await
 }
 
-/// Tickets not reserved, oldest first (ObjectIds grow with creation time).
-pub async fn list_available(tickets: &Collection<Ticket>) -> mongodb::error::Result<Vec<Ticket>> {
+/// Tickets not reserved, oldest first (ObjectIds grow with creation time), as `page` asks.
+pub async fn list_available(
+    tickets: &Collection<Ticket>,
+    page: &Page,
+) -> mongodb::error::Result<Vec<Ticket>> {
     tickets
-        .find(doc! { "orderId": null })
+        .find(page.filter(doc! { "orderId": null }))
         .sort(doc! { "_id": 1 })
+        .optional(page.read_limit(), |find, limit| find.limit(limit))
         .await?
         .try_collect()
         .await

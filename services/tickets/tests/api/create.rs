@@ -90,7 +90,7 @@ async fn creates_a_ticket_with_valid_inputs() {
     let user_id = bson::oid::ObjectId::new();
     let cookie = app.cookie_for(user_id);
     assert_eq!(
-        tickets::models::ticket::list_available(&app.store().tickets)
+        tickets::models::ticket::list_available(&app.store().tickets, &Default::default())
             .await
             .expect("lists")
             .len(),
@@ -112,7 +112,7 @@ async fn creates_a_ticket_with_valid_inputs() {
         json!({ "id": id, "title": "concert", "price": 20, "userId": user_id.to_hex(), "version": 0 })
     );
 
-    let stored = tickets::models::ticket::list_available(&app.store().tickets)
+    let stored = tickets::models::ticket::list_available(&app.store().tickets, &Default::default())
         .await
         .expect("lists");
     assert_eq!(stored.len(), 1);
