@@ -47,6 +47,10 @@ pub enum AppError {
     Forbidden(String),
     #[error("not found")]
     NotFound,
+    /// Too many requests of this kind, from this client or for this account (429, with
+    /// `Retry-After` in whole seconds).
+    #[error("too many requests; retry after {0:?}")]
+    TooManyRequests(std::time::Duration),
     /// The route exists, the method does not (405; the router adds `Allow`).
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -74,6 +78,7 @@ impl AppError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -91,6 +96,13 @@ impl AppError {
             Self::NotAuthorized => vec![plain("Not authorized")],
             Self::NotFound => vec![plain("Not Found")],
             Self::MethodNotAllowed => vec![plain("Method Not Allowed")],
+            Self::TooManyRequests(wait) => vec![ErrorItem {
+                message: format!(
+                    "Too many attempts; try again in {} seconds",
+                    retry_after_seconds(*wait)
+                ),
+                field: None,
+            }],
             Self::Internal(_) => vec![plain("Something went wrong")],
         };
         ErrorBody { errors }
@@ -111,8 +123,22 @@ impl IntoResponse for AppError {
             // backtrace whenever RUST_BACKTRACE is set).
             tracing::error!(error = %format_args!("{cause:#}"), "request failed unexpectedly");
         }
-        (self.status(), Json(self.body())).into_response()
+        let mut response = (self.status(), Json(self.body())).into_response();
+        if let Self::TooManyRequests(wait) = &self
+            && let Ok(value) =
+                axum::http::HeaderValue::from_str(&retry_after_seconds(*wait).to_string())
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
+        }
+        response
     }
+}
+
+/// Whole seconds, rounded up, at least one: what `Retry-After` says.
+fn retry_after_seconds(wait: std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0).max(u64::from(wait.as_secs() == 0))
 }
 
 impl From<mongodb::error::Error> for AppError {

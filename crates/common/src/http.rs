@@ -212,6 +212,80 @@ fn without_port(authority: &str) -> &str {
     }
 }
 
+/// The address of the client a request comes from: the connection's peer, or, when the peer is a
+/// trusted proxy (the ingress), the last address in `X-Forwarded-For` that is not one — the one
+/// the nearest untrusted hop connected from, which no client can forge (nginx appends the address
+/// it saw). Trusted proxies are `TRUSTED_PROXIES`, networks separated by commas (default
+/// `127.0.0.1/32,::1/128`: the local stack's ingress; in Kubernetes, the ingress pods' network).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub std::net::IpAddr);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |info| info.0.ip());
+        Ok(Self(client_address(
+            peer,
+            &parts.headers,
+            trusted_proxies(),
+        )))
+    }
+}
+
+fn trusted_proxies() -> &'static [ipnet::IpNet] {
+    static TRUSTED: std::sync::OnceLock<Vec<ipnet::IpNet>> = std::sync::OnceLock::new();
+    TRUSTED.get_or_init(|| {
+        let configured =
+            std::env::var("TRUSTED_PROXIES").unwrap_or_else(|_| "127.0.0.1/32,::1/128".to_owned());
+        configured
+            .split(',')
+            .map(str::trim)
+            .filter(|network| !network.is_empty())
+            .filter_map(|network| {
+                network
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| network.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .inspect_err(|_| {
+                        tracing::error!(network, "TRUSTED_PROXIES: not a network; ignored")
+                    })
+                    .ok()
+            })
+            .collect()
+    })
+}
+
+/// [`ClientAddress`]'s rule, for a peer and the request's headers.
+pub fn client_address(
+    peer: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+    trusted: &[ipnet::IpNet],
+) -> std::net::IpAddr {
+    let is_trusted =
+        |address: &std::net::IpAddr| trusted.iter().any(|network| network.contains(address));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let forwarded: Vec<std::net::IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|hop| hop.trim().parse().ok())
+        .collect();
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|hop| !is_trusted(hop))
+        .unwrap_or(peer)
+}
+
 /// Routes that are not traced: probes and scrapes, every few seconds from every kubelet and
 /// Prometheus, would bury the traces of users' requests.
 const UNTRACED: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
@@ -285,9 +359,9 @@ pub async fn serve_with_timeout(
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors, most likely: pause rather than spin.
                     tracing::warn!(%error, "cannot accept a connection");
@@ -298,7 +372,18 @@ pub async fn serve_with_timeout(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        // The peer's address, for `ConnectInfo` (and so `ClientAddress`), as axum's own
+        // `into_make_service_with_connect_info` gives it.
+        let service = tower::ServiceExt::map_request(
+            router.clone(),
+            move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request
+            },
+        );
+        let service = hyper_util::service::TowerToHyperService::new(service);
         let connection = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
         let connection = connections.watch(connection);
         tokio::spawn(async move {

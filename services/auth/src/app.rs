@@ -8,6 +8,7 @@ use common::http::{Readiness, finish_router};
 use mongodb::{Collection, Database};
 
 use crate::config::Config;
+use crate::limits::Limits;
 use crate::models::user::User;
 use crate::routes;
 
@@ -16,6 +17,7 @@ use crate::routes;
 pub struct AppState {
     pub users: Collection<User>,
     pub keys: SessionKeys,
+    pub limits: Limits,
 }
 
 impl AppState {
@@ -23,6 +25,7 @@ impl AppState {
         Self {
             users: database.collection(User::COLLECTION),
             keys: SessionKeys::from_config(&config.session),
+            limits: Limits::new(config.limits),
         }
     }
 }

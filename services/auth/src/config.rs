@@ -7,6 +7,7 @@ pub struct Config {
     pub mongo: MongoConfig,
     pub session: SessionConfig,
     pub port: u16,
+    pub limits: crate::limits::LimitSettings,
 }
 
 impl Config {
@@ -15,6 +16,7 @@ impl Config {
             session: SessionConfig::from_env()?,
             mongo: MongoConfig::from_env()?,
             port: config::port_from_env()?,
+            limits: crate::limits::LimitSettings::from_env()?,
         })
     }
 }

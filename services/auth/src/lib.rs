@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod config;
+pub mod limits;
 pub mod models;
 pub mod password;
 pub mod routes;

@@ -272,3 +272,41 @@ async fn responses_are_not_sniffed_or_cached() {
         assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
     }
 }
+
+/// The client address: the peer, unless the peer is a trusted proxy; then the last address in
+/// `X-Forwarded-For` that is not one (what the client itself wrote before it is ignored).
+#[test]
+fn the_client_address_is_taken_from_forwarded_for_only_behind_a_trusted_proxy() {
+    let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().expect("a network")];
+    let headers = |value: &str| {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert("x-forwarded-for", value.parse().expect("a header value"));
+        headers
+    };
+    let ip = |text: &str| text.parse::<std::net::IpAddr>().expect("an address");
+    let address = common::http::client_address;
+    // An untrusted peer is the client, whatever it claims.
+    assert_eq!(
+        address(ip("192.0.2.1"), &headers("203.0.113.5"), &trusted),
+        ip("192.0.2.1")
+    );
+    // Behind the ingress: the hop the ingress saw, not what the client wrote first.
+    assert_eq!(
+        address(
+            ip("10.1.2.3"),
+            &headers("198.51.100.9, 203.0.113.5"),
+            &trusted
+        ),
+        ip("203.0.113.5")
+    );
+    // Through two trusted proxies.
+    assert_eq!(
+        address(ip("10.1.2.3"), &headers("203.0.113.5, 10.9.9.9"), &trusted),
+        ip("203.0.113.5")
+    );
+    // A trusted peer that forwards nothing (a probe) is itself.
+    assert_eq!(
+        address(ip("10.1.2.3"), &axum::http::HeaderMap::new(), &trusted),
+        ip("10.1.2.3")
+    );
+}

@@ -5,6 +5,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use common::http::ClientAddress;
 use common::validation::{Validator, field};
 use common::{AppError, AppResult, JsonBody, JsonObject};
 use tower_cookies::Cookies;
@@ -19,13 +20,17 @@ pub const INVALID_CREDENTIALS: &str = "Invalid credentials";
 
 pub async fn handler(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     cookies: Cookies,
     JsonBody(body): JsonBody<JsonObject>,
 ) -> AppResult<Json<UserView>> {
+    state.limits.address(client)?;
     let mut v = Validator::new();
     let email = v.email("email", field(&body, "email"), EMAIL_INVALID);
     let password = v.required_string("password", field(&body, "password"), PASSWORD_MISSING);
     let (email, password) = v.finish((email, password))?;
+    // Before the hash: a limited account costs nothing.
+    state.limits.account(&email)?;
 
     let user = find_by_email(&state.users, &email).await?;
     let stored = user.as_ref().map(|user| user.password.clone());

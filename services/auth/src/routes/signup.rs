@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use bson::oid::ObjectId;
+use common::http::ClientAddress;
 use common::validation::{Validator, field};
 use common::{AppError, AppResult, JsonBody, JsonObject};
 use tower_cookies::Cookies;
@@ -17,9 +18,11 @@ pub const PASSWORD_INVALID: &str = "Password must be between 4 and 20 characters
 
 pub async fn handler(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     cookies: Cookies,
     JsonBody(body): JsonBody<JsonObject>,
 ) -> AppResult<(StatusCode, Json<UserView>)> {
+    state.limits.address(client)?;
     let mut v = Validator::new();
     let email = v.email("email", field(&body, "email"), EMAIL_INVALID);
     let password = v.trimmed_string(

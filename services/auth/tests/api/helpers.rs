@@ -19,6 +19,10 @@ test_support::requests_through_api!(TestApp);
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with_limits(auth::limits::LimitSettings::default()).await
+    }
+
+    pub async fn spawn_with_limits(limits: auth::limits::LimitSettings) -> Self {
         let db = TestDb::new().await;
         let config = auth::Config {
             mongo: common::config::MongoConfig {
@@ -29,6 +33,7 @@ impl TestApp {
                 cookie_secure: true,
             },
             port: 0,
+            limits,
         };
         let service = auth::build(config, common::service::Tuning::default())
             .await

@@ -4,6 +4,7 @@ mod config;
 mod current_user;
 mod errors;
 mod helpers;
+mod limits;
 mod metrics;
 mod signin;
 mod signout;
