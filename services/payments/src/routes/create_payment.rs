@@ -38,6 +38,8 @@ use crate::store::Charged;
 
 pub const TOKEN_REQUIRED: &str = "Token is required";
 pub const ORDER_ID_REQUIRED: &str = "OrderId is required";
+pub const MAX_TOKEN_CHARS: usize = 255;
+pub const TOKEN_TOO_LONG: &str = "Token must be at most 255 characters";
 pub const ORDER_CANCELLED: &str = "Cannot pay for an cancelled order";
 pub const ALREADY_PAID: &str = "Order has already been paid";
 pub const IN_PROGRESS: &str = "A payment for this order is already in progress";
@@ -50,7 +52,17 @@ pub async fn handler(
     JsonBody(body): JsonBody<JsonObject>,
 ) -> AppResult<(StatusCode, Json<PaymentView>)> {
     let mut v = Validator::new();
-    let token = v.required_string("token", field(&body, "token"), TOKEN_REQUIRED);
+    let token = v
+        .required_string("token", field(&body, "token"), TOKEN_REQUIRED)
+        .filter(|token| {
+            // Stored with the attempt and sent to Stripe: bounded, as every stored string is.
+            // (Stripe's tokens and source ids are a few dozen characters.)
+            let bounded = token.chars().count() <= MAX_TOKEN_CHARS;
+            if !bounded {
+                v.reject("token", TOKEN_TOO_LONG);
+            }
+            bounded
+        });
     let order_id = v.object_id("orderId", field(&body, "orderId"), ORDER_ID_REQUIRED);
     let (token, order_id) = v.finish((token, order_id))?;
 

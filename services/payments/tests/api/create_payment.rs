@@ -197,6 +197,17 @@ async fn requires_a_token_and_an_order_id() {
         json!([{ "message": "OrderId is required", "field": "orderId" }]),
     )
     .await;
+    // A token is stored with the attempt and sent to Stripe: bounded.
+    assert_errors(
+        app.pay(
+            Some(&cookie),
+            &json!({ "token": "t".repeat(256), "orderId": ObjectId::new().to_hex() }),
+        )
+        .await,
+        400,
+        json!([{ "message": "Token must be at most 255 characters", "field": "token" }]),
+    )
+    .await;
     assert!(app.standin.requests().is_empty());
 }
 
