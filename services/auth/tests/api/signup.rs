@@ -21,13 +21,21 @@ async fn returns_201_on_successful_signup() {
 #[tokio::test]
 async fn returns_400_with_an_invalid_email() {
     let app = TestApp::spawn().await;
-    let response = app.signup("alskdflaskjfd", "password").await;
-    assert_errors(
-        response,
-        400,
-        json!([{ "message": "Email must be valid", "field": "email" }]),
-    )
-    .await;
+    let too_long_local = format!("{}@test.com", "a".repeat(65));
+    let too_long_domain = format!("a@{}.com", "d".repeat(300));
+    for email in [
+        "alskdflaskjfd",
+        too_long_local.as_str(),
+        too_long_domain.as_str(),
+    ] {
+        let response = app.signup(email, "password").await;
+        assert_errors(
+            response,
+            400,
+            json!([{ "message": "Email must be valid", "field": "email" }]),
+        )
+        .await;
+    }
 }
 
 #[tokio::test]
