@@ -39,15 +39,31 @@ async fn the_client_renders_the_signed_in_header_from_the_forwarded_cookie() {
         r#"<span class="visually-hidden">Signed in as </span>{}</li>"#,
         user.email
     )));
-    assert!(html.contains(r#"<a class="nav-link" href="/auth/signout">Sign Out</a>"#));
+    assert!(html.contains(
+        r#"<form class="nav-form" method="post" action="/auth/signout"><button class="nav-link" type="submit">Sign Out</button></form>"#
+    ));
 }
 
 #[tokio::test]
 async fn signing_out_through_the_page_clears_the_session() {
     let user = User::sign_up().await;
-    let response = client()
+    // Following a link only asks.
+    let asked = client()
         .get(format!("{}/auth/signout", stack_url()))
         .header(COOKIE, user.cookie.as_deref().expect("a session"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(asked.status(), StatusCode::OK);
+    assert_eq!(
+        user.current_user().await["currentUser"]["email"],
+        user.email.as_str()
+    );
+    // The header's button posts the form, as a browser on the page does.
+    let response = client()
+        .post(format!("{}/auth/signout", stack_url()))
+        .header(COOKIE, user.cookie.as_deref().expect("a session"))
+        .header("sec-fetch-site", "same-origin")
         .send()
         .await
         .expect("sent");
