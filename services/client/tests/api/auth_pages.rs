@@ -60,6 +60,18 @@ async fn a_form_submitted_without_javascript_explains_instead_of_failing() {
     assert!(app.ingress.seen().is_empty(), "nothing reaches the API");
 }
 
+/// Alice presses Sign Out: the header's form posted from a page of `site`.
+async fn sign_out(app: &TestApp, site: &str) -> reqwest::Response {
+    app.http()
+        .post(app.url("/auth/signout"))
+        .header(HOST, "ticketing.dev")
+        .header(COOKIE, ALICE)
+        .header("sec-fetch-site", site)
+        .send()
+        .await
+        .expect("sent")
+}
+
 #[tokio::test]
 async fn sign_out_posts_to_the_api_as_the_browser_relays_its_cookie_and_goes_home() {
     let app = TestApp::spawn().await;
@@ -67,14 +79,7 @@ async fn sign_out_posts_to_the_api_as_the_browser_relays_its_cookie_and_goes_hom
     app.ingress
         .respond_with_cookie(Method::POST, "/api/users/signout", json!({}), cleared);
 
-    let response = app
-        .http()
-        .post(app.url("/auth/signout"))
-        .header(HOST, "ticketing.dev")
-        .header(COOKIE, ALICE)
-        .send()
-        .await
-        .expect("sent");
+    let response = sign_out(&app, "same-origin").await;
 
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()[LOCATION], "/");
@@ -95,14 +100,7 @@ async fn sign_out_with_the_api_down_shows_the_error_page() {
         "<html>503 Service Temporarily Unavailable</html>",
     );
 
-    let response = app
-        .http()
-        .post(app.url("/auth/signout"))
-        .header(HOST, "ticketing.dev")
-        .header(COOKIE, ALICE)
-        .send()
-        .await
-        .expect("sent");
+    let response = sign_out(&app, "same-origin").await;
     let status = response.status().as_u16();
     let html = response.text().await.expect("a body");
 
@@ -133,15 +131,7 @@ async fn a_link_to_sign_out_only_asks_and_signs_no_one_out() {
 #[tokio::test]
 async fn a_sign_out_posted_from_another_site_is_refused() {
     let app = TestApp::spawn().await;
-    let response = app
-        .http()
-        .post(app.url("/auth/signout"))
-        .header(HOST, "ticketing.dev")
-        .header(COOKIE, ALICE)
-        .header("sec-fetch-site", "cross-site")
-        .send()
-        .await
-        .expect("sent");
+    let response = sign_out(&app, "cross-site").await;
     assert_eq!(response.status(), 403);
     assert!(app.ingress.seen().is_empty());
 }
