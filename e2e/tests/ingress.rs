@@ -128,3 +128,39 @@ async fn the_stack_listens_on_loopback_only_and_keeps_its_key_private() {
         );
     }
 }
+
+/// Eleven hundred connections stuck in their headers (a slow-loris) do not lock everyone else
+/// out of the ingress: with them open, a request still gets its answer. (Connections that sent
+/// nothing at all nginx closes itself when it runs short; these it must keep.)
+#[tokio::test]
+async fn eleven_hundred_idle_connections_do_not_lock_others_out() {
+    use tokio::io::AsyncWriteExt as _;
+
+    let url = reqwest::Url::parse(stack_url()).expect("a URL");
+    let port = url.port().unwrap_or(80);
+    let mut idle = Vec::new();
+    for _ in 0..1_100 {
+        match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+            Ok(mut stream) => {
+                stream
+                    .write_all(b"GET /api/users/currentuser HTTP/1.1\r\nHost: ticketing.dev\r\n")
+                    .await
+                    .expect("writes");
+                idle.push(stream);
+            }
+            Err(error) => panic!("connection {} refused: {error}", idle.len() + 1),
+        }
+    }
+    let response = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        send(Method::GET, "/api/users/currentuser", None, None),
+    )
+    .await
+    .expect("answered while 1,100 connections idle");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.json::<serde_json::Value>().await.expect("json"),
+        json!({ "currentUser": null })
+    );
+    drop(idle);
+}
