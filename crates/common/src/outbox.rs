@@ -425,8 +425,15 @@ impl Outbox {
         match noted {
             Ok(_) => {
                 if park {
-                    self.record_parked(entry.id, entry.subject.as_str(), error.to_string())
-                        .await;
+                    // This failure is counted too (`$inc` above).
+                    let attempts = i64::from(entry.attempts) + 1;
+                    self.record_parked(
+                        entry.id,
+                        entry.subject.as_str(),
+                        attempts,
+                        error.to_string(),
+                    )
+                    .await;
                 }
                 true
             }
@@ -459,21 +466,15 @@ impl Outbox {
         }
         if let Some(id) = id.as_object_id() {
             let subject = document.get_str("subject").unwrap_or("(unknown)");
-            self.record_parked(id, subject, format!("unreadable entry: {error}"))
+            let attempts = i64::from(document.get_i32("attempts").unwrap_or(0)) + 1;
+            self.record_parked(id, subject, attempts, format!("unreadable entry: {error}"))
                 .await;
         }
         true
     }
 
     /// Records a parked entry where `ops parked list` finds it, beside the parked deliveries.
-    async fn record_parked(&self, id: ObjectId, subject: &str, error: String) {
-        let attempts = self
-            .entries
-            .find_one(doc! { "_id": id })
-            .await
-            .ok()
-            .flatten()
-            .map_or(1, |entry| i64::from(entry.attempts));
+    async fn record_parked(&self, id: ObjectId, subject: &str, attempts: i64, error: String) {
         let record = ParkedEvent {
             consumer: format!("outbox.{}", self.database),
             subject: subject.to_owned(),
