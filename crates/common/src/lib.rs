@@ -19,6 +19,7 @@ pub mod http;
 pub mod json;
 pub mod metrics;
 pub mod mongo;
+pub mod openapi;
 pub mod outbox;
 pub mod paging;
 pub mod service;

@@ -28,7 +28,7 @@ pub const COOKIE_NAME: &str = "session";
 pub const DEFAULT_SESSION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The JWT's claims; also the `currentUser` body of `GET /api/users/currentuser`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserClaims {
     pub id: String,
     pub email: String,

@@ -7,6 +7,7 @@ pub mod app;
 pub mod config;
 pub mod limits;
 pub mod models;
+pub mod openapi;
 pub mod password;
 pub mod routes;
 

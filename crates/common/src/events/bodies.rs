@@ -54,7 +54,7 @@ impl Event for TicketUpdated {
 }
 
 /// An order's status, spelled as the original's `OrderStatus` enum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum OrderStatus {
     /// Created; the ticket is reserved.
     #[serde(rename = "created")]

@@ -16,9 +16,11 @@ pub struct User {
 }
 
 /// What the API shows of a user.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserView {
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     pub id: String,
+    #[schema(format = Email)]
     pub email: String,
 }
 

@@ -7,12 +7,23 @@ use axum::Json;
 use common::{CurrentUser, UserClaims};
 use serde::Serialize;
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct CurrentUserBody {
     #[serde(rename = "currentUser")]
     pub current_user: Option<UserClaims>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/users/currentuser",
+    operation_id = "currentUser",
+    tag = "users",
+    security((), ("session" = [])),
+    responses(
+        (status = 200, description = "The signed-in user's claims, or `null` without a valid session",
+            body = CurrentUserBody),
+    ),
+)]
 pub async fn handler(CurrentUser(user): CurrentUser) -> Json<CurrentUserBody> {
     Json(CurrentUserBody { current_user: user })
 }

@@ -18,6 +18,23 @@ use crate::routes::signup::EMAIL_INVALID;
 pub const PASSWORD_MISSING: &str = "You must supply a password";
 pub const INVALID_CREDENTIALS: &str = "Invalid credentials";
 
+#[utoipa::path(
+    post,
+    path = "/api/users/signin",
+    operation_id = "signIn",
+    tag = "users",
+    request_body = crate::openapi::SignIn,
+    responses(
+        (status = 200, description = "Signed in", body = UserView,
+            headers(("set-cookie" = String, description = "The session cookie"))),
+        (status = 400, description = "A field is invalid, or `Invalid credentials`",
+            body = common::ErrorBody),
+        (status = 429, description = "Too many attempts for this account or from this address; \
+            see `Retry-After`",
+            body = common::ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds until a retry may pass"))),
+    ),
+)]
 pub async fn handler(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,

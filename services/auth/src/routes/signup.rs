@@ -16,6 +16,22 @@ use crate::password;
 pub const EMAIL_INVALID: &str = "Email must be valid";
 pub const PASSWORD_INVALID: &str = "Password must be between 4 and 20 characters";
 
+#[utoipa::path(
+    post,
+    path = "/api/users/signup",
+    operation_id = "signUp",
+    tag = "users",
+    request_body = crate::openapi::SignUp,
+    responses(
+        (status = 201, description = "Signed up and signed in", body = UserView,
+            headers(("set-cookie" = String, description = "The session cookie"))),
+        (status = 400, description = "A field is invalid (one entry per field), or `Email in use`",
+            body = common::ErrorBody),
+        (status = 429, description = "Too many sign-ups from this address; see `Retry-After`",
+            body = common::ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds until a retry may pass"))),
+    ),
+)]
 pub async fn handler(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,

@@ -27,21 +27,26 @@ pub struct Ticket {
 }
 
 /// A ticket as the API shows it: `{id,title,price,userId,version,orderId?}`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TicketView {
     #[serde(with = "wire::object_id")]
+    #[schema(value_type = String, pattern = "^[0-9a-f]{24}$")]
     pub id: ObjectId,
     pub title: String,
     #[serde(with = "wire::js_number")]
     pub price: f64,
     #[serde(with = "wire::object_id")]
+    #[schema(value_type = String, pattern = "^[0-9a-f]{24}$")]
     pub user_id: ObjectId,
+    /// Starts at 0; one more with each change (an update, a reservation, a release).
     pub version: i64,
+    /// The order holding the ticket; absent while it is free.
     #[serde(
         with = "wire::option_object_id",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schema(value_type = Option<String>, pattern = "^[0-9a-f]{24}$")]
     pub order_id: Option<ObjectId>,
 }
 

@@ -10,6 +10,18 @@ use common::paging::Page;
 use crate::app::AppState;
 use crate::models::ticket::{self, TicketView};
 
+#[utoipa::path(
+    get,
+    path = "/api/tickets",
+    operation_id = "listTickets",
+    tag = "tickets",
+    params(common::openapi::PageParams),
+    responses(
+        (status = 200, description = "The tickets not reserved, oldest first", body = Vec<TicketView>,
+            headers(("link" = String, description = "`<…>; rel=\"next\"` when a page has more after it"))),
+        (status = 400, description = "`limit` or `after` is invalid", body = common::ErrorBody),
+    ),
+)]
 pub async fn handler(
     State(state): State<AppState>,
     page: Page,

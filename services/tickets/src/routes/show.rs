@@ -8,6 +8,17 @@ use common::{AppError, AppResult};
 use crate::app::AppState;
 use crate::models::ticket::{self, TicketView};
 
+#[utoipa::path(
+    get,
+    path = "/api/tickets/{id}",
+    operation_id = "getTicket",
+    tag = "tickets",
+    params(("id" = String, Path, description = "The ticket's id")),
+    responses(
+        (status = 200, description = "The ticket", body = TicketView),
+        (status = 404, description = "No such ticket (or a malformed id)", body = common::ErrorBody),
+    ),
+)]
 pub async fn handler(
     State(state): State<AppState>,
     PathId(id): PathId,

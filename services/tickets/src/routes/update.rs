@@ -25,6 +25,25 @@ pub const BUSY: &str = "Ticket is being changed by another request; try again";
 /// for dozens of concurrent edits of one ticket, each round letting one of them through.
 pub const ATTEMPTS: usize = 64;
 
+#[utoipa::path(
+    put,
+    path = "/api/tickets/{id}",
+    operation_id = "updateTicket",
+    tag = "tickets",
+    security(("session" = [])),
+    params(("id" = String, Path, description = "The ticket's id")),
+    request_body = crate::openapi::TicketFields,
+    responses(
+        (status = 200, description = "Updated, version + 1; `ticket:updated` is published",
+            body = TicketView),
+        (status = 400, description = "A field is invalid, or `Cannot edit a reserved ticket`",
+            body = common::ErrorBody),
+        (status = 401, description = "Not signed in, or not the ticket's owner", body = common::ErrorBody),
+        (status = 404, description = "No such ticket (or a malformed id)", body = common::ErrorBody),
+        (status = 409, description = "The ticket kept changing under the request; try again",
+            body = common::ErrorBody),
+    ),
+)]
 pub async fn handler(
     State(state): State<AppState>,
     user: RequireUser,
