@@ -115,7 +115,7 @@ fn add_missing(operation: &mut Operation, status: &str, description: &str) {
 }
 
 /// A response with the contract's error body.
-pub fn error_response(description: &str) -> Response {
+fn error_response(description: &str) -> Response {
     ResponseBuilder::new()
         .description(description)
         .content(
