@@ -542,6 +542,14 @@ def _workspace_members(repo: Repo) -> list[str]:
     return [str(m) for m in workspace.get("members") or []]
 
 
+def _dockerignore_patterns(repo: Repo) -> set[str]:
+    ignore = repo.root / ".dockerignore"
+    if not ignore.is_file():
+        return set()
+    return {line.strip().rstrip("/") for line in ignore.read_text().splitlines()
+            if line.strip() and not line.startswith("#")}
+
+
 def check_dockerfile(repo: Repo) -> list[str]:
     """The Dockerfile builds one service by SERVICE, copies only shared sources and
     services/${SERVICE} (so skaffold rebuilds only the artifact that changed) but every other
@@ -574,10 +582,13 @@ def check_dockerfile(repo: Repo) -> list[str]:
                     errors.append(f"Dockerfile: `{op} {args}` copies a fixed service; use services/${{SERVICE}}")
     copied = {a.rstrip("/") for op, args in instructions if op in ("COPY", "ADD") and "--from" not in args
               for a in [x for x in args.split() if not x.startswith("--")][:-1]}
+    ignored = _dockerignore_patterns(repo)
     for member in _workspace_members(repo):
         if member.startswith("services/"):
             continue  # only services/${SERVICE}, checked above
         base = member.split("*")[0].rstrip("/")
+        if "*" in member and (base in ignored or f"/{base}" in ignored):
+            continue  # left out of the context on purpose: a glob that matches nothing is fine
         if not any(base == c or base.startswith(c + "/") for c in copied):
             errors.append(f"Dockerfile: workspace member {member!r} (Cargo.toml) is never copied; "
                           f"cargo cannot load the workspace without it")
@@ -592,11 +603,7 @@ def check_dockerfile(repo: Repo) -> list[str]:
     if any(op == "COPY" and "--from" not in args for op, args in final):
         errors.append("Dockerfile: the runtime stage must copy only build outputs (COPY --from=...)")
 
-    ignore = repo.root / ".dockerignore"
-    patterns = set()
-    if ignore.is_file():
-        patterns = {line.strip().rstrip("/") for line in ignore.read_text().splitlines()
-                    if line.strip() and not line.startswith("#")}
+    patterns = _dockerignore_patterns(repo)
     for required in ("target", ".stack", ".tools", ".git"):
         if required not in patterns and f"/{required}" not in patterns:
             errors.append(f".dockerignore: must exclude {required}")

@@ -47,6 +47,24 @@ mongod_bin() {
   echo "$wheel_bin"
 }
 
+# Prints the schemathesis to use (the API fuzzer, scripts/api-fuzz.sh), installing it into
+# .tools/schemathesis from PyPI first if needed: every package pinned by version and hash
+# (scripts/requirements/schemathesis.txt), in a virtualenv of its own so nothing else sees them.
+schemathesis_bin() {
+  local venv="$TOOLS_DIR/schemathesis" requirements="$ROOT/scripts/requirements/schemathesis.txt"
+  # Reinstalled when the pins change.
+  if [ ! -x "$venv/bin/schemathesis" ] || ! cmp -s "$requirements" "$venv/requirements.txt"; then
+    log "installing schemathesis from PyPI (hash-pinned) into .tools/schemathesis"
+    command -v python3 >/dev/null || apt_install python3 python3-venv
+    rm -rf "$venv"
+    python3 -m venv "$venv" >&2 || die "python3 -m venv failed (install python3-venv)"
+    PIP_ROOT_USER_ACTION=ignore "$venv/bin/pip" install --quiet --disable-pip-version-check \
+      --require-hashes --no-deps -r "$requirements" >&2 || die "pip install of schemathesis failed"
+    cp "$requirements" "$venv/requirements.txt"
+  fi
+  echo "$venv/bin/schemathesis"
+}
+
 # Installs every server the fleet and the tests use.
 install_servers() {
   local pkgs=()

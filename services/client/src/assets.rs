@@ -53,7 +53,15 @@ pub const ICON: Asset = Asset::new(
     include_bytes!("../static/icon.svg"),
 );
 
-const ASSETS: [&Asset; 3] = [&STYLESHEET, &SCRIPT, &ICON];
+/// The API's OpenAPI document, generated from the API services' annotated routes and checked in
+/// by `tools/api-doc` (whose test keeps it current); served at `GET /api/docs/openapi.json`.
+pub const OPENAPI: Asset = Asset::new(
+    "openapi.json",
+    "application/json",
+    include_bytes!("../static/openapi.json"),
+);
+
+const ASSETS: [&Asset; 4] = [&STYLESHEET, &SCRIPT, &ICON, &OPENAPI];
 
 /// FNV-1a: tiny, `const`, and plenty to tell two builds' files apart.
 const fn fnv1a(bytes: &[u8]) -> u64 {
@@ -85,10 +93,22 @@ pub async fn handler(
     else {
         return crate::routes::not_found::bare().into_response();
     };
-    let etag = asset.etag();
     // `v` only busts caches: a query that does not parse (`v=a&v=b`) is no version, and the
     // asset is served with the short cache lifetime, never a plain-text 400.
-    let current = version.is_ok_and(|Query(version)| version.v.as_deref() == Some(&etag[1..17]));
+    let current =
+        version.is_ok_and(|Query(version)| version.v.as_deref() == Some(&asset.etag()[1..17]));
+    serve(asset, current, &headers)
+}
+
+/// `GET /api/docs/openapi.json`: the document at its well-known address, revalidated by ETag.
+pub async fn openapi(headers: HeaderMap) -> Response {
+    serve(&OPENAPI, false, &headers)
+}
+
+/// The asset, or 304 when the caller holds this very file; cached for a year when the URL
+/// names this build's version (`current`), for five minutes otherwise.
+fn serve(asset: &Asset, current: bool, headers: &HeaderMap) -> Response {
+    let etag = asset.etag();
     let cache = if current {
         "public, max-age=31536000, immutable"
     } else {

@@ -14,6 +14,7 @@ pub mod app;
 pub mod config;
 pub mod events;
 pub mod models;
+pub mod openapi;
 pub mod routes;
 pub mod store;
 

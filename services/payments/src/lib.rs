@@ -21,6 +21,7 @@ pub mod charges;
 pub mod config;
 pub mod events;
 pub mod models;
+pub mod openapi;
 pub mod reconciler;
 pub mod routes;
 pub mod store;

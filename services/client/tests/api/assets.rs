@@ -87,3 +87,29 @@ async fn an_unknown_static_file_is_the_404_page() {
     assert_eq!(status, 404);
     assert!(html.contains("<h1>Page not found</h1>"));
 }
+
+/// The API's OpenAPI document, at the address the ingress gives it (`location /` is the client).
+#[tokio::test]
+async fn the_openapi_document_is_served_as_checked_in() {
+    let app = TestApp::spawn().await;
+
+    let response = app.browse("/api/docs/openapi.json", None).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
+    assert_eq!(response.headers()[CACHE_CONTROL], "public, max-age=300");
+    let etag = response.headers()[ETAG].clone();
+    let body = response.text().await.expect("a body");
+    assert_eq!(body, include_str!("../../static/openapi.json"));
+    let document: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(document["openapi"], "3.1.0");
+    assert_eq!(document["info"]["title"], "Ticketing");
+
+    let revalidated = app
+        .http()
+        .get(app.url("/api/docs/openapi.json"))
+        .header(IF_NONE_MATCH, etag)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
+}

@@ -64,16 +64,22 @@ pub struct Order {
 }
 
 /// The order JSON: `{id,userId,status,expiresAt,version,ticket:{id,title,price,version}}`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Order)]
 pub struct OrderView {
     #[serde(with = "common::events::wire::object_id")]
+    #[schema(value_type = String, pattern = "^[0-9a-f]{24}$")]
     pub id: ObjectId,
     #[serde(with = "common::events::wire::object_id")]
+    #[schema(value_type = String, pattern = "^[0-9a-f]{24}$")]
     pub user_id: ObjectId,
     pub status: OrderStatus,
+    /// When an unpaid order expires (and its ticket is released).
     #[serde(with = "common::events::wire::rfc3339_millis")]
+    #[schema(value_type = String, format = DateTime)]
     pub expires_at: chrono::DateTime<chrono::Utc>,
+    /// Starts at 0; one more with each change of status.
     pub version: i64,
     /// `null` only if the replica lacks the ticket, which the listeners never allow for a ticket
     /// that has been ordered; shown rather than failing the whole list.

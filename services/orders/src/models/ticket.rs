@@ -23,9 +23,11 @@ pub struct Ticket {
 }
 
 /// What an order shows of its ticket: `{id,title,price,version}`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = OrderTicket)]
 pub struct TicketView {
     #[serde(with = "common::events::wire::object_id")]
+    #[schema(value_type = String, pattern = "^[0-9a-f]{24}$")]
     pub id: ObjectId,
     pub title: String,
     #[serde(with = "common::events::wire::js_number")]

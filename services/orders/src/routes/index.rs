@@ -17,6 +17,20 @@ use crate::app::AppState;
 use crate::models::order::{Order, OrderView};
 use crate::models::ticket::Ticket;
 
+#[utoipa::path(
+    get,
+    path = "/api/orders",
+    operation_id = "listOrders",
+    tag = "orders",
+    security(("session" = [])),
+    params(common::openapi::PageParams),
+    responses(
+        (status = 200, description = "The caller's orders with their tickets, oldest first",
+            body = Vec<OrderView>,
+            headers(("link" = String, description = "`<…>; rel=\"next\"` when a page has more after it"))),
+        (status = 400, description = "`limit` or `after` is invalid", body = common::ErrorBody),
+    ),
+)]
 pub async fn handler(
     State(state): State<AppState>,
     user: RequireUser,

@@ -18,6 +18,27 @@ use crate::models::ticket;
 pub const TICKET_ID_INVALID: &str = "TicketId must be provided";
 pub const ALREADY_RESERVED: &str = "Ticket is already reserved";
 
+#[utoipa::path(
+    post,
+    path = "/api/orders",
+    operation_id = "createOrder",
+    tag = "orders",
+    security(("session" = [])),
+    request_body = crate::openapi::NewOrder,
+    responses(
+        (status = 201, description = "Created, status `created`, version 0; `order:created` is published",
+            body = OrderView,
+            links(
+                ("getOrder" = (operation_id = "getOrder", parameters(("orderId" = "$response.body#/id")))),
+                ("deleteOrder" = (operation_id = "deleteOrder", parameters(("orderId" = "$response.body#/id")))),
+                ("createPayment" = (operation_id = "createPayment",
+                    request_body = json!({"orderId": "$response.body#/id", "token": "tok_visa"}))),
+            )),
+        (status = 400, description = "`ticketId` is invalid, or `Ticket is already reserved`",
+            body = common::ErrorBody),
+        (status = 404, description = "No such ticket", body = common::ErrorBody),
+    ),
+)]
 pub async fn handler(
     State(state): State<AppState>,
     user: RequireUser,

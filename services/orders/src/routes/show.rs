@@ -10,6 +10,19 @@ use crate::app::AppState;
 use crate::models::order::OrderView;
 use crate::models::ticket;
 
+#[utoipa::path(
+    get,
+    path = "/api/orders/{orderId}",
+    operation_id = "getOrder",
+    tag = "orders",
+    security(("session" = [])),
+    params(("orderId" = String, Path, description = "The order's id")),
+    responses(
+        (status = 200, description = "The order with its ticket", body = OrderView),
+        (status = 401, description = "Not signed in, or not the order's owner", body = common::ErrorBody),
+        (status = 404, description = "No such order (or a malformed id)", body = common::ErrorBody),
+    ),
+)]
 pub async fn handler(
     State(state): State<AppState>,
     user: RequireUser,

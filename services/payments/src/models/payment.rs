@@ -18,11 +18,15 @@ pub struct Payment {
 }
 
 /// What the API shows of a payment: `{id, orderId, stripeId}`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Payment)]
 pub struct PaymentView {
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     pub id: String,
+    #[schema(pattern = "^[0-9a-f]{24}$")]
     pub order_id: String,
+    /// The Stripe charge's id.
     pub stripe_id: String,
 }
 

@@ -46,6 +46,25 @@ pub const IN_PROGRESS: &str = "A payment for this order is already in progress";
 pub const ORDER_EXPIRED: &str = "Cannot pay for an expired order";
 pub const PRICE_NOT_CHARGEABLE: &str = "The price of this order cannot be charged";
 
+#[utoipa::path(
+    post,
+    path = "/api/payments",
+    operation_id = "createPayment",
+    tag = "payments",
+    security(("session" = [])),
+    request_body = crate::openapi::NewPayment,
+    responses(
+        (status = 201, description = "Charged; the order is paid and `payment:created` is published",
+            body = PaymentView),
+        (status = 400, description = "A field is invalid, the order cannot be paid (cancelled, paid, \
+            expired, another card's payment in progress) or Stripe declined the card",
+            body = common::ErrorBody),
+        (status = 401, description = "Not signed in, or not the order's owner", body = common::ErrorBody),
+        (status = 404, description = "No such order", body = common::ErrorBody),
+        (status = 500, description = "Stripe could not be heard: the same card may retry at once, \
+            and the charge is otherwise settled by the reconciler", body = common::ErrorBody),
+    ),
+)]
 pub async fn handler(
     State(state): State<AppState>,
     user: RequireUser,
