@@ -22,6 +22,13 @@ cd "$ROOT"
 
 url=${STACK_URL:?set STACK_URL to the stack under test (e.g. http://ticketing.localhost:18080)}
 url=${url%/}
+# curl resolves *.localhost to loopback by itself (RFC 6761), Python's resolver does not: the
+# fuzzer is sent to 127.0.0.1 with the stack's name in the Host header instead.
+host=${url#*://}; host=${host%%/*}; hostname=${host%%:*}
+fuzz_url=$url
+case "$hostname" in
+  *.localhost) fuzz_url=${url/$hostname/127.0.0.1} ;;
+esac
 examples=${API_FUZZ_EXAMPLES:-30}
 seconds=${API_FUZZ_SECONDS:-120}
 seed=${API_FUZZ_SEED:-1}
@@ -36,17 +43,20 @@ curl -fsS "$url/api/docs/openapi.json" -o "$reports/openapi.json" \
 cmp -s "$reports/openapi.json" services/client/static/openapi.json \
   || die "the stack serves another OpenAPI document than services/client/static/openapi.json (rebuild it)"
 
-# A user of our own, for the signed-in operations.
+# A user of our own, for the signed-in operations (scripts/api-fuzz.toml sends its cookie).
 email="fuzz-$(date +%s%N)@example.com"
-cookie=$(curl -fsS -o /dev/null -D - -H 'content-type: application/json' \
+session=$(curl -fsS -o /dev/null -D - -H 'content-type: application/json' \
   --data "{\"email\":\"$email\",\"password\":\"fuzz-pass\"}" "$url/api/users/signup" \
-  | tr -d '\r' | sed -n 's/^set-cookie: \(session=[^;]*\).*/\1/Ip' | head -n 1)
-[ -n "$cookie" ] || die "signing up $email gave no session cookie"
+  | tr -d '\r' | sed -n 's/^set-cookie: session=\([^;]*\).*/\1/Ip' | head -n 1)
+[ -n "$session" ] || die "signing up $email gave no session cookie"
+export API_FUZZ_SESSION=$session
 
 log "schemathesis: seed $seed, at most $examples examples per operation and phase, $seconds s"
-"$schemathesis" run "$reports/openapi.json" \
-  --url "$url" \
-  --header "Cookie: $cookie" \
+# From the reports folder: schemathesis keeps its own files beside it, not in the checkout.
+cd "$reports"
+"$schemathesis" --config-file "$ROOT/scripts/api-fuzz.toml" run "$reports/openapi.json" \
+  --url "$fuzz_url" \
+  --header "Host: $host" \
   --phases examples,coverage,fuzzing,stateful \
   --checks all \
   --max-examples "$examples" \

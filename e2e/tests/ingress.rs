@@ -59,6 +59,39 @@ async fn a_wrong_method_through_the_ingress_is_405_with_allow() {
     assert_errors(response, 405, json!([{ "message": "Method Not Allowed" }])).await;
 }
 
+/// nginx refuses TRACE itself: its 405 has the contract's body and the same `Allow` as the
+/// service's own 405 for any other wrong method (PATCH) on that route.
+#[tokio::test]
+async fn a_method_nginx_refuses_itself_is_the_same_405_as_the_services() {
+    let paths = [
+        "/api/users/signup",
+        "/api/users/signin",
+        "/api/users/signout",
+        "/api/users/currentuser",
+        "/api/tickets",
+        "/api/tickets/6b114408b40fd4473a690cdc",
+        "/api/orders?limit=2",
+        "/api/orders/6b114408b40fd4473a690cdc",
+        "/api/payments",
+        "/",
+        "/auth/signup",
+        "/auth/signin",
+        "/auth/signout",
+        "/tickets/new",
+        "/tickets/6b114408b40fd4473a690cdc",
+        "/orders",
+        "/orders/6b114408b40fd4473a690cdc",
+    ];
+    for path in paths {
+        let service = send(Method::PATCH, path, None, None).await;
+        assert_eq!(service.status(), 405, "PATCH {path}");
+        let allow = service.headers()["allow"].clone();
+        let nginx = send(Method::TRACE, path, None, None).await;
+        assert_eq!(nginx.headers().get("allow"), Some(&allow), "TRACE {path}");
+        assert_errors(nginx, 405, json!([{ "message": "Method Not Allowed" }])).await;
+    }
+}
+
 #[tokio::test]
 async fn no_response_names_the_servers_version() {
     for path in ["/api/users/currentuser", "/api/tickets/a%00b", "/"] {

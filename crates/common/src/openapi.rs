@@ -147,6 +147,43 @@ pub fn merge(parts: impl IntoIterator<Item = OpenApi>) -> OpenApi {
     merged
 }
 
+/// The document as JSON, as OpenAPI spells it.
+///
+/// utoipa 5.5 serializes a response's links with Rust's field names (`operation_id`,
+/// `operation_ref`, `request_body`) where OpenAPI says `operationId`, `operationRef`,
+/// `requestBody`; tools that follow links (schemathesis' stateful phase) then reject them. The
+/// keys are renamed here, the one place the document is turned into JSON.
+pub fn to_json(api: &OpenApi) -> serde_json::Value {
+    let mut json = serde_json::to_value(api).unwrap_or_default();
+    let operations = json["paths"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(serde_json::Value::as_object_mut)
+        .flat_map(|item| item.values_mut());
+    for operation in operations {
+        let links = operation["responses"]
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|responses| responses.values_mut())
+            .filter_map(|response| response.get_mut("links")?.as_object_mut())
+            .flat_map(|links| links.values_mut())
+            .filter_map(serde_json::Value::as_object_mut);
+        for link in links {
+            for (from, to) in [
+                ("operation_id", "operationId"),
+                ("operation_ref", "operationRef"),
+                ("request_body", "requestBody"),
+            ] {
+                if let Some(value) = link.remove(from) {
+                    link.insert(to.to_owned(), value);
+                }
+            }
+        }
+    }
+    json
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,7 +198,8 @@ mod tests {
         path = "/closed",
         request_body = String,
         security(("session" = [])),
-        responses((status = 201, description = "made"))
+        responses((status = 201, description = "made",
+            links(("again" = (operation_id = "open", request_body = json!({"x": "$response.body#/id"})))))),
     )]
     #[allow(dead_code)]
     async fn closed() {}
@@ -186,7 +224,7 @@ mod tests {
             statuses(&api, "/closed"),
             ["201", "400", "401", "403", "413", "414"]
         );
-        let json = serde_json::to_value(&api).unwrap_or_default();
+        let json = to_json(&api);
         assert_eq!(json["openapi"], "3.1.0");
         assert_eq!(
             json["components"]["securitySchemes"][SESSION],
@@ -196,6 +234,10 @@ mod tests {
         assert_eq!(
             json["paths"]["/closed"]["post"]["responses"]["401"]["content"]["application/json"]["schema"],
             serde_json::json!({"$ref":"#/components/schemas/ErrorBody"})
+        );
+        assert_eq!(
+            json["paths"]["/closed"]["post"]["responses"]["201"]["links"]["again"],
+            serde_json::json!({"operationId": "open", "requestBody": {"x": "$response.body#/id"}})
         );
     }
 }

@@ -152,9 +152,16 @@ impl<A, B> Fields for (Option<A>, Option<B>) {
     }
 }
 
+/// The longest address mail can be sent to (RFC 5321's 256-octet path, less its angle brackets);
+/// the parser below bounds only the local part (64) and the domain (255).
+pub const MAX_EMAIL_LEN: usize = 254;
+
 /// Whether `text` is a plausible email address (RFC 5322 address syntax, with a dotted domain as
-/// express-validator's `isEmail` requires).
+/// express-validator's `isEmail` requires, at most [`MAX_EMAIL_LEN`] bytes).
 pub fn is_email(text: &str) -> bool {
+    if text.len() > MAX_EMAIL_LEN {
+        return false;
+    }
     let Ok(address) = email_address::EmailAddress::parse_with_options(
         text,
         email_address::Options::default().without_display_text(),
@@ -219,6 +226,12 @@ mod tests {
         ] {
             assert!(!is_email(bad), "{bad}");
         }
+        // Found by schemathesis: 255 characters, each part within its own bound.
+        let label = "a".repeat(63);
+        let longest = format!("0@{}.{label}.{label}.{}", "0".repeat(63), "a".repeat(60));
+        assert_eq!(longest.len(), MAX_EMAIL_LEN);
+        assert!(is_email(&longest));
+        assert!(!is_email(&format!("{longest}a")));
     }
 
     #[test]

@@ -24,8 +24,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
 
 /// The document as it is checked in: pretty JSON, ending in a newline.
 pub fn render() -> String {
-    let mut json =
-        serde_json::to_string_pretty(&document()).expect("an OpenAPI document always serializes");
+    let mut json = serde_json::to_string_pretty(&common::openapi::to_json(&document()))
+        .expect("JSON values always serialize");
     json.push('\n');
     json
 }

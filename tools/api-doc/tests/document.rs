@@ -133,4 +133,20 @@ fn the_order_flow_is_linked_for_stateful_testing() {
             "getOrder".into()
         ])
     );
+    // Spelled as OpenAPI spells a link (`common::openapi::to_json`), naming a real operation.
+    let ids: BTreeSet<&str> = ROUTES.iter().map(|(_, _, id)| *id).collect();
+    for (path, method) in [("/api/tickets", "post"), ("/api/orders", "post")] {
+        let all = doc["paths"][path][method]["responses"]["201"]["links"]
+            .as_object()
+            .expect("links");
+        for (name, link) in all {
+            let target = link["operationId"].as_str().unwrap_or_default();
+            assert!(ids.contains(target), "{path} link {name}: {link}");
+            assert!(link.get("operation_id").is_none(), "{link}");
+        }
+    }
+    assert_eq!(
+        doc["paths"]["/api/orders"]["post"]["responses"]["201"]["links"]["createPayment"]["requestBody"],
+        serde_json::json!({"orderId": "$response.body#/id", "token": "tok_visa"})
+    );
 }

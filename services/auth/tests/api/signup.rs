@@ -23,10 +23,14 @@ async fn returns_400_with_an_invalid_email() {
     let app = TestApp::spawn().await;
     let too_long_local = format!("{}@test.com", "a".repeat(65));
     let too_long_domain = format!("a@{}.com", "d".repeat(300));
+    // Each part within its bound, 255 characters in all: one more than mail can be sent to.
+    let label = "a".repeat(63);
+    let too_long = format!("0@{}.{label}.{label}.{}", "0".repeat(63), "a".repeat(61));
     for email in [
         "alskdflaskjfd",
         too_long_local.as_str(),
         too_long_domain.as_str(),
+        too_long.as_str(),
     ] {
         let response = app.signup(email, "password").await;
         assert_errors(

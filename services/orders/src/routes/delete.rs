@@ -21,7 +21,8 @@ pub const CANNOT_CANCEL_COMPLETE: &str = "Cannot cancel a completed order";
     security(("session" = [])),
     params(("orderId" = String, Path, description = "The order's id")),
     responses(
-        (status = 204, description = "Cancelled (now, or already before); `order:cancelled` is published once"),
+        (status = 204, description = "Cancelled (now, or already before); `order:cancelled` is published \
+            once. The order is not removed: it reads as `cancelled` from then on"),
         (status = 400, description = "`Cannot cancel a completed order`", body = common::ErrorBody),
         (status = 401, description = "Not signed in, or not the order's owner", body = common::ErrorBody),
         (status = 404, description = "No such order (or a malformed id)", body = common::ErrorBody),
