@@ -11,7 +11,9 @@
 # it, pay for it, cancel. Requests carry the session cookie of a user signed up here, so the
 # signed-in paths are reached; every response must be no 5xx and conform to the document
 # (status, content type, headers, body schema), invalid input must be refused and valid input
-# accepted.
+# accepted. All of schemathesis' checks run but use_after_free ("a deleted resource is gone"):
+# the one DELETE, `DELETE /api/orders/{orderId}`, cancels the order, as the original's does, and
+# the order stays readable as `cancelled`.
 #
 # Bounded so it fits CI: API_FUZZ_EXAMPLES cases per operation and phase (default 30) and
 # API_FUZZ_SECONDS for the run (default 120). The seed is API_FUZZ_SEED (default 1, so a failure
@@ -59,6 +61,7 @@ cd "$reports"
   --header "Host: $host" \
   --phases examples,coverage,fuzzing,stateful \
   --checks all \
+  --exclude-checks use_after_free \
   --max-examples "$examples" \
   --max-time "$seconds" \
   --seed "$seed" \
