@@ -60,6 +60,7 @@ pub fn router(state: AppState, readiness: Readiness) -> Router {
         .route("/orders", get(routes::my_orders::handler))
         .route("/orders/{order_id}", get(routes::show_order::handler))
         .route("/static/{name}", get(assets::handler))
+        .route("/api/docs", get(routes::api_docs::handler))
         .route("/api/docs/openapi.json", get(assets::openapi))
         .with_state(state);
     finish_router(pages, readiness)

@@ -1,5 +1,6 @@
 //! One file per page.
 
+pub mod api_docs;
 pub mod landing;
 pub mod my_orders;
 pub mod needs_script;

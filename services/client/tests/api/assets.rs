@@ -113,3 +113,26 @@ async fn the_openapi_document_is_served_as_checked_in() {
         .expect("sent");
     assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
 }
+
+/// A reader's glance at the API: every operation of the document, in one table.
+#[tokio::test]
+async fn the_api_page_lists_every_operation_of_the_document() {
+    let app = TestApp::spawn().await;
+
+    let (status, html) = app.page("/api/docs", None).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(r#"<a href="/api/docs/openapi.json">"#),
+        "{html}"
+    );
+    let rows = html.matches("<tr><td><code>").count();
+    assert_eq!(rows, 13, "{html}");
+    for row in [
+        "<td><code>POST</code></td><td><code>/api/users/signup</code></td><td>signUp</td>",
+        "<td><code>GET</code></td><td><code>/api/users/currentuser</code></td><td>currentUser</td>",
+        "<td><code>POST</code></td><td><code>/api/payments</code></td><td>createPayment (signed in)</td>",
+        "<td><code>GET</code></td><td><code>/api/tickets/{id}</code></td><td>getTicket</td>",
+    ] {
+        assert!(html.contains(row), "{row} in {html}");
+    }
+}
