@@ -14,6 +14,16 @@
 //! publishing the same entry store it once, within JetStream's duplicate window. Published
 //! entries are kept for a day (a TTL index removes them) for inspection.
 //!
+//! **Marking published, off the request path.** The fast path does not wait to write
+//! `publishedAt`: it hands the published ids to a marker that writes them with one
+//! `update_many` per batch (ids published while one batch is written make the next), so under
+//! load a request costs the transaction and the publish, and the marks cost one write for many
+//! requests. An id that is never marked (the process dies first, or MongoDB refuses the write)
+//! only means its entry is published again by the relay after its grace period, which JetStream
+//! drops as a duplicate — the same guarantee the per-entry mark gave, for the few milliseconds a
+//! batch waits. The relay marks what it publishes itself, before its next query, and at
+//! shutdown the marks still waiting are written.
+//!
 //! **Poison entries.** An entry NATS will never accept (larger than the server's maximum
 //! payload) or that cannot be read back (a subject this release does not know) is *parked*:
 //! `parkedAt` and `lastError` are set, one `error` line is logged, [`Outbox::parked`] counts it,
@@ -153,21 +163,15 @@ impl Default for OutboxOptions {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-enum EntryError {
-    #[error(transparent)]
-    Publish(#[from] PublishError),
-    #[error("published, but not marked so: {0}")]
-    Mark(#[from] mongodb::error::Error),
-}
-
-impl EntryError {
-    fn is_transient(&self) -> bool {
-        match self {
-            EntryError::Publish(error) => error.is_transient(),
-            EntryError::Mark(_) => true,
-        }
-    }
+/// The ids the fast path published and the marker has not written as published yet.
+#[derive(Debug, Default)]
+struct Marks {
+    ids: std::sync::Mutex<Vec<ObjectId>>,
+    /// Whether a marker task is running; it takes every id pushed before it stops.
+    marking: std::sync::atomic::AtomicBool,
+    /// Held from taking a batch to having written it, so that shutdown waits for a batch in
+    /// flight before it writes the rest.
+    writing: tokio::sync::Mutex<()>,
 }
 
 /// A service's outbox: its collection, the client that runs transactions, and the publisher.
@@ -179,6 +183,7 @@ pub struct Outbox {
     entries: Collection<Entry>,
     publisher: Publisher,
     options: OutboxOptions,
+    marks: std::sync::Arc<Marks>,
 }
 
 /// A transaction in progress: the session to pass to every write, and the events to stage.
@@ -274,7 +279,8 @@ impl Attempts<'_> {
             }
         }
         if self.outbox.options.fast_path {
-            self.outbox.publish_entries(&self.staged).await;
+            let (_, published) = self.outbox.publish_entries(&self.staged).await;
+            self.outbox.mark_later(published);
         }
         Settled::Done(Ok(value))
     }
@@ -338,6 +344,7 @@ impl Outbox {
             entries: database.collection(COLLECTION),
             publisher,
             options: OutboxOptions::default(),
+            marks: std::sync::Arc::default(),
         }
     }
 
@@ -377,19 +384,19 @@ impl Outbox {
         })
     }
 
-    /// Publishes `entries` in order and marks each published. Stops at the first transient
-    /// failure (NATS away, slow or full), leaving the rest to the relay; an entry that can never
-    /// be published is parked and skipped, so it does not hold up the others. Returns how many
-    /// entries were dealt with (published or parked): fewer than `entries.len()` means the pass
-    /// stopped early.
-    async fn publish_entries(&self, entries: &[Entry]) -> usize {
+    /// Publishes `entries` in order. Stops at the first transient failure (NATS away, slow or
+    /// full), leaving the rest to the relay; an entry that can never be published is parked and
+    /// skipped, so it does not hold up the others. Returns how many entries were dealt with
+    /// (published or parked: fewer than `entries.len()` means the pass stopped early) and the
+    /// ids published, which the caller marks.
+    async fn publish_entries(&self, entries: &[Entry]) -> (usize, Vec<ObjectId>) {
         let mut done = 0;
+        let mut published = Vec::with_capacity(entries.len());
         for entry in entries {
             match self.publish_entry(entry).await {
-                Ok(()) => done += 1,
-                Err(EntryError::Mark(error)) => {
-                    tracing::warn!(entry = %entry.id, %error, "event published but not marked; it will be published again (deduplicated)");
-                    break;
+                Ok(()) => {
+                    done += 1;
+                    published.push(entry.id);
                 }
                 Err(error) if error.is_transient() => {
                     tracing::warn!(entry = %entry.id, subject = %entry.subject, %error, "event not published yet; the relay will retry");
@@ -406,11 +413,77 @@ impl Outbox {
                 }
             }
         }
-        done
+        (done, published)
+    }
+
+    /// Writes `publishedAt` on the entries `ids`, in one write.
+    async fn mark_published(&self, ids: &[ObjectId]) -> mongodb::error::Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.entries
+            .update_many(
+                doc! { "_id": { "$in": ids }, "publishedAt": null },
+                doc! { "$set": { "publishedAt": DateTime::now() } },
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Hands the fast path's published `ids` to the marker, starting it unless it runs: the
+    /// request does not wait for the write (see the module docs).
+    fn mark_later(&self, ids: Vec<ObjectId>) {
+        if ids.is_empty() {
+            return;
+        }
+        self.lock_marks().extend(ids);
+        if self
+            .marks
+            .marking
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return; // the running marker takes them
+        }
+        let outbox = self.clone();
+        tokio::spawn(async move { outbox.run_marker().await });
+    }
+
+    fn lock_marks(&self) -> std::sync::MutexGuard<'_, Vec<ObjectId>> {
+        // A panic while holding the lock left only a list of ids behind: still usable.
+        self.marks
+            .ids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Writes the waiting marks, a batch at a time, until none wait.
+    async fn run_marker(&self) {
+        use std::sync::atomic::Ordering;
+        loop {
+            if self.write_waiting_marks().await == 0 {
+                self.marks.marking.store(false, Ordering::Release);
+                // An id pushed between the take and the store saw a marker running and left
+                // it to us: go on, unless another marker has started since.
+                if self.lock_marks().is_empty() || self.marks.marking.swap(true, Ordering::AcqRel) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Writes the marks waiting now, in one write, after any batch in flight; returns how many
+    /// there were. The marker's step, and what the relay does at shutdown.
+    async fn write_waiting_marks(&self) -> usize {
+        let _writing = self.marks.writing.lock().await;
+        let ids = std::mem::take(&mut *self.lock_marks());
+        if let Err(error) = self.mark_published(&ids).await {
+            tracing::warn!(count = ids.len(), %error, "events published but not marked; the relay will publish them again (deduplicated)");
+        }
+        ids.len()
     }
 
     /// Records a failed publish on the entry (and parks it if `park`); whether that was written.
-    async fn note_failure(&self, entry: &Entry, error: &EntryError, park: bool) -> bool {
+    async fn note_failure(&self, entry: &Entry, error: &PublishError, park: bool) -> bool {
         let mut set = doc! { "lastError": error.to_string() };
         if park {
             set.insert("parkedAt", DateTime::now());
@@ -487,7 +560,7 @@ impl Outbox {
         crate::events::parked::record(self.publisher.jetstream(), &record).await;
     }
 
-    async fn publish_entry(&self, entry: &Entry) -> Result<(), EntryError> {
+    async fn publish_entry(&self, entry: &Entry) -> Result<(), PublishError> {
         let subject = entry.subject;
         let payload = Bytes::from(entry.payload.clone().into_bytes());
         let msg_id = entry.msg_id();
@@ -498,12 +571,6 @@ impl Outbox {
             .instrument(span)
             .await?;
         tracing::debug!(entry = %entry.id, %subject, sequence = published.sequence, duplicate = published.duplicate, "event published");
-        self.entries
-            .update_one(
-                doc! { "_id": entry.id, "publishedAt": null },
-                doc! { "$set": { "publishedAt": DateTime::now() } },
-            )
-            .await?;
         Ok(())
     }
 
@@ -556,7 +623,12 @@ impl Outbox {
                     Err(_) => return Ok(total),
                 }
             }
-            let done = self.publish_entries(&batch).await;
+            let (done, published) = self.publish_entries(&batch).await;
+            // Marked before the next query, which would otherwise take them again.
+            if let Err(error) = self.mark_published(&published).await {
+                tracing::warn!(count = published.len(), %error, "events published but not marked; the next pass publishes them again (deduplicated)");
+                return Ok(total + done);
+            }
             total += done;
             if done < batch.len() {
                 return Ok(total);
@@ -607,6 +679,8 @@ impl Outbox {
         let outbox = self.clone();
         tokio::spawn(async move {
             if !outbox.options.relay {
+                shutdown.cancelled().await;
+                outbox.write_waiting_marks().await;
                 return;
             }
             let mut first = true;
@@ -626,7 +700,10 @@ impl Outbox {
                     tracing::debug!(%error, "cannot measure the outbox backlog");
                 }
                 tokio::select! {
-                    () = shutdown.cancelled() => return,
+                    () = shutdown.cancelled() => {
+                        outbox.write_waiting_marks().await;
+                        return;
+                    }
                     () = tokio::time::sleep(outbox.options.relay_interval) => {}
                 }
             }
