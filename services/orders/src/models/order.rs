@@ -24,8 +24,8 @@
 //! tickets service's versions; a claim field there would have to survive those writes and be
 //! released on every path that ends an order. The index needs no second document, covers every
 //! writer of `orders` (routes, listeners, a future admin tool) and cannot drift from the orders'
-//! own statuses. The route still checks first, for a cheap early answer in the common case; the
-//! index decides races.
+//! own statuses. The route does not read first: the insert's duplicate key is its answer, in the
+//! common case and in a race alike.
 
 use std::time::Duration;
 
@@ -138,17 +138,6 @@ pub async fn ensure_indexes(orders: &Collection<Order>) -> mongodb::error::Resul
         .create_indexes([one_active_order_per_ticket, by_user])
         .await?;
     Ok(())
-}
-
-/// The order that holds `ticket_id` now, if any.
-pub async fn active_for_ticket(
-    orders: &Collection<Order>,
-    ticket_id: ObjectId,
-) -> mongodb::error::Result<Option<Order>> {
-    let active: Vec<&str> = ACTIVE_STATUSES.iter().map(|s| s.as_str()).collect();
-    orders
-        .find_one(doc! { "ticketId": ticket_id, "status": { "$in": active } })
-        .await
 }
 
 pub async fn find(

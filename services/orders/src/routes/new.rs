@@ -1,9 +1,11 @@
 //! `POST /api/orders {ticketId}` → 201 order, and `order:created`.
 //!
 //! The ticket must be known to this service's replica (404 otherwise) and not held by an active
-//! order (400 `Ticket is already reserved`). The check below answers the common case; the partial
-//! unique index on `orders.ticketId` (see `models::order`) answers the race, where two requests
-//! both pass the check and exactly one insert commits.
+//! order (400 `Ticket is already reserved`). That rule is the partial unique index on
+//! `orders.ticketId` (see `models::order`) alone: the insert of a second active order for a
+//! ticket fails with a duplicate key, whether the first committed long ago or a moment ago in a
+//! concurrent request. (A read asking first would answer nothing the index does not, and cost
+//! every successful order a round trip to MongoDB.)
 
 use axum::Json;
 use axum::extract::State;
@@ -12,7 +14,7 @@ use common::validation::{Validator, field};
 use common::{AppError, AppResult, JsonBody, JsonObject, RequireUser};
 
 use crate::app::AppState;
-use crate::models::order::{self, Order, OrderView};
+use crate::models::order::{Order, OrderView};
 use crate::models::ticket;
 
 pub const TICKET_ID_INVALID: &str = "TicketId must be provided";
@@ -52,12 +54,6 @@ pub async fn handler(
     let ticket = ticket::find(&state.store.tickets, ticket_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if order::active_for_ticket(&state.store.orders, ticket_id)
-        .await?
-        .is_some()
-    {
-        return Err(AppError::bad_request(ALREADY_RESERVED));
-    }
 
     let order = Order::new(user_id, ticket_id, state.expiration_window);
     match state.store.create(&order, &ticket).await {
