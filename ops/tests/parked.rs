@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use bson::doc;
 use bson::oid::ObjectId;
+use common::config::NatsConfig;
 use common::events::parked::{self, ParkedEvent};
 use common::events::{ConsumerOptions, HandlerError, Nats, QueueGroup, TicketCreated};
 use common::outbox::Outbox;
@@ -40,7 +41,7 @@ fn ops_with(nats: &TestNats, mongo: Option<&str>, args: &[&str]) -> (bool, Strin
 #[tokio::test]
 async fn parked_events_are_listed_with_their_cause_and_replayed_once_fixed() {
     let nats = TestNats::start().await;
-    let bus = Nats::connect(&nats.url, "ops-test")
+    let bus = Nats::connect(&NatsConfig::local(&nats.url, "ops-test"))
         .await
         .expect("connects");
     let shutdown = CancellationToken::new();
@@ -156,7 +157,7 @@ async fn parked_events_are_listed_with_their_cause_and_replayed_once_fixed() {
 async fn a_parked_outbox_entry_is_listed_and_unparked_once_fixed() {
     let nats = TestNats::start().await;
     let db = TestDb::new().await;
-    let bus = Nats::connect(&nats.url, "ops-test")
+    let bus = Nats::connect(&NatsConfig::local(&nats.url, "ops-test"))
         .await
         .expect("connects");
     let outbox = Outbox::new(db.client.clone(), &db.db, bus.publisher());

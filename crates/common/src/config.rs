@@ -135,21 +135,85 @@ pub fn redact_uri(uri: &str) -> String {
     }
 }
 
-/// `NATS_URL` and the connection name (`NATS_CLIENT_ID`, see [`nats_client_id`]).
+/// `NATS_URL` (one server, or a cluster's servers separated by commas), the connection name
+/// (`NATS_CLIENT_ID`, see [`nats_client_id`]) and `NATS_STREAM_REPLICAS`, the copies the
+/// cluster keeps of the `ticketing` stream and its consumers (1 on a single server, 3 on a
+/// three-node cluster). Every service that connects brings the stream to this setting, so they
+/// must all be given the same one.
 #[derive(Debug, Clone)]
 pub struct NatsConfig {
     pub url: String,
     pub client_id: String,
+    pub stream_replicas: usize,
 }
+
+/// The most copies of a stream JetStream keeps.
+const MAX_STREAM_REPLICAS: usize = 5;
 
 impl NatsConfig {
     /// `service` names the connection when nothing else does.
     pub fn from_env(service: &str) -> Result<Self, ConfigError> {
+        let url = required("NATS_URL")?;
+        if let Err(reason) = nats_server_addrs(&url) {
+            return Err(ConfigError::Invalid {
+                name: "NATS_URL".to_owned(),
+                value: url,
+                reason,
+            });
+        }
         Ok(Self {
-            url: required("NATS_URL")?,
+            url,
             client_id: nats_client_id(service),
+            stream_replicas: stream_replicas(parsed_or("NATS_STREAM_REPLICAS", 1)?)?,
         })
     }
+
+    /// One server at `url`, one copy of the stream (tests, tools).
+    pub fn local(url: &str, client_id: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            client_id: client_id.to_owned(),
+            stream_replicas: 1,
+        }
+    }
+
+    /// The servers `url` lists.
+    pub fn server_addrs(&self) -> Result<Vec<async_nats::ServerAddr>, String> {
+        nats_server_addrs(&self.url)
+    }
+}
+
+/// JetStream keeps 1 to 5 copies of a stream; 0 would mean "the server's default" (1), which is
+/// not what a cluster's operator who wrote 0 by mistake wants.
+fn stream_replicas(replicas: usize) -> Result<usize, ConfigError> {
+    if (1..=MAX_STREAM_REPLICAS).contains(&replicas) {
+        Ok(replicas)
+    } else {
+        Err(ConfigError::Invalid {
+            name: "NATS_STREAM_REPLICAS".to_owned(),
+            value: replicas.to_string(),
+            reason: format!("expected 1 to {MAX_STREAM_REPLICAS}"),
+        })
+    }
+}
+
+/// `nats://a:4222,nats://b:4222` → its servers; an error names the part that is not one.
+fn nats_server_addrs(url: &str) -> Result<Vec<async_nats::ServerAddr>, String> {
+    url.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse::<async_nats::ServerAddr>()
+                .map_err(|error| format!("{part:?} is not a NATS server URL: {error}"))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .and_then(|addrs| {
+            if addrs.is_empty() {
+                Err("no server".to_owned())
+            } else {
+                Ok(addrs)
+            }
+        })
 }
 
 /// The session: `JWT_KEY` (a secret: never in `Debug`, logs or panics) and `COOKIE_SECURE`.
@@ -198,10 +262,7 @@ impl ServiceConfig {
             mongo: MongoConfig {
                 uri: mongo_uri.to_owned(),
             },
-            nats: NatsConfig {
-                url: nats_url.to_owned(),
-                client_id: client_id.to_owned(),
-            },
+            nats: NatsConfig::local(nats_url, client_id),
             session: SessionConfig {
                 jwt_key: jwt_key.into(),
                 cookie_secure: false,
@@ -243,10 +304,7 @@ mod tests {
             mongo: MongoConfig {
                 uri: "mongodb://app:hunter2@db/orders".to_owned(),
             },
-            nats: NatsConfig {
-                url: "nats://nats:4222".to_owned(),
-                client_id: "orders-1".to_owned(),
-            },
+            nats: NatsConfig::local("nats://nats:4222", "orders-1"),
             session: SessionConfig {
                 jwt_key: "the-jwt-key".into(),
                 cookie_secure: true,
@@ -262,5 +320,29 @@ mod tests {
             printed.contains("mongodb://app:****@db/orders"),
             "{printed}"
         );
+    }
+
+    #[test]
+    fn nats_url_lists_a_clusters_servers_and_names_a_bad_one() {
+        let servers = nats_server_addrs("nats://a:4222, nats://b:4223,nats://c:4224").expect("ok");
+        let ports: Vec<u16> = servers.iter().map(|server| server.port()).collect();
+        assert_eq!(ports, [4222, 4223, 4224]);
+        assert_eq!(nats_server_addrs("nats://a:4222").expect("ok").len(), 1);
+        let error = nats_server_addrs("nats://a:4222,http://b:80").expect_err("bad scheme");
+        assert!(
+            error.starts_with("\"http://b:80\" is not a NATS server URL"),
+            "{error}"
+        );
+        assert_eq!(nats_server_addrs(" , ").expect_err("empty"), "no server");
+    }
+
+    #[test]
+    fn stream_replicas_are_one_to_five() {
+        assert_eq!(stream_replicas(1).expect("ok"), 1);
+        assert_eq!(stream_replicas(3).expect("ok"), 3);
+        for bad in [0, 6] {
+            let error = stream_replicas(bad).expect_err("out of range").to_string();
+            assert!(error.contains("NATS_STREAM_REPLICAS"), "{error}");
+        }
     }
 }

@@ -25,7 +25,7 @@ use crate::worker::Worker;
 /// Connects to NATS and Redis, starts listening to `order:created` and the worker that fires
 /// due jobs, and binds the port for the probes.
 pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
-    let nats = Nats::connect(&config.nats.url, &config.nats.client_id).await?;
+    let nats = Nats::connect(&config.nats).await?;
     let queue = JobQueue::connect(&config.redis_url, &config.redis_prefix)
         .await
         .map_err(|error| {

@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 /// consumers and the outbox relay, and binds the port.
 pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
     let (client, database) = common::mongo::connect(&config.service.mongo, "orders").await?;
-    let nats = Nats::connect(&config.service.nats.url, &config.service.nats.client_id).await?;
+    let nats = Nats::connect(&config.service.nats).await?;
     let outbox = Outbox::new(client, &database, nats.publisher()).with_options(tuning.outbox);
     let store = store::Store::new(&database, outbox.clone());
     store.ensure_indexes().await?;

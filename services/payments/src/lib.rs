@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 /// outbox relay and the reconciler, and binds the port.
 pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
     let (client, database) = common::mongo::connect(&config.service.mongo, "payments").await?;
-    let nats = Nats::connect(&config.service.nats.url, &config.service.nats.client_id).await?;
+    let nats = Nats::connect(&config.service.nats).await?;
     let outbox = Outbox::new(client, &database, nats.publisher()).with_options(tuning.outbox);
     let stripe = charges::Stripe::new(config.stripe_key.expose_secret(), &config.stripe_api_base)?;
     let store = store::Store::new(&database, outbox.clone());

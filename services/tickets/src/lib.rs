@@ -30,7 +30,7 @@ use crate::store::Store;
 /// outbox relay and binds the port. Fails if MongoDB or NATS cannot be reached now.
 pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
     let (client, database) = common::mongo::connect(&config.service.mongo, "tickets").await?;
-    let nats = Nats::connect(&config.service.nats.url, &config.service.nats.client_id).await?;
+    let nats = Nats::connect(&config.service.nats).await?;
     let outbox = Outbox::new(client, &database, nats.publisher()).with_options(tuning.outbox);
     let store = Store::new(&database, outbox.clone());
     store.ensure_indexes().await?;

@@ -146,6 +146,8 @@ pub struct Consumers {
     group: QueueGroup,
     shutdown: CancellationToken,
     options: ConsumerOptions,
+    /// The copies the stream has when a consumer must recreate it.
+    stream_replicas: usize,
     tasks: JoinSet<()>,
     stats: ConsumerStats,
 }
@@ -161,6 +163,7 @@ impl Consumers {
             group,
             shutdown,
             options: ConsumerOptions::default(),
+            stream_replicas: 1,
             tasks: JoinSet::new(),
             stats: ConsumerStats::default(),
         }
@@ -168,6 +171,12 @@ impl Consumers {
 
     pub fn with_options(mut self, options: ConsumerOptions) -> Self {
         self.options = options;
+        self
+    }
+
+    /// Recreates a lost stream with `replicas` copies (`NATS_STREAM_REPLICAS`), not one.
+    pub fn with_stream_replicas(mut self, replicas: usize) -> Self {
+        self.stream_replicas = replicas;
         self
     }
 
@@ -192,6 +201,7 @@ impl Consumers {
             durable: self.group.durable_name(E::SUBJECT),
             subject: E::SUBJECT,
             options: self.options.clone(),
+            stream_replicas: self.stream_replicas,
             stats: self.stats.clone(),
         };
         let pull = consumer.create().await?;
@@ -266,6 +276,7 @@ struct Consumer {
     durable: String,
     subject: Subject,
     options: ConsumerOptions,
+    stream_replicas: usize,
     stats: ConsumerStats,
 }
 
@@ -305,7 +316,7 @@ impl Consumer {
     /// After a failure: the server may have restarted without its store, so the stream is
     /// ensured before the consumer.
     async fn recreate(&self) -> anyhow::Result<PullConsumer> {
-        ensure_stream(&self.jetstream).await?;
+        ensure_stream(&self.jetstream, self.stream_replicas).await?;
         self.create().await
     }
 

@@ -32,6 +32,7 @@
 //! # Example
 //!
 //! ```no_run
+//! use common::config::NatsConfig;
 //! use common::events::{HandlerError, Nats, OrderCreated, QueueGroup};
 //! use tokio_util::sync::CancellationToken;
 //!
@@ -44,7 +45,8 @@
 //! }
 //!
 //! # async fn run() -> anyhow::Result<()> {
-//! let nats = Nats::connect("nats://127.0.0.1:4222", "tickets-1").await?;
+//! let config = NatsConfig::local("nats://127.0.0.1:4222", "tickets-1");
+//! let nats = Nats::connect(&config).await?;
 //! let shutdown = CancellationToken::new();
 //! let mut consumers = nats.consumers(QueueGroup::TICKETS, shutdown.clone());
 //! consumers.listen(State, on_order_created).await?;

@@ -61,8 +61,9 @@ impl ParkedEvent {
     }
 }
 
-/// The parking stream's configuration: file storage, a month of records.
-pub fn parked_stream_config() -> stream::Config {
+/// The parking stream's configuration: file storage, a month of records, as many copies as
+/// the events' stream.
+pub fn parked_stream_config(replicas: usize) -> stream::Config {
     stream::Config {
         name: PARKED_STREAM.to_owned(),
         description: Some("Ticketing deliveries given up on (see `ops parked`)".to_owned()),
@@ -70,6 +71,7 @@ pub fn parked_stream_config() -> stream::Config {
         storage: stream::StorageType::File,
         retention: stream::RetentionPolicy::Limits,
         max_age: RETENTION,
+        num_replicas: replicas,
         ..Default::default()
     }
 }

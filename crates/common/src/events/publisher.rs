@@ -95,11 +95,22 @@ pub struct Published {
 #[derive(Clone, Debug)]
 pub struct Publisher {
     jetstream: jetstream::Context,
+    /// The copies the stream has when this publisher must recreate it.
+    stream_replicas: usize,
 }
 
 impl Publisher {
     pub fn new(jetstream: jetstream::Context) -> Self {
-        Self { jetstream }
+        Self {
+            jetstream,
+            stream_replicas: 1,
+        }
+    }
+
+    /// Recreates a lost stream with `replicas` copies (`NATS_STREAM_REPLICAS`), not one.
+    pub fn with_stream_replicas(mut self, replicas: usize) -> Self {
+        self.stream_replicas = replicas;
+        self
     }
 
     /// Publishes `event` on its subject under a fresh unique id.
@@ -135,7 +146,7 @@ impl Publisher {
             // rather than fail every publish until a service restarts.
             Err(Attempt::StreamNotFound) => {
                 tracing::warn!(stream = STREAM, "stream not found; creating it again");
-                ensure_stream(&self.jetstream)
+                ensure_stream(&self.jetstream, self.stream_replicas)
                     .await
                     .map_err(|error| PublishError::Nats(error.into()))?;
                 self.try_publish(subject, msg_id, payload)

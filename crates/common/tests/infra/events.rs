@@ -88,7 +88,7 @@ impl<T: Clone> Seen<T> {
 async fn the_stream_is_created_idempotently_with_the_contract_settings() {
     let nats = TestNats::start().await;
     let bus = connect(&nats).await;
-    ensure_stream(bus.jetstream())
+    ensure_stream(bus.jetstream(), 1)
         .await
         .expect("a second ensure changes nothing");
     let mut stream = bus.jetstream().get_stream(STREAM).await.expect("exists");

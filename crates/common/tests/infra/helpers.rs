@@ -12,9 +12,12 @@ use test_support::nats::TestNats;
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
 pub async fn connect(nats: &TestNats) -> Nats {
-    Nats::connect(&nats.url, "common-tests")
-        .await
-        .expect("connects and creates the stream")
+    Nats::connect(&common::config::NatsConfig::local(
+        &nats.url,
+        "common-tests",
+    ))
+    .await
+    .expect("connects and creates the stream")
 }
 
 /// The contract's rules with delays short enough for tests.

@@ -232,6 +232,59 @@ async fn publishing_an_entry_again_is_deduplicated_by_its_id() {
     assert_eq!(setup.outbox.pending().await.expect("counts"), 0);
 }
 
+/// A full stream (`discard: new`) refuses the publish: the entry stays pending with the reason,
+/// and the relay publishes it, once, as soon as there is room again. Nothing is lost or dropped
+/// from the stream to make room.
+#[tokio::test]
+async fn a_full_stream_keeps_the_event_in_the_outbox_until_there_is_room() {
+    let nats = TestNats::start().await;
+    let setup = setup(&nats, quick_relay()).await;
+    let first = ticket_created("fits");
+    create_ticket(&setup, &first).await.expect("commits");
+    marked(&setup).await;
+
+    // The stream as the services configure it, but with room for the one event it holds.
+    let jetstream = nats.jetstream().await;
+    let full = async_nats::jetstream::stream::Config {
+        max_messages: 1,
+        ..common::events::stream_config(1)
+    };
+    jetstream
+        .update_stream(&full)
+        .await
+        .expect("limits the stream");
+    let waiting = ticket_created("waits for room");
+    create_ticket(&setup, &waiting).await.expect("commits");
+    let pending = eventually("the refused publish to be recorded", DEADLINE, || async {
+        setup
+            .outbox
+            .collection()
+            .find_one(doc! { "publishedAt": null, "lastError": { "$ne": null } })
+            .await
+            .ok()
+            .flatten()
+    })
+    .await;
+    let reason = pending.last_error.unwrap_or_default();
+    assert!(reason.contains("maximum messages"), "{reason}");
+    assert_eq!(setup.outbox.parked().await.expect("counts"), 0);
+    assert_eq!(nats.bodies("ticket:created").await, [body_of(&first)]);
+
+    let shutdown = CancellationToken::new();
+    let relay = setup.outbox.spawn_relay(shutdown.clone());
+    jetstream
+        .update_stream(&common::events::stream_config(1))
+        .await
+        .expect("makes room");
+    marked(&setup).await;
+    assert_eq!(
+        nats.bodies("ticket:created").await,
+        [body_of(&first), body_of(&waiting)]
+    );
+    shutdown.cancel();
+    relay.await.expect("relay stops");
+}
+
 /// Issue 11, case 5: entries NATS will never accept (over its 1 MiB maximum payload) are parked
 /// and skipped, however many of them stand in front of good ones, and are never retried.
 #[tokio::test]

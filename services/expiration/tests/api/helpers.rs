@@ -35,10 +35,7 @@ impl Infra {
 
     pub fn config(&self) -> Config {
         Config {
-            nats: common::config::NatsConfig {
-                url: self.nats.url.clone(),
-                client_id: "expiration-test".to_owned(),
-            },
+            nats: common::config::NatsConfig::local(&self.nats.url, "expiration-test"),
             redis_url: self.redis.url(),
             redis_prefix: "expiration".to_owned(),
             port: 0,
