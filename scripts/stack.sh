@@ -12,10 +12,18 @@
 #                                  is ready: a service, mongod, nats, redis or nginx (the
 #                                  fault-injection test's lever)
 #
+#   --ha (with any command)        the clustered topology: three nats-servers in one JetStream
+#                                  cluster (streams and consumers at R3), a three-member MongoDB
+#                                  replica set, two processes of every service behind nginx. Its
+#                                  parts are nats-1..3, mongod-1..3 and <service>-1..2; restart
+#                                  also takes nats-leader (the ticketing stream's leader) and
+#                                  mongod-primary. Its defaults (STACK_NAME=ha, PORT_BASE=3200,
+#                                  INGRESS_PORT=8081) let it run beside the single-node stack.
+#
 # Options (environment):
 #   INGRESS_PORT (8080)            where nginx listens: http://ticketing.localhost:$INGRESS_PORT
 #   PORT_BASE (3100)               services and servers take ports PORT_BASE+1 … +25 (Prometheus
-#                                  on +24, the OTLP trace receiver on +25)
+#                                  on +24, the OTLP trace receiver on +25; +1 … +32 with --ha)
 #   STACK_NAME (dev)               data, logs and pids live in .stack/$STACK_NAME (git-ignored)
 #   PROFILE (debug|release)        cargo build profile (release for benchmarks)
 #   EXPIRATION_WINDOW_SECONDS      how long an order may stay unpaid (900)
@@ -27,17 +35,33 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
+# --ha may stand anywhere among the arguments.
+HA=""
+ARGS=()
+for arg in "$@"; do
+  if [ "$arg" = --ha ]; then HA=1; else ARGS+=("$arg"); fi
+done
+set -- "${ARGS[@]+"${ARGS[@]}"}"
+if [ -n "$HA" ]; then
+  STACK_NAME="${STACK_NAME:-ha}" PORT_BASE="${PORT_BASE:-3200}" INGRESS_PORT="${INGRESS_PORT:-8081}"
+fi
+
 STACK_NAME="${STACK_NAME:-dev}"
 STACK_DIR="$ROOT/.stack/$STACK_NAME"
 INGRESS_PORT="${INGRESS_PORT:-8080}"
 PORT_BASE="${PORT_BASE:-3100}"
 PROFILE="${PROFILE:-debug}"
-AUTH_PORT=$((PORT_BASE + 1)) TICKETS_PORT=$((PORT_BASE + 2)) ORDERS_PORT=$((PORT_BASE + 3))
-PAYMENTS_PORT=$((PORT_BASE + 4)) CLIENT_PORT=$((PORT_BASE + 5)) EXPIRATION_PORT=$((PORT_BASE + 6))
 STRIPE_STANDIN_PORT=$((PORT_BASE + 7))
-MONGO_PORT=$((PORT_BASE + 17)) REDIS_PORT=$((PORT_BASE + 19))
-NATS_PORT=$((PORT_BASE + 22)) NATS_MONITOR_PORT=$((PORT_BASE + 23)) PROMETHEUS_PORT=$((PORT_BASE + 24))
+REDIS_PORT=$((PORT_BASE + 19))
+PROMETHEUS_PORT=$((PORT_BASE + 24))
 OTLP_RECEIVER_PORT=$((PORT_BASE + 25))
+# Member k of the replica set and of the NATS cluster (the single-node stack has member 1 only).
+MONGO_PORTS=($((PORT_BASE + 17)) $((PORT_BASE + 18)) $((PORT_BASE + 20)))
+NATS_PORTS=($((PORT_BASE + 22)) $((PORT_BASE + 26)) $((PORT_BASE + 28)))
+NATS_MONITOR_PORTS=($((PORT_BASE + 23)) $((PORT_BASE + 27)) $((PORT_BASE + 29)))
+NATS_ROUTE_PORTS=($((PORT_BASE + 30)) $((PORT_BASE + 31)) $((PORT_BASE + 32)))
+MONGO_PORT=${MONGO_PORTS[0]} NATS_MONITOR_PORT=${NATS_MONITOR_PORTS[0]}
+if [ -n "$HA" ]; then MEMBERS=(1 2 3) INSTANCES=(1 2); else MEMBERS=(1) INSTANCES=(1); fi
 URL="http://ticketing.localhost:$INGRESS_PORT"
 # Every process the stack starts listens on loopback only (the services read BIND; nginx, mongod,
 # nats, redis and Prometheus are told so below): only the ingress is for the browser.
@@ -46,19 +70,49 @@ export BIND="${BIND:-127.0.0.1}"
 # Services in start order.
 SERVICES=(auth tickets orders expiration payments client)
 
+# The part `$1` number `$2`: `orders`, `nats`, `mongod` on the single-node stack; `orders-2`,
+# `nats-3`, `mongod-1` with --ha.
+part_name() { if [ -n "$HA" ]; then echo "$1-$2"; else echo "$1"; fi; }
+mongo_dir() { echo "$STACK_DIR/$(part_name mongo "$1")"; }
+
+# Process `$2` (1, or 2 with --ha) of service `$1`: the first on PORT_BASE+1 … +6, the second
+# seven above.
 service_port() {
+  local offset
   case $1 in
-    auth) echo "$AUTH_PORT" ;; tickets) echo "$TICKETS_PORT" ;; orders) echo "$ORDERS_PORT" ;;
-    payments) echo "$PAYMENTS_PORT" ;; client) echo "$CLIENT_PORT" ;; expiration) echo "$EXPIRATION_PORT" ;;
+    auth) offset=1 ;; tickets) offset=2 ;; orders) offset=3 ;;
+    payments) offset=4 ;; client) offset=5 ;; expiration) offset=6 ;;
   esac
+  echo $((PORT_BASE + offset + 7 * (${2:-1} - 1)))
 }
 
-mongo_uri() { echo "mongodb://127.0.0.1:$MONGO_PORT/$1?replicaSet=rs0&directConnection=true"; }
+join_by() { local IFS=$1; shift; echo "$*"; }
 
-# The environment each service gets: the contract's variable names (docs/architecture.md).
+# The single-node set is reached directly; the three-member one through its seed list, so the
+# driver follows the primary wherever an election puts it.
+mongo_uri() {
+  if [ -z "$HA" ]; then
+    echo "mongodb://127.0.0.1:$MONGO_PORT/$1?replicaSet=rs0&directConnection=true"
+    return
+  fi
+  local k hosts=()
+  for k in "${MEMBERS[@]}"; do hosts+=("127.0.0.1:${MONGO_PORTS[k - 1]}"); done
+  echo "mongodb://$(join_by , "${hosts[@]}")/$1?replicaSet=rs0"
+}
+
+nats_url() {
+  local k urls=()
+  for k in "${MEMBERS[@]}"; do urls+=("nats://127.0.0.1:${NATS_PORTS[k - 1]}"); done
+  join_by , "${urls[@]}"
+}
+
+# The environment process `$2` of service `$1` gets: the contract's variable names
+# (docs/architecture.md).
 service_env() {
-  local nats="NATS_URL=nats://127.0.0.1:$NATS_PORT NATS_CLIENT_ID=$1-$STACK_NAME"
-  local common="PORT=$(service_port "$1") RUST_LOG=${RUST_LOG:-info} JWT_KEY=$JWT_KEY COOKIE_SECURE=false"
+  local name
+  name=$(part_name "$1" "$2")
+  local nats="NATS_URL=$(nats_url) NATS_CLIENT_ID=$name-$STACK_NAME NATS_STREAM_REPLICAS=${#MEMBERS[@]}"
+  local common="PORT=$(service_port "$1" "$2") RUST_LOG=${RUST_LOG:-info} JWT_KEY=$JWT_KEY COOKIE_SECURE=false"
   common+=" OTEL_EXPORTER_OTLP_ENDPOINT=$OTEL_EXPORTER_OTLP_ENDPOINT OTEL_BSP_SCHEDULE_DELAY=$OTEL_BSP_SCHEDULE_DELAY"
   case $1 in
     # MALLOC_MMAP_THRESHOLD_: argon2's 19 MiB blocks go back to the OS when freed (docs/architecture.md).
@@ -91,27 +145,89 @@ spawn() {
 }
 
 start_infra() {
-  log "starting MongoDB (replica set) on $MONGO_PORT, NATS JetStream on $NATS_PORT, Redis on $REDIS_PORT"
-  start_mongo "$STACK_DIR/mongo" "$MONGO_PORT"
-  if ! pid_alive "$STACK_DIR/pids/nats.pid"; then
-    mkdir -p "$STACK_DIR/nats"
-    spawn nats "$(nats_server_bin)" -js -sd "$STACK_DIR/nats" -a 127.0.0.1 -p "$NATS_PORT" -m "$NATS_MONITOR_PORT" -n "ticketing-$STACK_NAME"
-  fi
+  log "starting MongoDB (replica set) on ${MONGO_PORTS[*]:0:${#MEMBERS[@]}}, NATS JetStream on ${NATS_PORTS[*]:0:${#MEMBERS[@]}}, Redis on $REDIS_PORT"
+  local k ports=()
+  for k in "${MEMBERS[@]}"; do
+    spawn_mongod "$(mongo_dir "$k")" "${MONGO_PORTS[k - 1]}"
+    ports+=("${MONGO_PORTS[k - 1]}")
+  done
+  mongo_initiate "${ports[@]}"
+  for k in "${MEMBERS[@]}"; do spawn_nats "$k"; done
   if ! pid_alive "$STACK_DIR/pids/redis.pid"; then
     mkdir -p "$STACK_DIR/redis"
     spawn redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$STACK_DIR/redis" \
       --appendonly yes --save "" --daemonize no --protected-mode yes
   fi
-  wait_for "nats-server" curl -fsS "http://127.0.0.1:$NATS_MONITOR_PORT/healthz?js-enabled-only=true" || die "nats-server did not start; see $STACK_DIR/logs/nats.log"
+  # A clustered server is healthy once it has joined the JetStream cluster and its streams are
+  # current; a single one as soon as JetStream runs.
+  local health="healthz?js-enabled-only=true"
+  [ -n "$HA" ] && health=healthz
+  for k in "${MEMBERS[@]}"; do
+    WAIT_SECONDS=60 wait_for "$(part_name nats "$k")" curl -fsS "http://127.0.0.1:${NATS_MONITOR_PORTS[k - 1]}/$health" \
+      || die "$(part_name nats "$k") did not start; see $STACK_DIR/logs/$(part_name nats "$k").log"
+  done
   wait_for "redis-server" port_open "$REDIS_PORT" || die "redis-server did not start; see $STACK_DIR/logs/redis.log"
+}
+
+# nats-server number `$1`, unless it runs; with --ha one of a cluster routed on loopback.
+spawn_nats() {
+  local k=$1 name dir args
+  name=$(part_name nats "$k")
+  pid_alive "$STACK_DIR/pids/$name.pid" && return 0
+  dir="$STACK_DIR/$name"
+  mkdir -p "$dir"
+  args=(-js -sd "$dir" -a 127.0.0.1 -p "${NATS_PORTS[k - 1]}" -m "${NATS_MONITOR_PORTS[k - 1]}" -n "ticketing-$STACK_NAME")
+  if [ -n "$HA" ]; then
+    local m routes=()
+    for m in "${MEMBERS[@]}"; do routes+=("nats://127.0.0.1:${NATS_ROUTE_PORTS[m - 1]}"); done
+    # Server names are the parts' names: the stream's leader is reported as one of them.
+    args=(-js -sd "$dir" -a 127.0.0.1 -p "${NATS_PORTS[k - 1]}" -m "${NATS_MONITOR_PORTS[k - 1]}" -n "$name"
+      --cluster_name "ticketing-$STACK_NAME" --cluster "nats://127.0.0.1:${NATS_ROUTE_PORTS[k - 1]}"
+      --routes "$(join_by , "${routes[@]}")")
+  fi
+  spawn "$name" "$(nats_server_bin)" "${args[@]}"
+}
+
+# The `ticketing` stream's leader (nats-1..3), as the cluster reports it.
+nats_stream_leader() {
+  local k
+  for k in "${MEMBERS[@]}"; do
+    curl -fsS "http://127.0.0.1:${NATS_MONITOR_PORTS[k - 1]}/jsz?streams=true" 2>/dev/null \
+      | python3 -c 'import json, sys
+for account in json.load(sys.stdin).get("account_details") or []:
+    for stream in account.get("stream_detail") or []:
+        if stream.get("name") == "ticketing" and (stream.get("cluster") or {}).get("leader"):
+            print(stream["cluster"]["leader"]); sys.exit(0)
+sys.exit(1)' && return 0
+  done
+  return 1
+}
+
+# The member (1..3) that is MongoDB's primary now.
+mongo_primary() {
+  local k port
+  port=$(python3 "$ROOT/scripts/lib/rs_initiate.py" --primary "${MONGO_PORTS[@]:0:${#MEMBERS[@]}}")
+  for k in "${MEMBERS[@]}"; do
+    [ "${MONGO_PORTS[k - 1]}" = "$port" ] && { echo "$k"; return 0; }
+  done
+  return 1
+}
+
+# The `server` lines of service `$1`'s upstream: one per process.
+upstream_servers() {
+  local i lines=""
+  for i in "${INSTANCES[@]}"; do
+    lines+="server 127.0.0.1:$(service_port "$1" "$i") max_fails=1 fail_timeout=2s; "
+  done
+  echo "$lines"
 }
 
 start_nginx() {
   mkdir -p "$STACK_DIR/nginx/tmp"
   sed -e "s|@STACK_DIR@|$STACK_DIR|g" -e "s|@INGRESS_PORT@|$INGRESS_PORT|g" \
-      -e "s|@AUTH_PORT@|$AUTH_PORT|g" -e "s|@TICKETS_PORT@|$TICKETS_PORT|g" \
-      -e "s|@ORDERS_PORT@|$ORDERS_PORT|g" -e "s|@PAYMENTS_PORT@|$PAYMENTS_PORT|g" \
-      -e "s|@CLIENT_PORT@|$CLIENT_PORT|g" \
+      -e "s|@AUTH_SERVERS@|$(upstream_servers auth)|g" -e "s|@TICKETS_SERVERS@|$(upstream_servers tickets)|g" \
+      -e "s|@ORDERS_SERVERS@|$(upstream_servers orders)|g" -e "s|@PAYMENTS_SERVERS@|$(upstream_servers payments)|g" \
+      -e "s|@CLIENT_SERVERS@|$(upstream_servers client)|g" \
       "$ROOT/infra/nginx/ticketing.conf.template" >"$STACK_DIR/nginx/nginx.conf"
   nginx -t -q -p "$STACK_DIR/nginx" -c "$STACK_DIR/nginx/nginx.conf" 2>>"$STACK_DIR/logs/nginx-error.log" \
     || die "nginx rejected its config; see $STACK_DIR/logs/nginx-error.log"
@@ -123,7 +239,7 @@ start_nginx() {
 # rules of infra/prometheus/alerts.yml; its data lives with the stack's.
 start_prometheus() {
   mkdir -p "$STACK_DIR/prometheus/data"
-  local config="$STACK_DIR/prometheus/prometheus.yml" s
+  local config="$STACK_DIR/prometheus/prometheus.yml" s i
   {
     echo "global: { scrape_interval: 5s, evaluation_interval: 5s }"
     echo "rule_files: [ '$ROOT/infra/prometheus/alerts.yml' ]"
@@ -131,7 +247,9 @@ start_prometheus() {
     echo "  - job_name: ticketing"
     echo "    static_configs:"
     for s in "${SERVICES[@]}"; do
-      echo "      - { targets: ['127.0.0.1:$(service_port "$s")'], labels: { service: $s } }"
+      for i in "${INSTANCES[@]}"; do
+        echo "      - { targets: ['127.0.0.1:$(service_port "$s" "$i")'], labels: { service: $s, process: $(part_name "$s" "$i") } }"
+      done
     done
   } >"$config"
   promtool check config "$config" >>"$STACK_DIR/logs/prometheus.log" 2>&1 \
@@ -172,24 +290,27 @@ start_otlp_receiver() {
 }
 
 start_services() {
-  local s
+  local s i
   for s in "${SERVICES[@]}"; do
-    spawn_service "$s"
+    for i in "${INSTANCES[@]}"; do spawn_service "$s" "$i"; done
   done
   for s in "${SERVICES[@]}"; do
-    wait_service "$s"
+    for i in "${INSTANCES[@]}"; do wait_service "$s" "$i"; done
   done
 }
 
+# Process `$2` of service `$1`.
 spawn_service() {
   # shellcheck disable=SC2046 # word splitting of KEY=value pairs is intended
-  spawn "$1" env $(service_env "$1") "$(bin_dir)/$1"
+  spawn "$(part_name "$1" "$2")" env $(service_env "$1" "$2") "$(bin_dir)/$1"
 }
 
 wait_service() {
-  WAIT_SECONDS=60 wait_for "$1 to be ready" service_ready "$1" \
-    || die "$1 did not become ready; last lines of $STACK_DIR/logs/$1.log:
-$(tail -n 5 "$STACK_DIR/logs/$1.log")"
+  local name
+  name=$(part_name "$1" "$2")
+  WAIT_SECONDS=60 wait_for "$name to be ready" service_ready "$1" "$2" \
+    || die "$name did not become ready; last lines of $STACK_DIR/logs/$name.log:
+$(tail -n 5 "$STACK_DIR/logs/$name.log")"
 }
 
 # What `up` chose that a restart of one part must reuse, kept beside the stack's data (0600:
@@ -203,15 +324,27 @@ save_settings() {
    done >"$STACK_DIR/settings.env")
 }
 
-# Stops one part of the running stack and starts it again, as `up` started it.
+# Stops one part of the running stack and starts it again, as `up` started it. With --ha,
+# `nats-leader` and `mongod-primary` name whichever member holds that role now.
 restart_part() {
-  local name=$1 how=$2 outage=$3 pidfile pid
+  local name=$1 how=$2 outage=$3 pidfile pid service="" instance=1 member
   [ -f "$STACK_DIR/settings.env" ] || die "no stack '$STACK_NAME' is running (start it with: up --detach)"
   set -a; source "$STACK_DIR/settings.env"; set +a
+  if [ -n "$HA" ]; then
+    case $name in
+      nats-leader) name=$(nats_stream_leader) || die "the ticketing stream has no leader now" ;;
+      mongod-primary) name="mongod-$(mongo_primary)" || die "the replica set has no primary now" ;;
+    esac
+  fi
   case $name in
-    mongod) pidfile="$STACK_DIR/mongo/mongod.pid" ;;
-    nats | redis | nginx) pidfile="$STACK_DIR/pids/$name.pid" ;;
-    *) printf '%s\n' "${SERVICES[@]}" | grep -qx "$name" || die "unknown part '$name'"; pidfile="$STACK_DIR/pids/$name.pid" ;;
+    mongod | mongod-[1-3]) member=${name#mongod}; member=${member#-}; pidfile="$(mongo_dir "${member:-1}")/mongod.pid" ;;
+    nats | nats-[1-3] | redis | nginx) pidfile="$STACK_DIR/pids/$name.pid" ;;
+    *)
+      service=${name%-[12]}
+      [ "$service" != "$name" ] && instance=${name##*-}
+      printf '%s\n' "${SERVICES[@]}" | grep -qx "$service" && [ "$(part_name "$service" "$instance")" = "$name" ] \
+        || die "unknown part '$name'"
+      pidfile="$STACK_DIR/pids/$name.pid" ;;
   esac
   pid_alive "$pidfile" || die "$name is not running"
   if [ "$how" = kill ]; then
@@ -222,28 +355,34 @@ restart_part() {
   else
     stop_pid "$pidfile"
   fi
-  [ "$name" = mongod ] && rm -f "$STACK_DIR/mongo/initiated"
   sleep "$outage"
   case $name in
-    mongod | nats | redis) start_infra >/dev/null ;;
+    mongod* | nats* | redis) start_infra >/dev/null ;;
     nginx) start_nginx ;;
-    *) spawn_service "$name"; wait_service "$name" ;;
+    *) spawn_service "$service" "$instance"; wait_service "$service" "$instance" ;;
   esac
+  echo "$name"
 }
 
 # Ready, or gone for good: a service that exited is not waited for.
 service_ready() {
-  pid_alive "$STACK_DIR/pids/$1.pid" || return 99
-  curl -fsS "http://127.0.0.1:$(service_port "$1")/readyz"
+  pid_alive "$STACK_DIR/pids/$(part_name "$1" "$2").pid" || return 99
+  curl -fsS "http://127.0.0.1:$(service_port "$1" "$2")/readyz"
 }
 
+# Every part of both topologies (whichever `up` started), services first, MongoDB last.
 stop_all() {
-  local name
-  for name in prometheus client payments expiration orders tickets auth otlp-receiver stripe-standin nginx redis nats; do
+  local name s i k
+  stop_pid "$STACK_DIR/pids/prometheus.pid"
+  for s in client payments expiration orders tickets auth; do
+    for name in "$s" "$s-1" "$s-2"; do stop_pid "$STACK_DIR/pids/$name.pid"; done
+  done
+  for name in otlp-receiver stripe-standin nginx redis nats nats-1 nats-2 nats-3; do
     stop_pid "$STACK_DIR/pids/$name.pid"
   done
-  stop_pid "$STACK_DIR/mongo/mongod.pid"
-  rm -f "$STACK_DIR/mongo/initiated"
+  for name in mongo mongo-1 mongo-2 mongo-3; do
+    stop_pid "$STACK_DIR/$name/mongod.pid"
+  done
 }
 
 up() {
@@ -275,7 +414,9 @@ up() {
   start_services
   start_nginx
   start_prometheus
-  log "the fleet is up: $URL  (services: ${SERVICES[*]})"
+  local topology="services: ${SERVICES[*]}"
+  [ -n "$HA" ] && topology="HA: nats-1..3 (R3), mongod-1..3, two processes of each of ${SERVICES[*]}"
+  log "the fleet is up: $URL  ($topology)"
   log "data and logs in ${STACK_DIR#"$ROOT/"}; NATS monitoring at http://127.0.0.1:$NATS_MONITOR_PORT/jsz; Prometheus at http://127.0.0.1:$PROMETHEUS_PORT; traces to $OTEL_EXPORTER_OTLP_ENDPOINT"
   if [ "$detach" = --detach ]; then
     echo "$URL"
@@ -283,23 +424,50 @@ up() {
   fi
   log "streaming logs; Ctrl-C stops everything"
   local name
-  for name in "${SERVICES[@]}"; do
-    tail -n +1 -F "$STACK_DIR/logs/$name.log" 2>/dev/null | sed -u "s/^/[$name] /" &
+  local s i
+  for s in "${SERVICES[@]}"; do
+    for i in "${INSTANCES[@]}"; do
+      name=$(part_name "$s" "$i")
+      tail -n +1 -F "$STACK_DIR/logs/$name.log" 2>/dev/null | sed -u "s/^/[$name] /" &
+    done
   done
   wait
 }
 
 status() {
-  local name
-  for name in mongo/mongod nginx redis nats stripe-standin otlp-receiver prometheus "${SERVICES[@]}"; do
-    local pidfile="$STACK_DIR/pids/$name.pid"
-    [ "$name" = mongo/mongod ] && pidfile="$STACK_DIR/mongo/mongod.pid"
-    if pid_alive "$pidfile"; then echo "${name#mongo/}: running (pid $(cat "$pidfile"))"; else echo "${name#mongo/}: stopped"; fi
+  local name k s i primary="" leader="" role
+  if [ -n "$HA" ]; then
+    primary=$(mongo_primary 2>/dev/null) || primary=""
+    leader=$(nats_stream_leader 2>/dev/null) || leader=""
+  fi
+  for k in "${MEMBERS[@]}"; do
+    name=$(part_name mongod "$k") role=""
+    [ -n "$HA" ] && { [ "$k" = "$primary" ] && role=", primary" || role=", secondary"; }
+    print_part "$name" "$(mongo_dir "$k")/mongod.pid" "port ${MONGO_PORTS[k - 1]}$role"
+  done
+  for k in "${MEMBERS[@]}"; do
+    name=$(part_name nats "$k") role=""
+    [ -n "$leader" ] && [ "$name" = "$leader" ] && role=", stream leader"
+    print_part "$name" "$STACK_DIR/pids/$name.pid" "port ${NATS_PORTS[k - 1]}$role"
+  done
+  for name in nginx redis stripe-standin otlp-receiver prometheus; do
+    print_part "$name" "$STACK_DIR/pids/$name.pid" ""
+  done
+  for s in "${SERVICES[@]}"; do
+    for i in "${INSTANCES[@]}"; do
+      name=$(part_name "$s" "$i")
+      print_part "$name" "$STACK_DIR/pids/$name.pid" "port $(service_port "$s" "$i")"
+    done
   done
   echo "prometheus: http://127.0.0.1:$PROMETHEUS_PORT (alerts: /alerts)"
   if pid_alive "$STACK_DIR/pids/otlp-receiver.pid"; then
     echo "traces: http://127.0.0.1:$OTLP_RECEIVER_PORT/traces (one trace: /traces/<trace id>)"
   fi
+}
+
+print_part() {
+  local detail=${3:+, $3}
+  if pid_alive "$2"; then echo "$1: running (pid $(cat "$2")$detail)"; else echo "$1: stopped"; fi
 }
 
 case "${1:-}" in

@@ -139,27 +139,36 @@ MONGO_TRANSACTION_LIMIT_SECONDS=5
 # Starts mongod as a single-node replica set (transactions need one) on 127.0.0.1:$2 with data in
 # $1, unless it already runs; initiates the set idempotently and waits until it is primary.
 start_mongo() {
-  local dir=$1 port=$2 bin
+  local dir=$1 port=$2
   # Already up and initiated: nothing to do (this is the hot path of every test process).
   if pid_alive "$dir/mongod.pid" && [ -f "$dir/initiated" ] && port_open "$port"; then return 0; fi
+  rm -f "$dir/initiated"
+  spawn_mongod "$dir" "$port"
+  mongo_initiate "$port"
+  touch "$dir/initiated"
+}
+
+# Starts one member of the replica set rs0 on 127.0.0.1:$2 with data in $1 (unless it runs) and
+# waits for its port; the set is initiated separately (mongo_initiate), once for all members.
+spawn_mongod() {
+  local dir=$1 port=$2 bin
   bin=$(mongod_bin)
   mkdir -p "$dir/data" "$dir/log"
-  rm -f "$dir/initiated"
   if ! pid_alive "$dir/mongod.pid"; then
     rm -f "$dir/data/mongod.lock"
     "$bin" --dbpath "$dir/data" --bind_ip 127.0.0.1 --port "$port" --replSet rs0 \
       --logpath "$dir/log/mongod.log" --logappend --fork --pidfilepath "$dir/mongod.pid" \
       --setParameter diagnosticDataCollectionEnabled=false \
       --setParameter transactionLifetimeLimitSeconds="$MONGO_TRANSACTION_LIMIT_SECONDS" \
-      --wiredTigerCacheSizeGB 0.5 >/dev/null 9>&- || die "mongod failed to start; see $dir/log/mongod.log"
+      --wiredTigerCacheSizeGB "${MONGO_CACHE_GB:-0.5}" >/dev/null 9>&- || die "mongod failed to start; see $dir/log/mongod.log"
   fi
   wait_for "mongod on port $port" port_open "$port" || die "mongod did not open port $port"
-  mongo_initiate "$port"
-  touch "$dir/initiated"
 }
 
-# Initiates the single-node replica set through the wire protocol, with no mongo shell needed:
-# a small Python script with pymongo (scripts/lib/rs_initiate.py). Idempotent: an initiated set is left as it is.
+# Initiates the replica set rs0 of the members on ports "$@" (on 127.0.0.1) through the wire
+# protocol, with no mongo shell needed: a small Python script with pymongo
+# (scripts/lib/rs_initiate.py). Idempotent: an initiated set is left as it is. Waits until the
+# set has a primary and every member listed is primary or secondary.
 mongo_initiate() {
-  python3 "$ROOT/scripts/lib/rs_initiate.py" "$1" || die "could not initiate the MongoDB replica set on port $1"
+  python3 "$ROOT/scripts/lib/rs_initiate.py" "$@" || die "could not initiate the MongoDB replica set on ports $*"
 }

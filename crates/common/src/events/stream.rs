@@ -75,6 +75,33 @@ pub async fn ensure_stream(jetstream: &jetstream::Context, replicas: usize) -> a
     Ok(())
 }
 
+/// How long a starting service keeps trying to set up its streams and consumers.
+const START_DEADLINE: Duration = Duration::from_secs(60);
+
+/// `attempt`, tried again until [`START_DEADLINE`]: a cluster that is forming, or electing leaders
+/// after losing a server, answers JetStream's API with timeouts for a few seconds (seen here:
+/// the whole fleet starting against a three-node cluster that had just formed or restarted), and a
+/// service that starts then must not die of it.
+pub(crate) async fn retry_at_start<T, F, Fut>(what: &str, mut attempt: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    let deadline = tokio::time::Instant::now() + START_DEADLINE;
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match attempt().await {
+            Ok(done) => return Ok(done),
+            Err(error) if tokio::time::Instant::now() + delay < deadline => {
+                tracing::warn!(error = format!("{error:#}"), retry_in = ?delay, "cannot {what} yet");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
 /// The client every process of the fleet connects with. Given a cluster's servers it picks one
 /// at random and, if that one goes, reconnects to another (the cluster also tells it of members
 /// it was not given), so losing a server costs a reconnect, not the connection.
@@ -123,7 +150,10 @@ impl Nats {
     pub async fn connect(config: &NatsConfig) -> anyhow::Result<Self> {
         let client = connect_client(config).await?;
         let jetstream = jetstream::new(client.clone());
-        ensure_stream(&jetstream, config.stream_replicas).await?;
+        retry_at_start("ensure the streams", || {
+            ensure_stream(&jetstream, config.stream_replicas)
+        })
+        .await?;
         Ok(Self {
             client,
             jetstream,
