@@ -11,7 +11,10 @@
 #   5. schemathesis against the same stack, from the API's OpenAPI document (scripts/api-fuzz.sh,
 #      about 2 minutes): no 5xx, every answer as the document says
 #   6. the fault-injection test (scripts/fault-test.sh): a workload on a stack of its own while
-#      each part is killed and restarted, then an audit of every accepted effect (about 2.5 min)
+#      each part is killed and restarted, then an audit of every accepted effect (about 2.5 min);
+#      then the same on the clustered topology (scripts/fault-test.sh --ha: NATS leader, MongoDB
+#      primary, one process of each service killed, a rolling restart; about 5 min), after
+#      which the end-to-end suite runs against that stack
 #
 # Options (environment): SKIP_LINT=1, SKIP_BROWSER=1, SKIP_FUZZ=1, SKIP_FAULTS=1 to leave a stage out while iterating;
 # any arguments are passed to cargo nextest (e.g. `scripts/test.sh -p auth`).
@@ -85,4 +88,6 @@ if [ -z "${SKIP_FAULTS:-}" ]; then
   scripts/stack.sh down >/dev/null 2>&1 || true
   log "fault-injection test"
   scripts/fault-test.sh
+  log "fault-injection test on the clustered topology (stack.sh up --ha)"
+  scripts/fault-test.sh --ha
 fi

@@ -50,7 +50,7 @@ pub struct Check {
 
 pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     let mongo = mongodb::Client::with_uri_str(settings.mongo_uri()).await?;
-    let nats = async_nats::connect(settings.nats_url()).await?;
+    let nats = settings.nats().await?;
     let jetstream = jetstream::new(nats);
     let mut report = AuditReport {
         date: chrono::Utc::now().to_rfc3339(),
@@ -207,6 +207,8 @@ pub async fn compare(
     let mut seen: HashMap<&str, HashSet<String>> = HashMap::new();
     let mut expires: HashMap<String, i64> = HashMap::new();
     let mut lateness_micros = Vec::new();
+    // Firings more than 2 s late: (lateness, due, fired), in ms.
+    let mut late: Vec<(i64, i64, i64)> = Vec::new();
     for event in events {
         let b = &event.body;
         let key = match event.subject.as_str() {
@@ -236,6 +238,9 @@ pub async fn compare(
                 if let Some(at) = b["orderId"].as_str().and_then(|id| expires.get(id)) {
                     // Early firing would be a bug too; it shows as 0 here and in the check below.
                     lateness_micros.push((event.published_ms - at).max(0) as u64 * 1000);
+                    if event.published_ms - at > 2000 {
+                        late.push((event.published_ms - at, *at, event.published_ms));
+                    }
                     if event.published_ms < *at {
                         report.checks.push(Check {
                             what: "expiration never fires early".to_owned(),
@@ -268,6 +273,19 @@ pub async fn compare(
             percentile(&lateness_micros, 0.99),
             summary.max_ms
         );
+        late.sort_unstable();
+        let at = |ms: i64| {
+            chrono::DateTime::from_timestamp_millis(ms)
+                .map(|t| t.format("%H:%M:%S%.3f").to_string())
+                .unwrap_or_default()
+        };
+        for (late_ms, due, fired) in late.iter().rev().take(5) {
+            eprintln!(
+                "[bench]   {late_ms} ms late: due {} fired {}",
+                at(*due),
+                at(*fired)
+            );
+        }
         report.expiration_lateness = Some(summary);
     }
     let counts = report.events.clone();

@@ -33,6 +33,7 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use crate::audit::{self, AuditReport, Check};
+use crate::failover;
 use crate::settings::Settings;
 use crate::stack::{self, Session};
 
@@ -79,7 +80,10 @@ struct Fault {
 #[derive(Debug, Serialize)]
 struct FaultReport {
     date: String,
+    /// On the `--ha` topology.
+    ha: bool,
     faults: Vec<Fault>,
+    failovers: Vec<failover::Failover>,
     ledger: Ledger,
     checks: Vec<Check>,
     passed: usize,
@@ -100,6 +104,33 @@ const FAULTS: [(&str, bool, u64); 11] = [
     ("client", true, 2),
     ("nats", true, 8),
     ("orders", false, 0),
+];
+
+/// On `stack.sh up --ha`: the `ticketing` stream's leader (one nats-server), later the one that
+/// took over from it, the MongoDB primary, one process of each service, then a rolling restart
+/// of every service, one process at a time, each gracefully (SIGTERM).
+const HA_FAULTS: [(&str, bool, u64); 21] = [
+    ("nats-leader", true, 2),
+    ("payments-1", true, 2),
+    ("mongod-primary", true, 2),
+    ("tickets-2", true, 2),
+    ("orders-1", true, 2),
+    ("nats-leader", true, 2),
+    ("expiration-2", true, 2),
+    ("auth-1", true, 2),
+    ("client-2", true, 2),
+    ("auth-1", false, 0),
+    ("auth-2", false, 0),
+    ("tickets-1", false, 0),
+    ("tickets-2", false, 0),
+    ("orders-1", false, 0),
+    ("orders-2", false, 0),
+    ("expiration-1", false, 0),
+    ("expiration-2", false, 0),
+    ("payments-1", false, 0),
+    ("payments-2", false, 0),
+    ("client-1", false, 0),
+    ("client-2", false, 0),
 ];
 
 /// Workers running the workload at once.
@@ -124,10 +155,19 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
     // Let the workload get going before the first fault.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mut faults = Vec::new();
-    for (part, kill, outage) in FAULTS {
+    let mut failovers = Vec::new();
+    let plan: &[(&str, bool, u64)] = if settings.ha { &HA_FAULTS } else { &FAULTS };
+    for &(part, kill, outage) in plan {
+        let prober = failover::Prober::start(settings, part).await;
         let fault = inject(settings, part, kill, outage).await;
+        if let Some(prober) = prober {
+            let measured = prober.finish().await;
+            eprintln!("[faults] {measured}");
+            failovers.push(measured);
+        }
         eprintln!(
-            "[faults] {} {part} ({}s outage): {}",
+            "[faults] {} {} {part} ({}s outage): {}",
+            chrono::Utc::now().format("%H:%M:%S"),
             if kill { "kill -9" } else { "restart" },
             outage,
             if fault.ok { "back" } else { &fault.detail }
@@ -159,6 +199,26 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
             detail: fault.detail.clone(),
         })
         .collect();
+    if settings.ha {
+        // Only what was in flight on a killed process may fail: nginx sends the rest to the
+        // service's other process, NATS and MongoDB fail over under the clients.
+        let process_kills = plan
+            .iter()
+            .filter(|(part, kill, _)| {
+                *kill && !part.starts_with("nats") && !part.starts_with("mongod")
+            })
+            .count();
+        let allowed = process_kills * WORKERS;
+        checks.push(check(
+            "no request failed but those in flight on a killed process",
+            ledger.failed_requests <= allowed,
+            format!(
+                "{} of {} requests without an answer; at most {allowed} ({process_kills} processes killed, {WORKERS} workers)",
+                ledger.failed_requests, ledger.requests
+            ),
+        ));
+        checks.extend(failover::both_processes_worked(settings, &http).await);
+    }
     checks.extend(audit_everything(settings, &http, &ledger).await?);
     let failed = checks.iter().filter(|check| !check.ok).count();
     let passed = checks.len() - failed;
@@ -174,7 +234,9 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         "faults",
         &FaultReport {
             date: chrono::Utc::now().to_rfc3339(),
+            ha: settings.ha,
             faults,
+            failovers,
             ledger,
             checks,
             passed,
@@ -192,6 +254,9 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
 async fn inject(settings: &Settings, part: &str, kill: bool, outage: u64) -> Fault {
     let mut command = tokio::process::Command::new(settings.root.join("scripts/stack.sh"));
     command.arg("restart").arg(part);
+    if settings.ha {
+        command.arg("--ha");
+    }
     if kill {
         command.arg("--kill");
     }
@@ -463,7 +528,7 @@ async fn audit_everything(
     ledger: &Ledger,
 ) -> anyhow::Result<Vec<Check>> {
     let mongo = mongodb::Client::with_uri_str(settings.mongo_uri()).await?;
-    let nats = async_nats::connect(settings.nats_url()).await?;
+    let nats = settings.nats().await?;
     let jetstream = async_nats::jetstream::new(nats);
     let mut checks = Vec::new();
 

@@ -23,6 +23,7 @@
 
 mod audit;
 mod cpu;
+mod failover;
 mod faults;
 mod flows;
 mod footprint;

@@ -91,7 +91,7 @@ async fn measure(settings: &Settings, base: &str, report: &mut MicroReport) -> a
     let n = settings.connections;
     let http = stack::client(n);
     let mongo = mongodb::Client::with_uri_str(settings.mongo_uri()).await?;
-    let nats = async_nats::connect(settings.nats_url()).await?;
+    let nats = settings.nats().await?;
     let jetstream = async_nats::jetstream::new(nats);
 
     // HTTP: the empty handler, then the cheapest real route (a signed cookie checked, no I/O).

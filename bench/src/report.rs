@@ -744,6 +744,7 @@ mod tests {
             stack_url: "http://127.0.0.1:1".into(),
             stack_dir: None,
             port_base: 3100,
+            ha: false,
             out_dir: "/repo/bench-reports/x".into(),
             bin_dir: "/bin".into(),
             smoke: false,

@@ -19,6 +19,9 @@ pub struct Settings {
     /// know by URL (smoke against the e2e stack).
     pub stack_dir: Option<PathBuf>,
     pub port_base: u16,
+    /// The stack is `scripts/stack.sh up --ha`'s (`STACK_HA=1`): a three-member replica set and
+    /// a three-server NATS cluster at the ports that script gives them.
+    pub ha: bool,
     /// Where this run's JSON and HTML go (`bench-reports/<time>`).
     pub out_dir: PathBuf,
     /// Where the services' binaries are (`$CARGO_TARGET_DIR/release`).
@@ -84,6 +87,7 @@ impl Settings {
             stack_url,
             stack_dir,
             port_base,
+            ha: std::env::var("STACK_HA").is_ok_and(|v| v == "1"),
             out_dir,
             bin_dir,
             smoke,
@@ -97,15 +101,45 @@ impl Settings {
         })
     }
 
+    /// The stack's replica set: its one member directly, or the three by their seed list (so
+    /// the driver follows the primary through an election).
     pub fn mongo_uri(&self) -> String {
-        format!(
-            "mongodb://127.0.0.1:{}/?replicaSet=rs0&directConnection=true",
-            self.port_base + 17
-        )
+        if self.ha {
+            let hosts: Vec<String> = [17, 18, 20]
+                .iter()
+                .map(|offset| format!("127.0.0.1:{}", self.port_base + offset))
+                .collect();
+            format!("mongodb://{}/?replicaSet=rs0", hosts.join(","))
+        } else {
+            format!(
+                "mongodb://127.0.0.1:{}/?replicaSet=rs0&directConnection=true",
+                self.port_base + 17
+            )
+        }
     }
 
-    pub fn nats_url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port_base + 22)
+    /// The stack's NATS servers: one, or the cluster's three.
+    pub fn nats_servers(&self) -> Vec<String> {
+        let offsets: &[u16] = if self.ha { &[22, 26, 28] } else { &[22] };
+        offsets
+            .iter()
+            .map(|offset| format!("nats://127.0.0.1:{}", self.port_base + offset))
+            .collect()
+    }
+
+    /// A client of the stack's NATS, reconnecting to any of its servers.
+    pub async fn nats(&self) -> anyhow::Result<async_nats::Client> {
+        let servers = self
+            .nats_servers()
+            .iter()
+            .map(|url| url.parse::<async_nats::ServerAddr>())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(async_nats::connect(servers).await?)
+    }
+
+    /// The stack's Prometheus.
+    pub fn prometheus_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port_base + 24)
     }
 
     /// Our own nginx (same configuration as the stack's, plus the empty handler) and the empty

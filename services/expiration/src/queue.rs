@@ -49,9 +49,12 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisResult, Script};
 
-/// How long a claim holds a job before another worker may take it over. Publishing takes at most
-/// the publisher's ack timeout (5 s), so a live worker always completes well inside it.
-pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+/// How long a claim holds a job before another worker may take it over: how late the jobs a
+/// killed worker had claimed fire, when another worker runs (measured on `stack.sh up --ha`: a
+/// 30 s lease made them 30 s late). Publishing takes at most the publisher's ack timeout (5 s),
+/// so a live worker completes inside it; should one not (Redis slow to take the completion), the
+/// job is published a second time under the same message id and JetStream drops the copy.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(6);
 
 /// How long a fired job is remembered, so an `order:created` redelivered after its job fired
 /// (an ack lost, a consumer reset) does not schedule it again.
