@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from typing import Callable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import jsonschema
 
@@ -320,20 +320,74 @@ def check_required_env(repo: Repo) -> list[str]:
     return errors
 
 
+def _split_url(value: str) -> tuple[str, list[str], str, str]:
+    """`mongodb://a:1,b:2/db?x=y` -> ("mongodb", ["a:1", "b:2"], "/db", "x=y"); a comma-separated
+    list of single-host URLs (`nats://a:1,nats://b:2`) -> ("nats", ["a:1", "b:2"], "", "")."""
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        return "", [], "", ""
+    if "," in rest and f",{scheme}://" in rest:  # a list of URLs: the NATS servers
+        hosts = [item.partition("://")[2].split("/", 1)[0] for item in value.split(",")]
+        return scheme, hosts, "", ""
+    netloc, _, tail = rest.partition("/")
+    path, _, query = tail.partition("?")
+    return scheme, netloc.split(","), "/" + path if tail else "", query
+
+
+def _host_port(hostport: str, default_port: int) -> tuple[str, int]:
+    host, sep, port = hostport.rpartition(":")
+    if not sep:
+        return hostport, default_port
+    if not port.isdigit():
+        raise ValueError(port)
+    return host, int(port)
+
+
+def _stateful_pods(resources: list[Resource]) -> dict[str, tuple[Resource, Resource | None]]:
+    """`nats-1.nats-srv` -> (StatefulSet nats, its governing Service): every pod's stable name."""
+    services = _services(resources)
+    pods = {}
+    for workload in _workloads(resources):
+        if workload.kind != "StatefulSet":
+            continue
+        spec = workload.obj.get("spec") or {}
+        governing = spec.get("serviceName")
+        for ordinal in range(int(spec.get("replicas", 1))):
+            pods[f"{workload.name}-{ordinal}.{governing}"] = (workload, services.get(governing))
+    return pods
+
+
+def _members(workload: Resource) -> list[str]:
+    spec = workload.obj.get("spec") or {}
+    return [f"{workload.name}-{k}.{spec.get('serviceName')}" for k in range(int(spec.get("replicas", 1)))]
+
+
 def check_env_references(repo: Repo) -> list[str]:
-    """Hosts in MONGO_URI, NATS_URL, REDIS_HOST/REDIS_URL are Services deployed alongside, exposing
-    the port used; MONGO_URI names the service's own database and the replica set."""
+    """Hosts in MONGO_URI, NATS_URL, REDIS_HOST/REDIS_URL are Services deployed alongside, or the
+    stable names of a StatefulSet's pods (`nats-0.nats-srv`) through its headless Service, on a
+    port it exposes; a URL that names pods names every pod of that StatefulSet (a cluster's
+    servers, a replica set's members) and one of several pods is always named by pod; MONGO_URI
+    names the service's own database and the replica set and never sets directConnection."""
 
     def per_set(set_name: str, resources: list[Resource]) -> list[str]:
         errors = []
         services = _services(resources)
+        pods = _stateful_pods(resources)
 
-        def refer(workload: Resource, var: str, host: str | None, port: int | None) -> None:
-            target = services.get(host or "")
+        def refer(workload: Resource, var: str, host: str, port: int) -> Resource | None:
+            """The Service the host resolves through, or None (reported)."""
+            if host in pods:
+                statefulset, target = pods[host]
+                if target is None or (target.obj.get("spec") or {}).get("clusterIP") != "None":
+                    errors.append(f"{workload}: {var} names pod {host}, which needs a headless governing Service")
+                    return None
+            else:
+                target = services.get(host)
             if target is None:
                 errors.append(f"{workload}: {var} points at {host!r}, which is not a Service here")
             elif not any(p.get("port") == port for p in _service_ports(target)):
-                errors.append(f"{workload}: {var} uses port {port} but Service {host} does not expose it")
+                errors.append(f"{workload}: {var} uses port {port} but Service {target.name} does not expose it")
+            return target
 
         for workload, container, service in _our_containers(resources):
             env = env_map(container)
@@ -342,21 +396,38 @@ def check_env_references(repo: Repo) -> list[str]:
                 value = (env.get(var) or {}).get("value")
                 if value is None:
                     continue
-                url = urlsplit(str(value))
-                if url.scheme != scheme:
+                got_scheme, hostports, path, query = _split_url(str(value))
+                if got_scheme != scheme or not all(hostports):
                     errors.append(f"{workload}: {var} must be a {scheme}:// URL, got {value!r}")
                     continue
                 try:
-                    port = url.port or default_port
+                    hosts = [_host_port(h, default_port) for h in hostports]
                 except ValueError:
                     errors.append(f"{workload}: {var} has an invalid port: {value!r}")
                     continue
-                refer(workload, var, url.hostname, port)
+                for host, port in hosts:
+                    refer(workload, var, host, port)
+                named = [h for h, _ in hosts]
+                for statefulset in {pods[h][0].name: pods[h][0] for h in named if h in pods}.values():
+                    missing = [m for m in _members(statefulset) if m not in named]
+                    if missing:
+                        errors.append(f"{workload}: {var} names some pods of {statefulset} but not {missing}")
+                for host in named:
+                    if host in services:
+                        behind = [w for w in _selected_workloads(services[host], resources)
+                                  if w.kind == "StatefulSet" and int(w.obj["spec"].get("replicas", 1)) > 1]
+                        for statefulset in behind:
+                            errors.append(f"{workload}: {var} names Service {host} of {statefulset}, which runs "
+                                          f"several pods; list them ({', '.join(_members(statefulset))})")
                 if var == "MONGO_URI":
-                    if url.path.strip("/") != service:
-                        errors.append(f"{workload}: MONGO_URI must name the database {service!r}, got {url.path!r}")
-                    if parse_qs(url.query).get("replicaSet") != [contract.MONGO_REPLICA_SET]:
+                    params = parse_qs(query)
+                    if path.strip("/") != service:
+                        errors.append(f"{workload}: MONGO_URI must name the database {service!r}, got {path!r}")
+                    if params.get("replicaSet") != [contract.MONGO_REPLICA_SET]:
                         errors.append(f"{workload}: MONGO_URI must set replicaSet={contract.MONGO_REPLICA_SET}")
+                    if "directConnection" in params:
+                        errors.append(f"{workload}: MONGO_URI must not set directConnection (it pins one member: "
+                                      f"no failover)")
             redis_host = (env.get("REDIS_HOST") or {}).get("value")
             if redis_host is not None:
                 refer(workload, "REDIS_HOST", str(redis_host), 6379)

@@ -21,6 +21,15 @@ AUTH_MONGO = "infra/k8s/auth-mongo.yaml"
 NATS = "infra/k8s/nats.yaml"
 DEV_INGRESS = "infra/k8s-dev/ingress-srv.yaml"
 PROD_INGRESS = "infra/k8s-prod/ingress-srv.yaml"
+PROD_AUTH = "infra/k8s-prod/auth-depl.yaml"
+PROD_TICKETS = "infra/k8s-prod/tickets-depl.yaml"
+PROD_ORDERS = "infra/k8s-prod/orders-depl.yaml"
+PROD_EXPIRATION = "infra/k8s-prod/expiration-depl.yaml"
+PROD_PAYMENTS = "infra/k8s-prod/payments-depl.yaml"
+PROD_CLIENT = "infra/k8s-prod/client-depl.yaml"
+PROD_NATS = "infra/k8s-prod/nats.yaml"
+PROD_AUTH_MONGO = "infra/k8s-prod/auth-mongo.yaml"
+NATS_CLUSTER = "nats://nats-0.nats-srv:4222,nats://nats-1.nats-srv:4222,nats://nats-2.nats-srv:4222"
 
 ALL_CHECKS = {"schema": check_schemas, **CHECKS}
 
@@ -211,6 +220,30 @@ def test_required_env_wants_nats_client_id_from_pod_name(scratch):
 def test_env_references(scratch, rel, workload, var, value, fragment):
     scratch.container(rel, "Deployment", workload, lambda c: env_set(c, var, {"value": value}))
     assert_fails(checks.check_env_references(scratch.repo()), fragment)
+
+
+@pytest.mark.parametrize(("rel", "workload", "var", "value", "fragment"), [
+    pytest.param(PROD_ORDERS, "orders-depl", "MONGO_URI",
+                 "mongodb://orders-mongo-0.orders-mongo-srv:27017,orders-mongo-1.orders-mongo-srv:27017/orders"
+                 "?replicaSet=rs0", "names some pods of infra/k8s-prod/orders-mongo.yaml: StatefulSet/orders-mongo "
+                 "but not ['orders-mongo-2.orders-mongo-srv']", id="catch_a_member_left_out"),
+    pytest.param(PROD_AUTH, "auth-depl", "MONGO_URI", "mongodb://auth-mongo-0.auth-mongo-srv:27017/auth"
+                 "?replicaSet=rs0&directConnection=true", "must not set directConnection", id="reject_direct_connection"),
+    pytest.param(PROD_TICKETS, "tickets-depl", "NATS_URL", "nats://nats-srv:4222",
+                 "runs several pods; list them", id="require_the_servers_by_name"),
+    pytest.param(PROD_PAYMENTS, "payments-depl", "NATS_URL", NATS_CLUSTER + ",nats://nats-3.nats-srv:4222",
+                 "NATS_URL points at 'nats-3.nats-srv'", id="catch_a_server_that_does_not_exist"),
+    pytest.param(PROD_EXPIRATION, "expiration-depl", "NATS_URL", NATS_CLUSTER.replace(":4222", ":4223", 1),
+                 "NATS_URL uses port 4223 but Service nats-srv", id="catch_wrong_port_in_a_list"),
+])
+def test_env_references_clustered(scratch, rel, workload, var, value, fragment):
+    scratch.container(rel, "Deployment", workload, lambda c: env_set(c, var, {"value": value}))
+    assert_fails(checks.check_env_references(scratch.repo()), "[profile prod]", fragment)
+
+
+def test_env_references_want_a_headless_service_for_pod_names(scratch):
+    scratch.edit(PROD_NATS, "Service", "nats-srv", lambda d: d["spec"].pop("clusterIP"))
+    assert_fails(checks.check_env_references(scratch.repo()), "names pod nats-0.nats-srv, which needs a headless")
 
 
 # --- Services, selectors, ports ---------------------------------------------------------------
