@@ -436,6 +436,331 @@ def check_env_references(repo: Repo) -> list[str]:
     return _per_set(repo, per_set)
 
 
+# --- the clustered topology -------------------------------------------------------------------
+
+def _is_image(container: dict, name: str) -> bool:
+    return split_image(str(container.get("image", "")))[0] == name
+
+
+def _replicas(workload: Resource) -> int:
+    return int((workload.obj.get("spec") or {}).get("replicas", 1))
+
+
+def _selects(selector: dict | None, labels: dict) -> bool:
+    """A LabelSelector (matchLabels, matchExpressions) against a set of labels; an empty or
+    missing selector selects everything."""
+    selector = selector or {}
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, op, values = expression.get("key"), expression.get("operator"), expression.get("values") or []
+        present = key in labels
+        if op == "In" and not (present and labels[key] in values):
+            return False
+        if op == "NotIn" and present and labels[key] in values:
+            return False
+        if op == "Exists" and not present:
+            return False
+        if op == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def _pdbs(resources: list[Resource], workload: Resource) -> list[Resource]:
+    return [r for r in resources if r.kind == "PodDisruptionBudget" and r.namespace == workload.namespace
+            and (r.obj.get("spec") or {}).get("selector") and _selects(r.obj["spec"]["selector"], workload.pod_labels)]
+
+
+def _duration_seconds(text: str | None) -> float | None:
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*\"?(\d+(?:\.\d+)?)(ms|s|m|h)\"?\s*", str(text))
+    if not match:
+        return None
+    return float(match.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def _nats_config(workload: Resource, container: dict, resources: list[Resource]) -> str | None:
+    """The text of the nats.conf the container runs with `--config` (from a ConfigMap volume)."""
+    args = [str(a) for a in container.get("args") or []] + [str(a) for a in container.get("command") or []]
+    path = next((args[i + 1] for i, a in enumerate(args[:-1]) if a in ("-c", "--config")), None)
+    if path is None:
+        return None
+    volumes = {v.get("name"): v for v in workload.pod_spec.get("volumes") or []}
+    for mount in container.get("volumeMounts") or []:
+        directory = str(mount.get("mountPath", "")).rstrip("/")
+        if not path.startswith(directory + "/"):
+            continue
+        config_map = (volumes.get(mount.get("name")) or {}).get("configMap") or {}
+        for resource in resources:
+            if resource.kind == "ConfigMap" and resource.name == config_map.get("name"):
+                return (resource.obj.get("data") or {}).get(path[len(directory) + 1:])
+    return None
+
+
+def _conf_value(text: str, key: str, block: str | None = None) -> str | None:
+    if block is not None:
+        match = re.search(block + r"\s*\{(.*?)\n\s*\}", text, re.S)
+        if not match:
+            return None
+        text = match.group(1)
+    else:
+        text = re.sub(r"\w+\s*\{.*?\n\s*\}", "", text, flags=re.S)  # top-level keys only
+    match = re.search(r"^\s*" + key + r"\s*[:=]\s*(\S+)", text, re.M)
+    return match.group(1) if match else None
+
+
+def _conf_routes(text: str) -> list[str]:
+    match = re.search(r"routes\s*[:=]\s*\[(.*?)\]", text, re.S)
+    return re.findall(r"nats(?:-route)?://[^\s,\]]+", match.group(1)) if match else []
+
+
+def _nats_services(resources: list[Resource]):
+    for workload, container, service in _our_containers(resources):
+        if "NATS_URL" in env_map(container):
+            yield workload, container
+
+
+def check_nats_cluster(repo: Repo) -> list[str]:
+    """A NATS StatefulSet of several servers is one JetStream cluster: its config (a ConfigMap)
+    routes to every pod by its stable name on the cluster port, which the pods and the headless
+    Service (publishing not-ready pods) expose; the pods start in parallel; preStop signals
+    lame-duck mode on the config's pid file and the grace period outlasts lame_duck_grace_period
+    + lame_duck_duration; a PodDisruptionBudget lets one go at a time. In every set the services'
+    NATS_STREAM_REPLICAS (1 when unset) is the number of servers."""
+
+    def per_set(set_name: str, resources: list[Resource]) -> list[str]:
+        errors = []
+        services = _services(resources)
+        servers = [(w, c) for w in _workloads(resources) for c in w.containers(include_init=False) if _is_image(c, "nats")]
+        if len(servers) != 1:
+            return [f"expected one NATS workload, found {[str(w) for w, _ in servers]}"]
+        workload, container = servers[0]
+        size = _replicas(workload)
+        for service, service_container in _nats_services(resources):
+            value = (env_map(service_container).get("NATS_STREAM_REPLICAS") or {}).get("value", "1")
+            if str(value) != str(size):
+                errors.append(f"{service}: NATS_STREAM_REPLICAS={value} but NATS runs {size} server(s): one copy "
+                              f"of each stream per server")
+        if size == 1:
+            return errors
+        spec = workload.obj.get("spec") or {}
+        where = str(workload)
+        if workload.kind != "StatefulSet":
+            return errors + [f"{where}: a NATS cluster must be a StatefulSet (stable names for the routes)"]
+        if spec.get("podManagementPolicy") != "Parallel":
+            errors.append(f"{where}: podManagementPolicy must be Parallel (a server is healthy only once the "
+                          f"cluster has a quorum: started one by one, the first never is)")
+        governing = services.get(spec.get("serviceName"))
+        gspec = (governing.obj.get("spec") or {}) if governing else {}
+        if governing is None or gspec.get("clusterIP") != "None" or gspec.get("publishNotReadyAddresses") is not True:
+            errors.append(f"{where}: its Service {spec.get('serviceName')} must be headless with "
+                          f"publishNotReadyAddresses: true (the routes resolve while the cluster forms)")
+        config = _nats_config(workload, container, resources)
+        if config is None:
+            return errors + [f"{where}: a clustered server needs its config file (--config) from a ConfigMap volume"]
+        cluster_port = _conf_value(config, "port", "cluster")
+        if not cluster_port or not cluster_port.isdigit():
+            return errors + [f"{where}: nats.conf has no cluster block with a port"]
+        cluster_port = int(cluster_port)
+        if _container_port(container, cluster_port) is None or cluster_port not in \
+                [p.get("containerPort") for p in container.get("ports") or []]:
+            errors.append(f"{where}: the cluster port {cluster_port} is not a containerPort")
+        if governing is not None and not any(p.get("port") == cluster_port for p in _service_ports(governing)):
+            errors.append(f"{governing}: does not expose the cluster port {cluster_port}")
+        wanted = {f"nats://{member}:{cluster_port}" for member in _members(workload)}
+        routes = {r.replace("nats-route://", "nats://") for r in _conf_routes(config)}
+        if routes != wanted:
+            errors.append(f"{where}: cluster routes {sorted(routes)} must be every server: {sorted(wanted)}")
+        if not re.search(r"^\s*jetstream\s*(\{|[:=]\s*(true|enabled))", config, re.M):
+            errors.append(f"{where}: nats.conf does not enable JetStream")
+        duration = _duration_seconds(_conf_value(config, "lame_duck_duration")) or 120.0
+        grace = _duration_seconds(_conf_value(config, "lame_duck_grace_period")) or 10.0
+        if duration < contract.NATS_MIN_LAME_DUCK_SECONDS:
+            errors.append(f"{where}: lame_duck_duration {duration:g}s is below nats-server's minimum of "
+                          f"{contract.NATS_MIN_LAME_DUCK_SECONDS}s")
+        termination = int(workload.pod_spec.get("terminationGracePeriodSeconds", 30))
+        if termination <= duration + grace:
+            errors.append(f"{where}: terminationGracePeriodSeconds {termination} does not outlast lame-duck mode "
+                          f"(lame_duck_grace_period {grace:g}s + lame_duck_duration {duration:g}s)")
+        pid_file = _conf_value(config, "pid_file")
+        command = [str(a) for a in (((container.get("lifecycle") or {}).get("preStop") or {}).get("exec") or {})
+                   .get("command") or []]
+        signalled = " ".join(command).replace("--signal ", "--signal=").replace("-sl ", "-sl=")
+        if not pid_file or f"ldm={pid_file}" not in signalled:
+            errors.append(f"{where}: preStop must put the server in lame-duck mode (nats-server --signal "
+                          f"ldm=<pid_file of nats.conf>), got {command or 'none'}")
+        return errors
+
+    return _per_set(repo, per_set)
+
+
+def check_mongo_replica_sets(repo: Repo) -> list[str]:
+    """Each MongoDB StatefulSet runs replica set rs0 with an odd number of members; a set of
+    several members has them all in its rs-init's RS_MEMBERS (in ordinal order), starts its pods in
+    parallel (initiate needs every member), resolves them through a headless Service publishing
+    not-ready pods and lets one go at a time (PodDisruptionBudget)."""
+
+    def per_set(set_name: str, resources: list[Resource]) -> list[str]:
+        errors = []
+        services = _services(resources)
+        for workload in _workloads(resources):
+            mongods = [c for c in workload.containers(include_init=False) if _is_image(c, "mongo")
+                       and "mongod" in [str(x) for x in (c.get("command") or []) + (c.get("args") or [])][:1]]
+            if not mongods:
+                continue
+            args = [str(a) for a in mongods[0].get("args") or []]
+            repl = next((args[i + 1] for i, a in enumerate(args[:-1]) if a == "--replSet"), None)
+            if repl != contract.MONGO_REPLICA_SET:
+                errors.append(f"{workload}: mongod must run --replSet {contract.MONGO_REPLICA_SET}, got {repl!r}")
+            size = _replicas(workload)
+            if size % 2 == 0:
+                errors.append(f"{workload}: {size} members cannot outvote a split; run an odd number")
+            if size == 1:
+                continue
+            spec = workload.obj.get("spec") or {}
+            members = [f"{m}:27017" for m in _members(workload)]
+            init = [c for c in workload.containers() if c.get("name") == "rs-init"]
+            listed = str((env_map(init[0]).get("RS_MEMBERS") or {}).get("value", "")) if init else ""
+            if listed.split(",") != members:
+                errors.append(f"{workload}: rs-init's RS_MEMBERS {listed!r} must be the {size} members in order: "
+                              f"{','.join(members)}")
+            if spec.get("podManagementPolicy") != "Parallel":
+                errors.append(f"{workload}: podManagementPolicy must be Parallel (initiate waits for every member)")
+            governing = services.get(spec.get("serviceName"))
+            gspec = (governing.obj.get("spec") or {}) if governing else {}
+            if governing is None or gspec.get("clusterIP") != "None" or gspec.get("publishNotReadyAddresses") is not True:
+                errors.append(f"{workload}: its Service {spec.get('serviceName')} must be headless with "
+                              f"publishNotReadyAddresses: true")
+        return errors
+
+    return _per_set(repo, per_set)
+
+
+def _spread(workload: Resource, key: str) -> list[dict]:
+    return [c for c in workload.pod_spec.get("topologySpreadConstraints") or []
+            if c.get("topologyKey") == key and _selects(c.get("labelSelector"), workload.pod_labels)
+            and c.get("labelSelector")]
+
+
+def check_availability(repo: Repo) -> list[str]:
+    """In the clustered sets: NATS and every MongoDB run CLUSTER_SIZE pods; every service at least
+    two — the HTTP five through a CPU HorizontalPodAutoscaler (minReplicas >= 2) that owns the
+    count (no `replicas` in the Deployment, so a re-apply does not reset it), expiration by
+    `replicas`; every workload of several pods has a PodDisruptionBudget with maxUnavailable: 1
+    and spreads its pods over nodes (topologySpreadConstraints on kubernetes.io/hostname
+    selecting its own pods; a hard constraint for the quorum-holding StatefulSets)."""
+    errors = []
+    sets = repo.deploy_sets()
+    for set_name in contract.CLUSTERED_SETS:
+        if set_name not in sets:
+            errors.append(f"skaffold.yaml: no {set_name} (the clustered topology)")
+            continue
+        resources = sets[set_name]
+        problems = []
+        hpas = [r for r in resources if r.kind == "HorizontalPodAutoscaler"]
+        for workload in _workloads(resources):
+            containers = workload.containers(include_init=False)
+            clustered = any(_is_image(c, "nats") or _is_image(c, "mongo") for c in containers)
+            service = next((s for s in map(_service_of, containers) if s), None)
+            spec = workload.obj.get("spec") or {}
+            if clustered and _replicas(workload) != contract.CLUSTER_SIZE:
+                problems.append(f"{workload}: must run {contract.CLUSTER_SIZE} pods, runs {_replicas(workload)}")
+            scalers = [h for h in hpas if ((h.obj.get("spec") or {}).get("scaleTargetRef") or {}).get("name") == workload.name
+                       and h.obj["spec"]["scaleTargetRef"].get("kind") == workload.kind]
+            if service in contract.HTTP_SERVICE:
+                if len(scalers) != 1:
+                    problems.append(f"{workload}: needs one HorizontalPodAutoscaler, found {[str(h) for h in scalers]}")
+                else:
+                    hspec = scalers[0].obj["spec"]
+                    if int(hspec.get("minReplicas", 1)) < contract.MIN_SERVICE_REPLICAS:
+                        problems.append(f"{scalers[0]}: minReplicas must be at least {contract.MIN_SERVICE_REPLICAS}")
+                    if int(hspec.get("maxReplicas", 0)) < int(hspec.get("minReplicas", 1)):
+                        problems.append(f"{scalers[0]}: maxReplicas is below minReplicas")
+                    cpu = [m for m in hspec.get("metrics") or [] if m.get("type") == "Resource"
+                           and (m.get("resource") or {}).get("name") == "cpu"
+                           and ((m["resource"].get("target") or {}).get("type")) == "Utilization"]
+                    if not cpu:
+                        problems.append(f"{scalers[0]}: must scale on CPU utilization")
+                    if "replicas" in spec:
+                        problems.append(f"{workload}: sets replicas, which its autoscaler owns (a re-apply resets it)")
+            elif service is not None and _replicas(workload) < contract.MIN_SERVICE_REPLICAS:
+                problems.append(f"{workload}: must run at least {contract.MIN_SERVICE_REPLICAS} pods")
+            several = service is not None or _replicas(workload) > 1
+            if not several:
+                continue
+            pdbs = _pdbs(resources, workload)
+            if len(pdbs) != 1 or (pdbs[0].obj.get("spec") or {}).get("maxUnavailable") != 1:
+                problems.append(f"{workload}: needs one PodDisruptionBudget with maxUnavailable: 1 selecting its pods, "
+                                f"found {[str(p) for p in pdbs]}")
+            hosts = _spread(workload, "kubernetes.io/hostname")
+            if not hosts:
+                problems.append(f"{workload}: no topologySpreadConstraints on kubernetes.io/hostname selecting its pods")
+            elif clustered and not any(c.get("whenUnsatisfiable") == "DoNotSchedule" for c in hosts):
+                problems.append(f"{workload}: holds a quorum: its spread over nodes must be DoNotSchedule")
+        errors += [f"[{set_name}] {p}" for p in problems]
+    return errors
+
+
+def _first_differences(a, b, path: str = "", limit: int = 3) -> list[str]:
+    if type(a) is not type(b):
+        return [path or "(top level)"]
+    if isinstance(a, dict):
+        out = []
+        for key in list(a) + [k for k in b if k not in a]:
+            if key not in a or key not in b:
+                out.append(f"{path}.{key}".lstrip("."))
+            else:
+                out += _first_differences(a[key], b[key], f"{path}.{key}", limit)
+            if len(out) >= limit:
+                break
+        return out[:limit]
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return [f"{path} (length)".lstrip(".")]
+        out = []
+        for index, (x, y) in enumerate(zip(a, b)):
+            out += _first_differences(x, y, f"{path}[{index}]", limit)
+        return out[:limit]
+    return [] if a == b else [path.lstrip(".")]
+
+
+def _comparable(deployment: Resource) -> dict:
+    import copy
+    obj = copy.deepcopy(deployment.obj)
+    spec = obj.get("spec") or {}
+    spec.pop("replicas", None)
+    pod = ((spec.get("template") or {}).get("spec")) or {}
+    pod.pop("topologySpreadConstraints", None)
+    for container in (pod.get("containers") or []) + (pod.get("initContainers") or []):
+        container["env"] = [e for e in container.get("env") or [] if e.get("name") not in contract.CLUSTERED_ENV]
+    return obj
+
+
+def check_prod_drift(repo: Repo) -> list[str]:
+    """Each clustered set's Deployments are its base set's, but for the clustered settings
+    (contract.CLUSTERED_ENV, replicas, topology spread): a change to a service's dev Deployment
+    (image, probes, resources, security, other env) must be made to its prod copy too."""
+    errors = []
+    sets = repo.deploy_sets()
+    for set_name, base_name in contract.CLUSTERED_SETS.items():
+        if set_name not in sets or base_name not in sets:
+            continue
+        base = {r.name: r for r in sets[base_name] if r.kind == "Deployment"}
+        for deployment in (r for r in sets[set_name] if r.kind == "Deployment"):
+            original = base.get(deployment.name)
+            if original is None:
+                errors.append(f"[{set_name}] {deployment}: no Deployment {deployment.name} in the {base_name} set to copy")
+                continue
+            if original.path == deployment.path:
+                continue
+            differences = _first_differences(_comparable(original), _comparable(deployment))
+            if differences:
+                errors.append(f"[{set_name}] {deployment}: differs from {original.path} beyond the clustered "
+                              f"settings at {', '.join(differences)}")
+    return errors
+
+
 # --- Services, selectors and ports ------------------------------------------------------------
 
 def check_service_selectors(repo: Repo) -> list[str]:
@@ -757,6 +1082,10 @@ CHECKS: dict[str, Check] = {
     "fleet": check_fleet,
     "required-env": check_required_env,
     "env-references": check_env_references,
+    "nats-cluster": check_nats_cluster,
+    "mongo-replica-sets": check_mongo_replica_sets,
+    "availability": check_availability,
+    "prod-drift": check_prod_drift,
     "service-selectors": check_service_selectors,
     "ingress": check_ingress,
     "hardening": check_hardening,

@@ -56,3 +56,15 @@ INGRESS_ROUTES = (
     ("/?(.*)", "client-srv"),
 )
 DEV_HOST = "ticketing.dev"
+
+# The skaffold sets that deploy the clustered topology of infra/k8s-prod (the one `stack.sh up
+# --ha` proves), each with the set its Deployments are copies of (prod-drift). Their NATS and
+# MongoDB run CLUSTER_SIZE pods; every service at least MIN_SERVICE_REPLICAS.
+CLUSTERED_SETS = {"profile prod": "default"}
+CLUSTER_SIZE = 3
+MIN_SERVICE_REPLICAS = 2
+# What a clustered Deployment may set differently from its dev original: the cluster's addresses
+# (checked by env-references), the streams' copies, the replica count (or its autoscaler), spread.
+CLUSTERED_ENV = ("NATS_URL", "MONGO_URI", "NATS_STREAM_REPLICAS")
+# lame_duck_duration below 30 s is rejected by nats-server.
+NATS_MIN_LAME_DUCK_SECONDS = 30

@@ -246,6 +246,171 @@ def test_env_references_want_a_headless_service_for_pod_names(scratch):
     assert_fails(checks.check_env_references(scratch.repo()), "names pod nats-0.nats-srv, which needs a headless")
 
 
+# --- the clustered topology -----------------------------------------------------------------
+
+@pytest.mark.parametrize(("old", "new", "fragment"), [
+    pytest.param("        nats://nats-2.nats-srv:6222\n", "", "cluster routes", id="routes_to_every_server"),
+    pytest.param("nats://nats-2.nats-srv:6222", "nats://nats-2.nats-srv:4222", "must be every server",
+                 id="routes_on_the_cluster_port"),
+    pytest.param("lame_duck_duration: 30s", "lame_duck_duration: 10s", "below nats-server's minimum",
+                 id="lame_duck_duration_minimum"),
+    pytest.param("lame_duck_duration: 30s", "lame_duck_duration: 2m",
+                 "terminationGracePeriodSeconds 60 does not outlast lame-duck mode", id="grace_covers_lame_duck"),
+    pytest.param("pid_file: /var/run/nats/nats.pid", "pid_file: /tmp/nats.pid",
+                 "preStop must put the server in lame-duck mode", id="ldm_signals_the_configured_pid_file"),
+    pytest.param("    jetstream {\n      store_dir: /data\n    }\n", "", "does not enable JetStream",
+                 id="jetstream_enabled"),
+    pytest.param("      port: 6222\n", "      port: 7222\n", "cluster port 7222 is not a containerPort",
+                 id="cluster_port_declared"),
+])
+def test_nats_cluster_config(scratch, old, new, fragment):
+    scratch.replace(PROD_NATS, old, new)
+    assert_fails(checks.check_nats_cluster(scratch.repo()), "[profile prod]", "StatefulSet/nats", fragment)
+
+
+def test_nats_cluster_grace_period_and_prestop(scratch):
+    scratch.edit(PROD_NATS, "StatefulSet", "nats",
+                 lambda d: d["spec"]["template"]["spec"].update(terminationGracePeriodSeconds=30))
+    scratch.container(PROD_NATS, "StatefulSet", "nats", lambda c: c.pop("lifecycle"))
+    errors = checks.check_nats_cluster(scratch.repo())
+    assert_fails(errors, "terminationGracePeriodSeconds 30 does not outlast lame-duck mode")
+    assert_fails(errors, "preStop must put the server in lame-duck mode", "none")
+
+
+def test_nats_cluster_starts_in_parallel_behind_a_headless_service(scratch):
+    scratch.edit(PROD_NATS, "StatefulSet", "nats", lambda d: d["spec"].pop("podManagementPolicy"))
+    scratch.edit(PROD_NATS, "Service", "nats-srv", lambda d: d["spec"].pop("publishNotReadyAddresses"))
+    errors = checks.check_nats_cluster(scratch.repo())
+    assert_fails(errors, "podManagementPolicy must be Parallel")
+    assert_fails(errors, "must be headless with publishNotReadyAddresses")
+
+
+def test_nats_cluster_needs_a_config_file(scratch):
+    scratch.container(PROD_NATS, "StatefulSet", "nats", lambda c: c.update(args=["-js"]))
+    assert_fails(checks.check_nats_cluster(scratch.repo()), "needs its config file")
+
+
+@pytest.mark.parametrize(("rel", "workload", "value", "fragment", "where"), [
+    pytest.param(PROD_ORDERS, "orders-depl", {"value": "1"}, "NATS_STREAM_REPLICAS=1 but NATS runs 3", "[profile prod]",
+                 id="prod_streams_at_R3"),
+    pytest.param(PROD_EXPIRATION, "expiration-depl", None, "NATS_STREAM_REPLICAS=1 but NATS runs 3", "[profile prod]",
+                 id="prod_unset_means_one"),
+    pytest.param(TICKETS, "tickets-depl", {"value": "3"}, "NATS_STREAM_REPLICAS=3 but NATS runs 1", "[default]",
+                 id="dev_single_server"),
+])
+def test_nats_cluster_stream_replicas(scratch, rel, workload, value, fragment, where):
+    scratch.container(rel, "Deployment", workload, lambda c: env_set(c, "NATS_STREAM_REPLICAS", value))
+    assert_fails(checks.check_nats_cluster(scratch.repo()), where, fragment)
+
+
+def test_mongo_replica_set_members_are_initiated_together(scratch):
+    def drop_member(c):
+        env_set(c, "RS_MEMBERS", {"value": "auth-mongo-0.auth-mongo-srv:27017,auth-mongo-1.auth-mongo-srv:27017"})
+    scratch.container(PROD_AUTH_MONGO, "StatefulSet", "auth-mongo", drop_member, index=1)
+    scratch.edit(PROD_AUTH_MONGO, "StatefulSet", "auth-mongo", lambda d: d["spec"].pop("podManagementPolicy"))
+    errors = checks.check_mongo_replica_sets(scratch.repo())
+    assert_fails(errors, "[profile prod]", "auth-mongo", "RS_MEMBERS", "must be the 3 members in order")
+    assert_fails(errors, "auth-mongo", "podManagementPolicy must be Parallel")
+
+
+def test_mongo_replica_set_wants_odd_members_and_rs0(scratch):
+    scratch.edit(PROD_AUTH_MONGO, "StatefulSet", "auth-mongo", lambda d: d["spec"].update(replicas=2))
+    scratch.container(AUTH_MONGO, "StatefulSet", "auth-mongo",
+                      lambda c: c.update(args=["--replSet", "rs1", "--bind_ip_all"]))
+    errors = checks.check_mongo_replica_sets(scratch.repo())
+    assert_fails(errors, "[profile prod]", "2 members cannot outvote a split")
+    assert_fails(errors, "[default]", "must run --replSet rs0, got 'rs1'")
+
+
+def test_mongo_replica_set_headless_service(scratch):
+    scratch.edit(PROD_AUTH_MONGO, "Service", "auth-mongo-srv", lambda d: d["spec"].pop("publishNotReadyAddresses"))
+    assert_fails(checks.check_mongo_replica_sets(scratch.repo()), "auth-mongo", "publishNotReadyAddresses")
+
+
+def _drop_doc(scratch, rel, kind, name):
+    import yaml
+    path = scratch.root / rel
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+    kept = [d for d in docs if not (d["kind"] == kind and d["metadata"]["name"] == name)]
+    assert len(kept) == len(docs) - 1, f"{kind}/{name} not in {rel}"
+    path.write_text(yaml.safe_dump_all(kept, sort_keys=False))
+
+
+def test_availability_http_services_autoscale_on_cpu(scratch):
+    _drop_doc(scratch, PROD_TICKETS, "HorizontalPodAutoscaler", "tickets-hpa")
+    scratch.edit(PROD_ORDERS, "HorizontalPodAutoscaler", "orders-hpa", lambda d: d["spec"].update(minReplicas=1))
+    scratch.edit(PROD_AUTH, "HorizontalPodAutoscaler", "auth-hpa",
+                 lambda d: d["spec"]["metrics"][0]["resource"].update(name="memory"))
+    scratch.edit(PROD_CLIENT, "Deployment", "client-depl", lambda d: d["spec"].update(replicas=2))
+    errors = checks.check_availability(scratch.repo())
+    assert_fails(errors, "[profile prod]", "tickets-depl", "needs one HorizontalPodAutoscaler")
+    assert_fails(errors, "orders-hpa", "minReplicas must be at least 2")
+    assert_fails(errors, "auth-hpa", "must scale on CPU utilization")
+    assert_fails(errors, "client-depl", "sets replicas, which its autoscaler owns")
+
+
+def test_availability_expiration_runs_two(scratch):
+    scratch.edit(PROD_EXPIRATION, "Deployment", "expiration-depl", lambda d: d["spec"].update(replicas=1))
+    assert_fails(checks.check_availability(scratch.repo()), "expiration-depl", "must run at least 2 pods")
+
+
+def test_availability_cluster_size(scratch):
+    scratch.edit(PROD_NATS, "StatefulSet", "nats", lambda d: d["spec"].update(replicas=1))
+    scratch.edit(PROD_AUTH_MONGO, "StatefulSet", "auth-mongo", lambda d: d["spec"].update(replicas=5))
+    errors = checks.check_availability(scratch.repo())
+    assert_fails(errors, "StatefulSet/nats", "must run 3 pods, runs 1")
+    assert_fails(errors, "StatefulSet/auth-mongo", "must run 3 pods, runs 5")
+
+
+def test_availability_disruption_budgets(scratch):
+    _drop_doc(scratch, PROD_PAYMENTS, "PodDisruptionBudget", "payments-pdb")
+    scratch.edit(PROD_NATS, "PodDisruptionBudget", "nats-pdb", lambda d: d["spec"].update(maxUnavailable=2))
+    scratch.edit("infra/k8s-prod/orders-mongo.yaml", "PodDisruptionBudget", "orders-mongo-pdb",
+                 lambda d: d["spec"]["selector"].update(matchLabels={"app": "orders"}))
+    errors = checks.check_availability(scratch.repo())
+    assert_fails(errors, "payments-depl", "needs one PodDisruptionBudget with maxUnavailable: 1")
+    assert_fails(errors, "StatefulSet/nats", "needs one PodDisruptionBudget")
+    assert_fails(errors, "StatefulSet/orders-mongo", "needs one PodDisruptionBudget")
+    # a budget selecting another workload's pods counts against that one: two for orders-depl
+    assert_fails(errors, "orders-depl", "needs one PodDisruptionBudget")
+
+
+def test_availability_topology_spread(scratch):
+    scratch.edit(PROD_TICKETS, "Deployment", "tickets-depl",
+                 lambda d: d["spec"]["template"]["spec"].pop("topologySpreadConstraints"))
+    scratch.edit(PROD_EXPIRATION, "Deployment", "expiration-depl", lambda d: [
+        c["labelSelector"].update(matchLabels={"app": "orders"})
+        for c in d["spec"]["template"]["spec"]["topologySpreadConstraints"]])
+    scratch.edit(PROD_NATS, "StatefulSet", "nats", lambda d: [
+        c.update(whenUnsatisfiable="ScheduleAnyway") for c in d["spec"]["template"]["spec"]["topologySpreadConstraints"]])
+    errors = checks.check_availability(scratch.repo())
+    assert_fails(errors, "tickets-depl", "no topologySpreadConstraints on kubernetes.io/hostname")
+    assert_fails(errors, "expiration-depl", "no topologySpreadConstraints on kubernetes.io/hostname")
+    assert_fails(errors, "StatefulSet/nats", "must be DoNotSchedule")
+
+
+def test_availability_needs_the_clustered_profile(scratch):
+    scratch.edit_skaffold(lambda c: c["profiles"][0].update(name="production"))
+    assert_fails(checks.check_availability(scratch.repo()), "no profile prod")
+
+
+def test_prod_drift_catches_a_dev_change_not_made_in_prod(scratch):
+    scratch.container(AUTH, "Deployment", "auth-depl", lambda c: c["resources"]["limits"].update(memory="512Mi"))
+    assert_fails(checks.check_prod_drift(scratch.repo()), "[profile prod]", "auth-depl",
+                 "differs from infra/k8s/auth-depl.yaml", "resources.limits.memory")
+
+
+def test_prod_drift_allows_only_the_clustered_env(scratch):
+    scratch.container(PROD_ORDERS, "Deployment", "orders-depl",
+                      lambda c: env_set(c, "EXPIRATION_WINDOW_SECONDS", {"value": "60"}))
+    assert_fails(checks.check_prod_drift(scratch.repo()), "orders-depl", "containers[0].env[3].value")
+
+
+def test_prod_drift_wants_every_prod_deployment_to_have_a_dev_original(scratch):
+    scratch.edit(PROD_CLIENT, "Deployment", "client-depl", lambda d: d["metadata"].update(name="web-depl"))
+    assert_fails(checks.check_prod_drift(scratch.repo()), "no Deployment web-depl in the default set")
+
+
 # --- Services, selectors, ports ---------------------------------------------------------------
 
 def test_selectors_catch_service_selecting_nothing(scratch):
