@@ -761,6 +761,40 @@ def check_prod_drift(repo: Repo) -> list[str]:
     return errors
 
 
+def check_network_policies(repo: Repo) -> list[str]:
+    """In the clustered sets: a default-deny policy isolates every pod both ways, and the
+    policies allow exactly the connections of contract.network_paths — each one the fleet makes
+    is allowed, and nothing else is (between the set's pods, or with the peers of
+    contract.NETWORK_EXTERNAL: controllers, DNS, Prometheus, public and private addresses)."""
+    from .netpol import Evaluation
+
+    errors = []
+    sets = repo.deploy_sets()
+    for set_name in contract.CLUSTERED_SETS:
+        resources = sets.get(set_name)
+        if resources is None:
+            continue
+        policies = [r for r in resources if r.kind == "NetworkPolicy"]
+        deny = [p for p in policies if (p.obj.get("spec") or {}).get("podSelector") == {}
+                and sorted((p.obj.get("spec") or {}).get("policyTypes") or []) == ["Egress", "Ingress"]
+                and not p.obj["spec"].get("ingress") and not p.obj["spec"].get("egress")]
+        if not deny:
+            errors.append(f"[{set_name}] no default-deny NetworkPolicy (podSelector {{}}, policyTypes Ingress and "
+                          f"Egress, no rules)")
+        evaluation = Evaluation(resources)
+        allowed = evaluation.allowed_paths()
+        expected = contract.network_paths([p.name for p in evaluation.pods])
+
+        def show(path):
+            return f"{path[0]} -> {path[1]}:{path[2]}/{path[3]}"
+
+        for path in sorted(allowed - expected):
+            errors.append(f"[{set_name}] NetworkPolicies allow {show(path)}, which the fleet does not use")
+        for path in sorted(expected - allowed):
+            errors.append(f"[{set_name}] NetworkPolicies block {show(path)}, which the fleet uses")
+    return errors
+
+
 # --- Services, selectors and ports ------------------------------------------------------------
 
 def check_service_selectors(repo: Repo) -> list[str]:
@@ -1086,6 +1120,7 @@ CHECKS: dict[str, Check] = {
     "mongo-replica-sets": check_mongo_replica_sets,
     "availability": check_availability,
     "prod-drift": check_prod_drift,
+    "network-policies": check_network_policies,
     "service-selectors": check_service_selectors,
     "ingress": check_ingress,
     "hardening": check_hardening,

@@ -411,6 +411,80 @@ def test_prod_drift_wants_every_prod_deployment_to_have_a_dev_original(scratch):
     assert_fails(checks.check_prod_drift(scratch.repo()), "no Deployment web-depl in the default set")
 
 
+# --- NetworkPolicies ------------------------------------------------------------------------
+
+NETPOL = "infra/k8s-prod/network-policies.yaml"
+
+
+def test_network_policies_allow_exactly_the_fleets_paths():
+    from k8s_checks import contract
+    from k8s_checks.netpol import Evaluation
+    resources = Repo(REPO_ROOT).deploy_sets()["profile prod"]
+    evaluation = Evaluation(resources)
+    assert evaluation.allowed_paths() == contract.network_paths([p.name for p in evaluation.pods])
+    assert ("payments", "internet", 443, "TCP") in evaluation.allowed_paths()
+    assert ("tickets", "auth-mongo", 27017, "TCP") not in evaluation.allowed_paths()
+
+
+def test_network_policies_need_the_default_deny(scratch):
+    _drop_doc(scratch, NETPOL, "NetworkPolicy", "default-deny")
+    errors = checks.check_network_policies(scratch.repo())
+    assert_fails(errors, "[profile prod]", "no default-deny NetworkPolicy")
+    # Today every pod is also isolated by some allowing policy; without the default deny, the
+    # next workload added would not be: it could reach and be reached by anything.
+    _drop_doc(scratch, NETPOL, "NetworkPolicy", "allow-dns")
+    _drop_doc(scratch, NETPOL, "NetworkPolicy", "expiration-redis")
+    assert_fails(checks.check_network_policies(scratch.repo()),
+                 "allow expiration-redis -> internet:443/TCP, which the fleet does not use")
+
+
+def test_network_policies_catch_an_extra_path(scratch):
+    def widen_mongo(d):
+        d["spec"]["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][0]["values"].append("tickets")
+    scratch.edit(NETPOL, "NetworkPolicy", "auth-mongo", widen_mongo)
+    scratch.edit(NETPOL, "NetworkPolicy", "tickets",
+                 lambda d: d["spec"]["egress"][0]["to"][0]["podSelector"].update(matchLabels={"app": "auth-mongo"}))
+    errors = checks.check_network_policies(scratch.repo())
+    assert_fails(errors, "allow tickets -> auth-mongo:27017/TCP, which the fleet does not use")
+    assert_fails(errors, "block tickets -> tickets-mongo:27017/TCP, which the fleet uses")
+
+
+def test_network_policies_keep_stripe_egress_off_private_addresses(scratch):
+    scratch.edit(NETPOL, "NetworkPolicy", "payments", lambda d: d["spec"]["egress"][2]["to"][0]["ipBlock"].pop("except"))
+    errors = checks.check_network_policies(scratch.repo())
+    assert_fails(errors, "allow payments -> private-network:443/TCP")
+    assert_fails(errors, "allow payments -> cloud-metadata:443/TCP")
+
+
+def test_network_policies_catch_a_rule_open_on_every_port(scratch):
+    scratch.edit(NETPOL, "NetworkPolicy", "tickets", lambda d: d["spec"]["egress"][1].pop("ports"))
+    scratch.edit(NETPOL, "NetworkPolicy", "nats", lambda d: d["spec"]["ingress"][0].pop("ports"))
+    assert_fails(checks.check_network_policies(scratch.repo()), "allow tickets -> nats:6222/TCP")
+
+
+def test_network_policies_catch_any_namespace(scratch):
+    scratch.edit(NETPOL, "NetworkPolicy", "http-services-from-ingress",
+                 lambda d: d["spec"]["ingress"][0]["from"][0].update(namespaceSelector={}))
+    assert_fails(checks.check_network_policies(scratch.repo()), "allow other-namespace -> auth:3000/TCP")
+
+
+def test_network_policies_catch_a_missing_path(scratch):
+    _drop_doc(scratch, NETPOL, "NetworkPolicy", "allow-dns")
+    _drop_doc(scratch, NETPOL, "NetworkPolicy", "expiration-redis")
+    errors = checks.check_network_policies(scratch.repo())
+    assert_fails(errors, "block auth -> kube-dns:53/UDP, which the fleet uses")
+    assert_fails(errors, "block expiration -> expiration-redis:6379/TCP, which the fleet uses")
+
+
+def test_network_policies_follow_named_ports(scratch):
+    scratch.edit(NETPOL, "NetworkPolicy", "expiration-redis",
+                 lambda d: d["spec"]["ingress"][0]["ports"][0].update(port="redis"))
+    assert checks.check_network_policies(scratch.repo()) == []
+    scratch.edit(NETPOL, "NetworkPolicy", "expiration-redis",
+                 lambda d: d["spec"]["ingress"][0]["ports"][0].update(port="redis-tls"))
+    assert_fails(checks.check_network_policies(scratch.repo()), "block expiration -> expiration-redis:6379/TCP")
+
+
 # --- Services, selectors, ports ---------------------------------------------------------------
 
 def test_selectors_catch_service_selecting_nothing(scratch):
