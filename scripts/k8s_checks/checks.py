@@ -884,6 +884,111 @@ def check_ingress(repo: Repo) -> list[str]:
     return _per_set(repo, per_set)
 
 
+# --- routes: nginx, Ingress, Gateway API ------------------------------------------------------
+
+_NGINX_LOCATION = re.compile(r"location\s+(?:~\s+)?(\S+)\s*\{\s*proxy_pass\s+http://(\w+)\s*;")
+
+
+def _prefix(pattern: str) -> str:
+    """An ingress regex (`/api/users/?(.*)`, `^/api/users/?(.*)`, `/?(.*)`) or nginx prefix
+    location (`/`) -> the path prefix it routes ("/api/users", "/")."""
+    prefix = pattern.lstrip("^")
+    for suffix in ("/?(.*)", "(.*)", "/"):
+        if prefix.endswith(suffix):
+            prefix = prefix[: -len(suffix)]
+            break
+    return prefix or "/"
+
+
+def nginx_routes(repo: Repo) -> list[tuple[str, str]]:
+    """(prefix, Service) of infra/nginx/ticketing.conf.template's proxied locations, in order."""
+    text = (repo.root / contract.NGINX_TEMPLATE).read_text()
+    upstreams = {service: name for service, name in contract.HTTP_SERVICE.items()}
+    return [(_prefix(location), upstreams.get(upstream, f"<upstream {upstream}>"))
+            for location, upstream in _NGINX_LOCATION.findall(text)]
+
+
+def check_routes(repo: Repo) -> list[str]:
+    """Every way in routes the same: the Ingress's path -> Service list (prefixes of its regexes,
+    in order) is the local stack's nginx's; in the Gateway sets a Gateway and HTTPRoutes serve the
+    Ingress's hosts with the same prefix -> Service map (PathPrefix; longest prefix wins, so order
+    is free), backends that are Services exposing the port, parentRefs to the Gateway and its
+    listeners; the other sets have no Gateway API resources (a cluster without the CRDs would
+    reject the whole apply)."""
+    try:
+        expected = nginx_routes(repo)
+    except OSError as error:
+        return [f"{contract.NGINX_TEMPLATE}: cannot read: {error}"]
+    if not expected:
+        return [f"{contract.NGINX_TEMPLATE}: no proxied locations found"]
+
+    def per_set(set_name: str, resources: list[Resource]) -> list[str]:
+        errors = []
+        services = _services(resources)
+        hosts = set()
+        for ingress in (r for r in resources if r.kind == "Ingress"):
+            for rule in (ingress.obj.get("spec") or {}).get("rules") or []:
+                hosts.add(rule.get("host"))
+                routes = [(_prefix(str(p.get("path"))), ((p.get("backend") or {}).get("service") or {}).get("name"))
+                          for p in ((rule.get("http") or {}).get("paths")) or []]
+                if routes != expected:
+                    errors.append(f"{ingress}: host {rule.get('host')}: routes {routes} differ from "
+                                  f"{contract.NGINX_TEMPLATE}'s {expected}")
+        gateways = {r.name: r for r in resources if r.kind == "Gateway"}
+        routes = [r for r in resources if r.kind == "HTTPRoute"]
+        if set_name not in contract.GATEWAY_SETS:
+            return errors + [f"{r}: Gateway API resources belong in the Gateway profiles only "
+                             f"({', '.join(contract.GATEWAY_SETS)})" for r in list(gateways.values()) + routes]
+        if len(gateways) != 1 or not routes:
+            return errors + [f"expected one Gateway and its HTTPRoutes, found {[str(r) for r in list(gateways.values()) + routes]}"]
+        gateway = next(iter(gateways.values()))
+        listeners = {l.get("name"): l for l in (gateway.obj.get("spec") or {}).get("listeners") or []}
+        for listener in listeners.values():
+            if listener.get("hostname") not in hosts:
+                errors.append(f"{gateway}: listener {listener.get('name')} serves {listener.get('hostname')!r}, "
+                              f"not the Ingress's host(s) {sorted(hosts)}")
+        if not any(l.get("protocol") == "HTTPS" for l in listeners.values()):
+            errors.append(f"{gateway}: no HTTPS listener (the session cookie is Secure)")
+        served: dict[str, str] = {}
+        for route in routes:
+            spec = route.obj.get("spec") or {}
+            if set(spec.get("hostnames") or []) != hosts:
+                errors.append(f"{route}: hostnames {spec.get('hostnames')} must be the Ingress's {sorted(hosts)}")
+            for parent in spec.get("parentRefs") or []:
+                if parent.get("name") not in gateways:
+                    errors.append(f"{route}: parentRef {parent.get('name')!r} is not a Gateway here")
+                elif parent.get("sectionName") is not None and parent["sectionName"] not in listeners:
+                    errors.append(f"{route}: parentRef sectionName {parent['sectionName']!r} is not a listener "
+                                  f"of {gateway}")
+            for rule in spec.get("rules") or []:
+                backends = rule.get("backendRefs") or []
+                if len(backends) != 1:
+                    errors.append(f"{route}: each rule must send to one Service, got {backends}")
+                    continue
+                backend = backends[0]
+                svc = services.get(backend.get("name"))
+                if svc is None:
+                    errors.append(f"{route}: backendRef Service {backend.get('name')!r} does not exist")
+                elif not any(p.get("port") == backend.get("port") for p in _service_ports(svc)):
+                    errors.append(f"{route}: Service {svc.name} does not expose port {backend.get('port')}")
+                for match in rule.get("matches") or [{"path": {"type": "PathPrefix", "value": "/"}}]:
+                    path = match.get("path") or {"type": "PathPrefix", "value": "/"}
+                    if path.get("type") != "PathPrefix":
+                        errors.append(f"{route}: path {path.get('value')}: type must be PathPrefix (portable; "
+                                      f"RegularExpression is implementation-specific)")
+                        continue
+                    value = str(path.get("value"))
+                    if value in served:
+                        errors.append(f"{route}: prefix {value} is matched twice")
+                    served[value] = backend.get("name")
+        if served != dict(expected):
+            errors.append(f"HTTPRoutes: prefix -> Service {dict(sorted(served.items()))} differs from "
+                          f"{contract.NGINX_TEMPLATE}'s {dict(sorted(expected))}")
+        return errors
+
+    return _per_set(repo, per_set)
+
+
 # --- probes, resources, security --------------------------------------------------------------
 
 def check_hardening(repo: Repo) -> list[str]:
@@ -1123,6 +1228,7 @@ CHECKS: dict[str, Check] = {
     "network-policies": check_network_policies,
     "service-selectors": check_service_selectors,
     "ingress": check_ingress,
+    "routes": check_routes,
     "hardening": check_hardening,
     "no-secrets": check_no_secrets,
     "dockerfile": check_dockerfile,

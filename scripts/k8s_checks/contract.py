@@ -60,7 +60,7 @@ DEV_HOST = "ticketing.dev"
 # The skaffold sets that deploy the clustered topology of infra/k8s-prod (the one `stack.sh up
 # --ha` proves), each with the set its Deployments are copies of (prod-drift). Their NATS and
 # MongoDB run CLUSTER_SIZE pods; every service at least MIN_SERVICE_REPLICAS.
-CLUSTERED_SETS = {"profile prod": "default"}
+CLUSTERED_SETS = {"profile prod": "default", "profile prod-gateway": "default"}
 CLUSTER_SIZE = 3
 MIN_SERVICE_REPLICAS = 2
 # What a clustered Deployment may set differently from its dev original: the cluster's addresses
@@ -113,3 +113,11 @@ def network_paths(pods: list[str]) -> set[tuple[str, str, int, str]]:
     for pod in pods:
         paths |= {(pod, "kube-dns", 53, "UDP"), (pod, "kube-dns", 53, "TCP")}
     return paths
+
+# --- Gateway API ------------------------------------------------------------------------------
+# The sets that serve the routes through a Gateway as well as the Ingress (profiles gateway and
+# prod-gateway), and the Gateway API version of the resources.
+GATEWAY_SETS = ("profile gateway", "profile prod-gateway")
+GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1"
+# The local stack's nginx config: the routes every ingress must agree with.
+NGINX_TEMPLATE = "infra/nginx/ticketing.conf.template"

@@ -562,6 +562,93 @@ def test_ingress_dev_host(scratch):
     assert_fails(checks.check_ingress(scratch.repo()), "host ticketing.dev")
 
 
+# --- Gateway API and the routes ---------------------------------------------------------------
+
+DEV_GATEWAY = "infra/k8s-dev-gateway/gateway.yaml"
+PROD_GATEWAY = "infra/k8s-prod-gateway/gateway.yaml"
+NGINX = "infra/nginx/ticketing.conf.template"
+
+
+def _rule(index):
+    return lambda d: d["spec"]["rules"][index]
+
+
+def test_gateway_schema_rejects_unknown_field(scratch):
+    scratch.edit(DEV_GATEWAY, "Gateway", "ticketing", lambda d: d["spec"]["listeners"][0].update(hostnames=["a"]))
+    assert_fails(check_schemas(scratch.repo()), "Gateway/ticketing", "not valid Gateway API", "'hostnames' was unexpected")
+
+
+def test_gateway_schema_rejects_wrong_enum_and_type(scratch):
+    scratch.edit(PROD_GATEWAY, "HTTPRoute", "ticketing",
+                 lambda d: _rule(0)(d)["matches"][0]["path"].update(type="Prefix"))
+    scratch.edit(PROD_GATEWAY, "HTTPRoute", "ticketing", lambda d: _rule(1)(d)["backendRefs"][0].update(port="3000"))
+    errors = check_schemas(scratch.repo())
+    assert_fails(errors, "HTTPRoute/ticketing", "spec.rules.0.matches.0.path.type", "'Prefix' is not one of")
+    assert_fails(errors, "HTTPRoute/ticketing", "spec.rules.1.backendRefs.0.port", "is not of type 'integer'")
+
+
+def test_gateway_schema_rejects_bad_hostname_and_unknown_kind(scratch):
+    scratch.edit(DEV_GATEWAY, "HTTPRoute", "ticketing", lambda d: d["spec"].update(hostnames=["Ticketing_Dev"]))
+    scratch.edit(DEV_GATEWAY, "Gateway", "ticketing", lambda d: d.update(kind="GRPCRoute"))
+    errors = check_schemas(scratch.repo())
+    assert_fails(errors, "HTTPRoute/ticketing", "spec.hostnames.0")
+    assert_fails(errors, "GRPCRoute/ticketing", "not a Gateway API kind this project's schema knows")
+
+
+def test_routes_follow_the_nginx_template(scratch):
+    scratch.replace(NGINX, "location ~ ^/api/orders/?(.*)   { proxy_pass http://orders; }",
+                    "location ~ ^/api/orders/?(.*)   { proxy_pass http://tickets; }")
+    errors = checks.check_routes(scratch.repo())
+    assert_fails(errors, "[default]", "Ingress/ingress-service", "differ from infra/nginx/ticketing.conf.template")
+    assert_fails(errors, "[profile prod-gateway]", "HTTPRoutes: prefix -> Service", "differs from infra/nginx")
+
+
+def test_routes_catch_a_missing_or_wrong_http_route(scratch):
+    scratch.edit(DEV_GATEWAY, "HTTPRoute", "ticketing", lambda d: d["spec"]["rules"].pop(3))
+    scratch.edit(PROD_GATEWAY, "HTTPRoute", "ticketing", lambda d: _rule(1)(d)["backendRefs"][0].update(name="users-srv"))
+    errors = checks.check_routes(scratch.repo())
+    assert_fails(errors, "[profile gateway]", "HTTPRoutes: prefix -> Service", "differs from")
+    assert_fails(errors, "[profile prod-gateway]", "backendRef Service 'users-srv' does not exist")
+
+
+def test_routes_catch_a_port_the_service_does_not_expose(scratch):
+    scratch.edit(PROD_GATEWAY, "HTTPRoute", "ticketing", lambda d: _rule(4)(d)["backendRefs"][0].update(port=80))
+    assert_fails(checks.check_routes(scratch.repo()), "Service client-srv does not expose port 80")
+
+
+def test_routes_want_the_ingress_hosts(scratch):
+    scratch.edit(PROD_GATEWAY, "HTTPRoute", "ticketing", lambda d: d["spec"].update(hostnames=["ticketing.dev"]))
+    scratch.edit(DEV_GATEWAY, "Gateway", "ticketing", lambda d: d["spec"]["listeners"][1].update(hostname="x.dev"))
+    errors = checks.check_routes(scratch.repo())
+    assert_fails(errors, "[profile prod-gateway]", "hostnames ['ticketing.dev'] must be the Ingress's ['ticketing.example.com']")
+    assert_fails(errors, "[profile gateway]", "listener https serves 'x.dev'")
+
+
+def test_routes_want_portable_prefix_matches(scratch):
+    scratch.edit(DEV_GATEWAY, "HTTPRoute", "ticketing", lambda d: _rule(0)(d)["matches"][0].update(
+        path={"type": "RegularExpression", "value": "/api/payments/?(.*)"}))
+    assert_fails(checks.check_routes(scratch.repo()), "type must be PathPrefix")
+
+
+def test_routes_want_parent_refs_to_the_gateway(scratch):
+    scratch.edit(DEV_GATEWAY, "HTTPRoute", "ticketing", lambda d: d["spec"]["parentRefs"][0].update(name="gw"))
+    scratch.edit(PROD_GATEWAY, "HTTPRoute", "ticketing", lambda d: d["spec"]["parentRefs"][0].update(sectionName="web"))
+    errors = checks.check_routes(scratch.repo())
+    assert_fails(errors, "[profile gateway]", "parentRef 'gw' is not a Gateway here")
+    assert_fails(errors, "[profile prod-gateway]", "sectionName 'web' is not a listener")
+
+
+def test_routes_keep_gateway_api_out_of_the_ingress_nginx_sets(scratch):
+    scratch.write("infra/k8s-dev/gateway.yaml", (scratch.root / DEV_GATEWAY).read_text())
+    errors = checks.check_routes(scratch.repo())
+    assert_fails(errors, "[default]", "Gateway/ticketing", "belong in the Gateway profiles only")
+
+
+def test_routes_want_https(scratch):
+    scratch.edit(PROD_GATEWAY, "Gateway", "ticketing", lambda d: d["spec"]["listeners"].pop(1))
+    assert_fails(checks.check_routes(scratch.repo()), "[profile prod-gateway]", "no HTTPS listener")
+
+
 # --- hardening --------------------------------------------------------------------------------
 
 def test_hardening_requires_both_probes(scratch):
