@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Offline checks of the Kubernetes deployment: every manifest under infra/k8s* validated strictly
-# against the Kubernetes JSON schemas (kubernetes-validate), the consistency checks of
-# scripts/k8s_checks (skaffold.yaml <-> images <-> Deployments <-> Services <-> Ingress, required
-# env, probes/resources/security, no secrets, Dockerfile), and those checks' own tests.
+# against the Kubernetes JSON schemas (kubernetes-validate; Gateway API resources against a closed
+# subset schema of our own), the consistency checks of scripts/k8s_checks, run on every set
+# skaffold deploys (dev, prod, and their Gateway API variants): skaffold.yaml <-> images <->
+# Deployments <-> Services <-> Ingress/HTTPRoutes <-> infra/nginx, required env and cluster
+# addresses, the clustered topology of the prod sets (NATS cluster, MongoDB replica sets, replicas,
+# autoscalers, disruption budgets, spread, NetworkPolicies, drift from dev), probes/resources/
+# security, no secrets, Dockerfile; and those checks' own tests.
 # No cluster, kubectl or docker needed. Installs its tools into .tools/k8s-venv on first run.
 #
 #   scripts/check-k8s.sh          exit status non-zero if anything fails

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from typing import Callable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 import jsonschema
 
@@ -320,20 +320,74 @@ def check_required_env(repo: Repo) -> list[str]:
     return errors
 
 
+def _split_url(value: str) -> tuple[str, list[str], str, str]:
+    """`mongodb://a:1,b:2/db?x=y` -> ("mongodb", ["a:1", "b:2"], "/db", "x=y"); a comma-separated
+    list of single-host URLs (`nats://a:1,nats://b:2`) -> ("nats", ["a:1", "b:2"], "", "")."""
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        return "", [], "", ""
+    if "," in rest and f",{scheme}://" in rest:  # a list of URLs: the NATS servers
+        hosts = [item.partition("://")[2].split("/", 1)[0] for item in value.split(",")]
+        return scheme, hosts, "", ""
+    netloc, _, tail = rest.partition("/")
+    path, _, query = tail.partition("?")
+    return scheme, netloc.split(","), "/" + path if tail else "", query
+
+
+def _host_port(hostport: str, default_port: int) -> tuple[str, int]:
+    host, sep, port = hostport.rpartition(":")
+    if not sep:
+        return hostport, default_port
+    if not port.isdigit():
+        raise ValueError(port)
+    return host, int(port)
+
+
+def _stateful_pods(resources: list[Resource]) -> dict[str, tuple[Resource, Resource | None]]:
+    """`nats-1.nats-srv` -> (StatefulSet nats, its governing Service): every pod's stable name."""
+    services = _services(resources)
+    pods = {}
+    for workload in _workloads(resources):
+        if workload.kind != "StatefulSet":
+            continue
+        spec = workload.obj.get("spec") or {}
+        governing = spec.get("serviceName")
+        for ordinal in range(int(spec.get("replicas", 1))):
+            pods[f"{workload.name}-{ordinal}.{governing}"] = (workload, services.get(governing))
+    return pods
+
+
+def _members(workload: Resource) -> list[str]:
+    spec = workload.obj.get("spec") or {}
+    return [f"{workload.name}-{k}.{spec.get('serviceName')}" for k in range(int(spec.get("replicas", 1)))]
+
+
 def check_env_references(repo: Repo) -> list[str]:
-    """Hosts in MONGO_URI, NATS_URL, REDIS_HOST/REDIS_URL are Services deployed alongside, exposing
-    the port used; MONGO_URI names the service's own database and the replica set."""
+    """Hosts in MONGO_URI, NATS_URL, REDIS_HOST/REDIS_URL are Services deployed alongside, or the
+    stable names of a StatefulSet's pods (`nats-0.nats-srv`) through its headless Service, on a
+    port it exposes; a URL that names pods names every pod of that StatefulSet (a cluster's
+    servers, a replica set's members) and one of several pods is always named by pod; MONGO_URI
+    names the service's own database and the replica set and never sets directConnection."""
 
     def per_set(set_name: str, resources: list[Resource]) -> list[str]:
         errors = []
         services = _services(resources)
+        pods = _stateful_pods(resources)
 
-        def refer(workload: Resource, var: str, host: str | None, port: int | None) -> None:
-            target = services.get(host or "")
+        def refer(workload: Resource, var: str, host: str, port: int) -> Resource | None:
+            """The Service the host resolves through, or None (reported)."""
+            if host in pods:
+                statefulset, target = pods[host]
+                if target is None or (target.obj.get("spec") or {}).get("clusterIP") != "None":
+                    errors.append(f"{workload}: {var} names pod {host}, which needs a headless governing Service")
+                    return None
+            else:
+                target = services.get(host)
             if target is None:
                 errors.append(f"{workload}: {var} points at {host!r}, which is not a Service here")
             elif not any(p.get("port") == port for p in _service_ports(target)):
-                errors.append(f"{workload}: {var} uses port {port} but Service {host} does not expose it")
+                errors.append(f"{workload}: {var} uses port {port} but Service {target.name} does not expose it")
+            return target
 
         for workload, container, service in _our_containers(resources):
             env = env_map(container)
@@ -342,27 +396,403 @@ def check_env_references(repo: Repo) -> list[str]:
                 value = (env.get(var) or {}).get("value")
                 if value is None:
                     continue
-                url = urlsplit(str(value))
-                if url.scheme != scheme:
+                got_scheme, hostports, path, query = _split_url(str(value))
+                if got_scheme != scheme or not all(hostports):
                     errors.append(f"{workload}: {var} must be a {scheme}:// URL, got {value!r}")
                     continue
                 try:
-                    port = url.port or default_port
+                    hosts = [_host_port(h, default_port) for h in hostports]
                 except ValueError:
                     errors.append(f"{workload}: {var} has an invalid port: {value!r}")
                     continue
-                refer(workload, var, url.hostname, port)
+                for host, port in hosts:
+                    refer(workload, var, host, port)
+                named = [h for h, _ in hosts]
+                for statefulset in {pods[h][0].name: pods[h][0] for h in named if h in pods}.values():
+                    missing = [m for m in _members(statefulset) if m not in named]
+                    if missing:
+                        errors.append(f"{workload}: {var} names some pods of {statefulset} but not {missing}")
+                for host in named:
+                    if host in services:
+                        behind = [w for w in _selected_workloads(services[host], resources)
+                                  if w.kind == "StatefulSet" and int(w.obj["spec"].get("replicas", 1)) > 1]
+                        for statefulset in behind:
+                            errors.append(f"{workload}: {var} names Service {host} of {statefulset}, which runs "
+                                          f"several pods; list them ({', '.join(_members(statefulset))})")
                 if var == "MONGO_URI":
-                    if url.path.strip("/") != service:
-                        errors.append(f"{workload}: MONGO_URI must name the database {service!r}, got {url.path!r}")
-                    if parse_qs(url.query).get("replicaSet") != [contract.MONGO_REPLICA_SET]:
+                    params = parse_qs(query)
+                    if path.strip("/") != service:
+                        errors.append(f"{workload}: MONGO_URI must name the database {service!r}, got {path!r}")
+                    if params.get("replicaSet") != [contract.MONGO_REPLICA_SET]:
                         errors.append(f"{workload}: MONGO_URI must set replicaSet={contract.MONGO_REPLICA_SET}")
+                    if "directConnection" in params:
+                        errors.append(f"{workload}: MONGO_URI must not set directConnection (it pins one member: "
+                                      f"no failover)")
             redis_host = (env.get("REDIS_HOST") or {}).get("value")
             if redis_host is not None:
                 refer(workload, "REDIS_HOST", str(redis_host), 6379)
         return errors
 
     return _per_set(repo, per_set)
+
+
+# --- the clustered topology -------------------------------------------------------------------
+
+def _is_image(container: dict, name: str) -> bool:
+    return split_image(str(container.get("image", "")))[0] == name
+
+
+def _replicas(workload: Resource) -> int:
+    return int((workload.obj.get("spec") or {}).get("replicas", 1))
+
+
+def _selects(selector: dict | None, labels: dict) -> bool:
+    """A LabelSelector (matchLabels, matchExpressions) against a set of labels; an empty or
+    missing selector selects everything."""
+    selector = selector or {}
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, op, values = expression.get("key"), expression.get("operator"), expression.get("values") or []
+        present = key in labels
+        if op == "In" and not (present and labels[key] in values):
+            return False
+        if op == "NotIn" and present and labels[key] in values:
+            return False
+        if op == "Exists" and not present:
+            return False
+        if op == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def _pdbs(resources: list[Resource], workload: Resource) -> list[Resource]:
+    return [r for r in resources if r.kind == "PodDisruptionBudget" and r.namespace == workload.namespace
+            and (r.obj.get("spec") or {}).get("selector") and _selects(r.obj["spec"]["selector"], workload.pod_labels)]
+
+
+def _duration_seconds(text: str | None) -> float | None:
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*\"?(\d+(?:\.\d+)?)(ms|s|m|h)\"?\s*", str(text))
+    if not match:
+        return None
+    return float(match.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+
+
+def _nats_config(workload: Resource, container: dict, resources: list[Resource]) -> str | None:
+    """The text of the nats.conf the container runs with `--config` (from a ConfigMap volume)."""
+    args = [str(a) for a in container.get("args") or []] + [str(a) for a in container.get("command") or []]
+    path = next((args[i + 1] for i, a in enumerate(args[:-1]) if a in ("-c", "--config")), None)
+    if path is None:
+        return None
+    volumes = {v.get("name"): v for v in workload.pod_spec.get("volumes") or []}
+    for mount in container.get("volumeMounts") or []:
+        directory = str(mount.get("mountPath", "")).rstrip("/")
+        if not path.startswith(directory + "/"):
+            continue
+        config_map = (volumes.get(mount.get("name")) or {}).get("configMap") or {}
+        for resource in resources:
+            if resource.kind == "ConfigMap" and resource.name == config_map.get("name"):
+                return (resource.obj.get("data") or {}).get(path[len(directory) + 1:])
+    return None
+
+
+def _conf_value(text: str, key: str, block: str | None = None) -> str | None:
+    if block is not None:
+        match = re.search(block + r"\s*\{(.*?)\n\s*\}", text, re.S)
+        if not match:
+            return None
+        text = match.group(1)
+    else:
+        text = re.sub(r"\w+\s*\{.*?\n\s*\}", "", text, flags=re.S)  # top-level keys only
+    match = re.search(r"^\s*" + key + r"\s*[:=]\s*(\S+)", text, re.M)
+    return match.group(1) if match else None
+
+
+def _conf_routes(text: str) -> list[str]:
+    match = re.search(r"routes\s*[:=]\s*\[(.*?)\]", text, re.S)
+    return re.findall(r"nats(?:-route)?://[^\s,\]]+", match.group(1)) if match else []
+
+
+def _nats_services(resources: list[Resource]):
+    for workload, container, service in _our_containers(resources):
+        if "NATS_URL" in env_map(container):
+            yield workload, container
+
+
+def check_nats_cluster(repo: Repo) -> list[str]:
+    """A NATS StatefulSet of several servers is one JetStream cluster: its config (a ConfigMap)
+    routes to every pod by its stable name on the cluster port, which the pods and the headless
+    Service (publishing not-ready pods) expose; the pods start in parallel; preStop signals
+    lame-duck mode on the config's pid file and the grace period outlasts lame_duck_grace_period
+    + lame_duck_duration; a PodDisruptionBudget lets one go at a time. In every set the services'
+    NATS_STREAM_REPLICAS (1 when unset) is the number of servers."""
+
+    def per_set(set_name: str, resources: list[Resource]) -> list[str]:
+        errors = []
+        services = _services(resources)
+        servers = [(w, c) for w in _workloads(resources) for c in w.containers(include_init=False) if _is_image(c, "nats")]
+        if len(servers) != 1:
+            return [f"expected one NATS workload, found {[str(w) for w, _ in servers]}"]
+        workload, container = servers[0]
+        size = _replicas(workload)
+        for service, service_container in _nats_services(resources):
+            value = (env_map(service_container).get("NATS_STREAM_REPLICAS") or {}).get("value", "1")
+            if str(value) != str(size):
+                errors.append(f"{service}: NATS_STREAM_REPLICAS={value} but NATS runs {size} server(s): one copy "
+                              f"of each stream per server")
+        if size == 1:
+            return errors
+        spec = workload.obj.get("spec") or {}
+        where = str(workload)
+        if workload.kind != "StatefulSet":
+            return errors + [f"{where}: a NATS cluster must be a StatefulSet (stable names for the routes)"]
+        if spec.get("podManagementPolicy") != "Parallel":
+            errors.append(f"{where}: podManagementPolicy must be Parallel (a server is healthy only once the "
+                          f"cluster has a quorum: started one by one, the first never is)")
+        governing = services.get(spec.get("serviceName"))
+        gspec = (governing.obj.get("spec") or {}) if governing else {}
+        if governing is None or gspec.get("clusterIP") != "None" or gspec.get("publishNotReadyAddresses") is not True:
+            errors.append(f"{where}: its Service {spec.get('serviceName')} must be headless with "
+                          f"publishNotReadyAddresses: true (the routes resolve while the cluster forms)")
+        config = _nats_config(workload, container, resources)
+        if config is None:
+            return errors + [f"{where}: a clustered server needs its config file (--config) from a ConfigMap volume"]
+        cluster_port = _conf_value(config, "port", "cluster")
+        if not cluster_port or not cluster_port.isdigit():
+            return errors + [f"{where}: nats.conf has no cluster block with a port"]
+        cluster_port = int(cluster_port)
+        if _container_port(container, cluster_port) is None or cluster_port not in \
+                [p.get("containerPort") for p in container.get("ports") or []]:
+            errors.append(f"{where}: the cluster port {cluster_port} is not a containerPort")
+        if governing is not None and not any(p.get("port") == cluster_port for p in _service_ports(governing)):
+            errors.append(f"{governing}: does not expose the cluster port {cluster_port}")
+        wanted = {f"nats://{member}:{cluster_port}" for member in _members(workload)}
+        routes = {r.replace("nats-route://", "nats://") for r in _conf_routes(config)}
+        if routes != wanted:
+            errors.append(f"{where}: cluster routes {sorted(routes)} must be every server: {sorted(wanted)}")
+        if not re.search(r"^\s*jetstream\s*(\{|[:=]\s*(true|enabled))", config, re.M):
+            errors.append(f"{where}: nats.conf does not enable JetStream")
+        duration = _duration_seconds(_conf_value(config, "lame_duck_duration")) or 120.0
+        grace = _duration_seconds(_conf_value(config, "lame_duck_grace_period")) or 10.0
+        if duration < contract.NATS_MIN_LAME_DUCK_SECONDS:
+            errors.append(f"{where}: lame_duck_duration {duration:g}s is below nats-server's minimum of "
+                          f"{contract.NATS_MIN_LAME_DUCK_SECONDS}s")
+        termination = int(workload.pod_spec.get("terminationGracePeriodSeconds", 30))
+        if termination <= duration + grace:
+            errors.append(f"{where}: terminationGracePeriodSeconds {termination} does not outlast lame-duck mode "
+                          f"(lame_duck_grace_period {grace:g}s + lame_duck_duration {duration:g}s)")
+        pid_file = _conf_value(config, "pid_file")
+        command = [str(a) for a in (((container.get("lifecycle") or {}).get("preStop") or {}).get("exec") or {})
+                   .get("command") or []]
+        signalled = " ".join(command).replace("--signal ", "--signal=").replace("-sl ", "-sl=")
+        if not pid_file or f"ldm={pid_file}" not in signalled:
+            errors.append(f"{where}: preStop must put the server in lame-duck mode (nats-server --signal "
+                          f"ldm=<pid_file of nats.conf>), got {command or 'none'}")
+        return errors
+
+    return _per_set(repo, per_set)
+
+
+def check_mongo_replica_sets(repo: Repo) -> list[str]:
+    """Each MongoDB StatefulSet runs replica set rs0 with an odd number of members; a set of
+    several members has them all in its rs-init's RS_MEMBERS (in ordinal order), starts its pods in
+    parallel (initiate needs every member), resolves them through a headless Service publishing
+    not-ready pods and lets one go at a time (PodDisruptionBudget)."""
+
+    def per_set(set_name: str, resources: list[Resource]) -> list[str]:
+        errors = []
+        services = _services(resources)
+        for workload in _workloads(resources):
+            mongods = [c for c in workload.containers(include_init=False) if _is_image(c, "mongo")
+                       and "mongod" in [str(x) for x in (c.get("command") or []) + (c.get("args") or [])][:1]]
+            if not mongods:
+                continue
+            args = [str(a) for a in mongods[0].get("args") or []]
+            repl = next((args[i + 1] for i, a in enumerate(args[:-1]) if a == "--replSet"), None)
+            if repl != contract.MONGO_REPLICA_SET:
+                errors.append(f"{workload}: mongod must run --replSet {contract.MONGO_REPLICA_SET}, got {repl!r}")
+            size = _replicas(workload)
+            if size % 2 == 0:
+                errors.append(f"{workload}: {size} members cannot outvote a split; run an odd number")
+            if size == 1:
+                continue
+            spec = workload.obj.get("spec") or {}
+            members = [f"{m}:27017" for m in _members(workload)]
+            init = [c for c in workload.containers() if c.get("name") == "rs-init"]
+            listed = str((env_map(init[0]).get("RS_MEMBERS") or {}).get("value", "")) if init else ""
+            if listed.split(",") != members:
+                errors.append(f"{workload}: rs-init's RS_MEMBERS {listed!r} must be the {size} members in order: "
+                              f"{','.join(members)}")
+            if spec.get("podManagementPolicy") != "Parallel":
+                errors.append(f"{workload}: podManagementPolicy must be Parallel (initiate waits for every member)")
+            governing = services.get(spec.get("serviceName"))
+            gspec = (governing.obj.get("spec") or {}) if governing else {}
+            if governing is None or gspec.get("clusterIP") != "None" or gspec.get("publishNotReadyAddresses") is not True:
+                errors.append(f"{workload}: its Service {spec.get('serviceName')} must be headless with "
+                              f"publishNotReadyAddresses: true")
+        return errors
+
+    return _per_set(repo, per_set)
+
+
+def _spread(workload: Resource, key: str) -> list[dict]:
+    return [c for c in workload.pod_spec.get("topologySpreadConstraints") or []
+            if c.get("topologyKey") == key and _selects(c.get("labelSelector"), workload.pod_labels)
+            and c.get("labelSelector")]
+
+
+def check_availability(repo: Repo) -> list[str]:
+    """In the clustered sets: NATS and every MongoDB run CLUSTER_SIZE pods; every service at least
+    two — the HTTP five through a CPU HorizontalPodAutoscaler (minReplicas >= 2) that owns the
+    count (no `replicas` in the Deployment, so a re-apply does not reset it), expiration by
+    `replicas`; every workload of several pods has a PodDisruptionBudget with maxUnavailable: 1
+    and spreads its pods over nodes (topologySpreadConstraints on kubernetes.io/hostname
+    selecting its own pods; a hard constraint for the quorum-holding StatefulSets)."""
+    errors = []
+    sets = repo.deploy_sets()
+    for set_name in contract.CLUSTERED_SETS:
+        if set_name not in sets:
+            errors.append(f"skaffold.yaml: no {set_name} (the clustered topology)")
+            continue
+        resources = sets[set_name]
+        problems = []
+        hpas = [r for r in resources if r.kind == "HorizontalPodAutoscaler"]
+        for workload in _workloads(resources):
+            containers = workload.containers(include_init=False)
+            clustered = any(_is_image(c, "nats") or _is_image(c, "mongo") for c in containers)
+            service = next((s for s in map(_service_of, containers) if s), None)
+            spec = workload.obj.get("spec") or {}
+            if clustered and _replicas(workload) != contract.CLUSTER_SIZE:
+                problems.append(f"{workload}: must run {contract.CLUSTER_SIZE} pods, runs {_replicas(workload)}")
+            scalers = [h for h in hpas if ((h.obj.get("spec") or {}).get("scaleTargetRef") or {}).get("name") == workload.name
+                       and h.obj["spec"]["scaleTargetRef"].get("kind") == workload.kind]
+            if service in contract.HTTP_SERVICE:
+                if len(scalers) != 1:
+                    problems.append(f"{workload}: needs one HorizontalPodAutoscaler, found {[str(h) for h in scalers]}")
+                else:
+                    hspec = scalers[0].obj["spec"]
+                    if int(hspec.get("minReplicas", 1)) < contract.MIN_SERVICE_REPLICAS:
+                        problems.append(f"{scalers[0]}: minReplicas must be at least {contract.MIN_SERVICE_REPLICAS}")
+                    if int(hspec.get("maxReplicas", 0)) < int(hspec.get("minReplicas", 1)):
+                        problems.append(f"{scalers[0]}: maxReplicas is below minReplicas")
+                    cpu = [m for m in hspec.get("metrics") or [] if m.get("type") == "Resource"
+                           and (m.get("resource") or {}).get("name") == "cpu"
+                           and ((m["resource"].get("target") or {}).get("type")) == "Utilization"]
+                    if not cpu:
+                        problems.append(f"{scalers[0]}: must scale on CPU utilization")
+                    if "replicas" in spec:
+                        problems.append(f"{workload}: sets replicas, which its autoscaler owns (a re-apply resets it)")
+            elif service is not None and _replicas(workload) < contract.MIN_SERVICE_REPLICAS:
+                problems.append(f"{workload}: must run at least {contract.MIN_SERVICE_REPLICAS} pods")
+            several = service is not None or _replicas(workload) > 1
+            if not several:
+                continue
+            pdbs = _pdbs(resources, workload)
+            if len(pdbs) != 1 or (pdbs[0].obj.get("spec") or {}).get("maxUnavailable") != 1:
+                problems.append(f"{workload}: needs one PodDisruptionBudget with maxUnavailable: 1 selecting its pods, "
+                                f"found {[str(p) for p in pdbs]}")
+            hosts = _spread(workload, "kubernetes.io/hostname")
+            if not hosts:
+                problems.append(f"{workload}: no topologySpreadConstraints on kubernetes.io/hostname selecting its pods")
+            elif clustered and not any(c.get("whenUnsatisfiable") == "DoNotSchedule" for c in hosts):
+                problems.append(f"{workload}: holds a quorum: its spread over nodes must be DoNotSchedule")
+        errors += [f"[{set_name}] {p}" for p in problems]
+    return errors
+
+
+def _first_differences(a, b, path: str = "", limit: int = 3) -> list[str]:
+    if type(a) is not type(b):
+        return [path or "(top level)"]
+    if isinstance(a, dict):
+        out = []
+        for key in list(a) + [k for k in b if k not in a]:
+            if key not in a or key not in b:
+                out.append(f"{path}.{key}".lstrip("."))
+            else:
+                out += _first_differences(a[key], b[key], f"{path}.{key}", limit)
+            if len(out) >= limit:
+                break
+        return out[:limit]
+    if isinstance(a, list):
+        if len(a) != len(b):
+            return [f"{path} (length)".lstrip(".")]
+        out = []
+        for index, (x, y) in enumerate(zip(a, b)):
+            out += _first_differences(x, y, f"{path}[{index}]", limit)
+        return out[:limit]
+    return [] if a == b else [path.lstrip(".")]
+
+
+def _comparable(deployment: Resource) -> dict:
+    import copy
+    obj = copy.deepcopy(deployment.obj)
+    spec = obj.get("spec") or {}
+    spec.pop("replicas", None)
+    pod = ((spec.get("template") or {}).get("spec")) or {}
+    pod.pop("topologySpreadConstraints", None)
+    for container in (pod.get("containers") or []) + (pod.get("initContainers") or []):
+        container["env"] = [e for e in container.get("env") or [] if e.get("name") not in contract.CLUSTERED_ENV]
+    return obj
+
+
+def check_prod_drift(repo: Repo) -> list[str]:
+    """Each clustered set's Deployments are its base set's, but for the clustered settings
+    (contract.CLUSTERED_ENV, replicas, topology spread): a change to a service's dev Deployment
+    (image, probes, resources, security, other env) must be made to its prod copy too."""
+    errors = []
+    sets = repo.deploy_sets()
+    for set_name, base_name in contract.CLUSTERED_SETS.items():
+        if set_name not in sets or base_name not in sets:
+            continue
+        base = {r.name: r for r in sets[base_name] if r.kind == "Deployment"}
+        for deployment in (r for r in sets[set_name] if r.kind == "Deployment"):
+            original = base.get(deployment.name)
+            if original is None:
+                errors.append(f"[{set_name}] {deployment}: no Deployment {deployment.name} in the {base_name} set to copy")
+                continue
+            if original.path == deployment.path:
+                continue
+            differences = _first_differences(_comparable(original), _comparable(deployment))
+            if differences:
+                errors.append(f"[{set_name}] {deployment}: differs from {original.path} beyond the clustered "
+                              f"settings at {', '.join(differences)}")
+    return errors
+
+
+def check_network_policies(repo: Repo) -> list[str]:
+    """In the clustered sets: a default-deny policy isolates every pod both ways, and the
+    policies allow exactly the connections of contract.network_paths — each one the fleet makes
+    is allowed, and nothing else is (between the set's pods, or with the peers of
+    contract.NETWORK_EXTERNAL: controllers, DNS, Prometheus, public and private addresses)."""
+    from .netpol import Evaluation
+
+    errors = []
+    sets = repo.deploy_sets()
+    for set_name in contract.CLUSTERED_SETS:
+        resources = sets.get(set_name)
+        if resources is None:
+            continue
+        policies = [r for r in resources if r.kind == "NetworkPolicy"]
+        deny = [p for p in policies if (p.obj.get("spec") or {}).get("podSelector") == {}
+                and sorted((p.obj.get("spec") or {}).get("policyTypes") or []) == ["Egress", "Ingress"]
+                and not p.obj["spec"].get("ingress") and not p.obj["spec"].get("egress")]
+        if not deny:
+            errors.append(f"[{set_name}] no default-deny NetworkPolicy (podSelector {{}}, policyTypes Ingress and "
+                          f"Egress, no rules)")
+        evaluation = Evaluation(resources)
+        allowed = evaluation.allowed_paths()
+        expected = contract.network_paths([p.name for p in evaluation.pods])
+
+        def show(path):
+            return f"{path[0]} -> {path[1]}:{path[2]}/{path[3]}"
+
+        for path in sorted(allowed - expected):
+            errors.append(f"[{set_name}] NetworkPolicies allow {show(path)}, which the fleet does not use")
+        for path in sorted(expected - allowed):
+            errors.append(f"[{set_name}] NetworkPolicies block {show(path)}, which the fleet uses")
+    return errors
 
 
 # --- Services, selectors and ports ------------------------------------------------------------
@@ -449,6 +879,111 @@ def check_ingress(repo: Repo) -> list[str]:
             if tuple(routes) != contract.INGRESS_ROUTES:
                 errors.append(f"{ingress}: host {rule.get('host')}: routes {routes} differ from the contract's "
                               f"{list(contract.INGRESS_ROUTES)} (order matters)")
+        return errors
+
+    return _per_set(repo, per_set)
+
+
+# --- routes: nginx, Ingress, Gateway API ------------------------------------------------------
+
+_NGINX_LOCATION = re.compile(r"location\s+(?:~\s+)?(\S+)\s*\{\s*proxy_pass\s+http://(\w+)\s*;")
+
+
+def _prefix(pattern: str) -> str:
+    """An ingress regex (`/api/users/?(.*)`, `^/api/users/?(.*)`, `/?(.*)`) or nginx prefix
+    location (`/`) -> the path prefix it routes ("/api/users", "/")."""
+    prefix = pattern.lstrip("^")
+    for suffix in ("/?(.*)", "(.*)", "/"):
+        if prefix.endswith(suffix):
+            prefix = prefix[: -len(suffix)]
+            break
+    return prefix or "/"
+
+
+def nginx_routes(repo: Repo) -> list[tuple[str, str]]:
+    """(prefix, Service) of infra/nginx/ticketing.conf.template's proxied locations, in order."""
+    text = (repo.root / contract.NGINX_TEMPLATE).read_text()
+    upstreams = {service: name for service, name in contract.HTTP_SERVICE.items()}
+    return [(_prefix(location), upstreams.get(upstream, f"<upstream {upstream}>"))
+            for location, upstream in _NGINX_LOCATION.findall(text)]
+
+
+def check_routes(repo: Repo) -> list[str]:
+    """Every way in routes the same: the Ingress's path -> Service list (prefixes of its regexes,
+    in order) is the local stack's nginx's; in the Gateway sets a Gateway and HTTPRoutes serve the
+    Ingress's hosts with the same prefix -> Service map (PathPrefix; longest prefix wins, so order
+    is free), backends that are Services exposing the port, parentRefs to the Gateway and its
+    listeners; the other sets have no Gateway API resources (a cluster without the CRDs would
+    reject the whole apply)."""
+    try:
+        expected = nginx_routes(repo)
+    except OSError as error:
+        return [f"{contract.NGINX_TEMPLATE}: cannot read: {error}"]
+    if not expected:
+        return [f"{contract.NGINX_TEMPLATE}: no proxied locations found"]
+
+    def per_set(set_name: str, resources: list[Resource]) -> list[str]:
+        errors = []
+        services = _services(resources)
+        hosts = set()
+        for ingress in (r for r in resources if r.kind == "Ingress"):
+            for rule in (ingress.obj.get("spec") or {}).get("rules") or []:
+                hosts.add(rule.get("host"))
+                routes = [(_prefix(str(p.get("path"))), ((p.get("backend") or {}).get("service") or {}).get("name"))
+                          for p in ((rule.get("http") or {}).get("paths")) or []]
+                if routes != expected:
+                    errors.append(f"{ingress}: host {rule.get('host')}: routes {routes} differ from "
+                                  f"{contract.NGINX_TEMPLATE}'s {expected}")
+        gateways = {r.name: r for r in resources if r.kind == "Gateway"}
+        routes = [r for r in resources if r.kind == "HTTPRoute"]
+        if set_name not in contract.GATEWAY_SETS:
+            return errors + [f"{r}: Gateway API resources belong in the Gateway profiles only "
+                             f"({', '.join(contract.GATEWAY_SETS)})" for r in list(gateways.values()) + routes]
+        if len(gateways) != 1 or not routes:
+            return errors + [f"expected one Gateway and its HTTPRoutes, found {[str(r) for r in list(gateways.values()) + routes]}"]
+        gateway = next(iter(gateways.values()))
+        listeners = {l.get("name"): l for l in (gateway.obj.get("spec") or {}).get("listeners") or []}
+        for listener in listeners.values():
+            if listener.get("hostname") not in hosts:
+                errors.append(f"{gateway}: listener {listener.get('name')} serves {listener.get('hostname')!r}, "
+                              f"not the Ingress's host(s) {sorted(hosts)}")
+        if not any(l.get("protocol") == "HTTPS" for l in listeners.values()):
+            errors.append(f"{gateway}: no HTTPS listener (the session cookie is Secure)")
+        served: dict[str, str] = {}
+        for route in routes:
+            spec = route.obj.get("spec") or {}
+            if set(spec.get("hostnames") or []) != hosts:
+                errors.append(f"{route}: hostnames {spec.get('hostnames')} must be the Ingress's {sorted(hosts)}")
+            for parent in spec.get("parentRefs") or []:
+                if parent.get("name") not in gateways:
+                    errors.append(f"{route}: parentRef {parent.get('name')!r} is not a Gateway here")
+                elif parent.get("sectionName") is not None and parent["sectionName"] not in listeners:
+                    errors.append(f"{route}: parentRef sectionName {parent['sectionName']!r} is not a listener "
+                                  f"of {gateway}")
+            for rule in spec.get("rules") or []:
+                backends = rule.get("backendRefs") or []
+                if len(backends) != 1:
+                    errors.append(f"{route}: each rule must send to one Service, got {backends}")
+                    continue
+                backend = backends[0]
+                svc = services.get(backend.get("name"))
+                if svc is None:
+                    errors.append(f"{route}: backendRef Service {backend.get('name')!r} does not exist")
+                elif not any(p.get("port") == backend.get("port") for p in _service_ports(svc)):
+                    errors.append(f"{route}: Service {svc.name} does not expose port {backend.get('port')}")
+                for match in rule.get("matches") or [{"path": {"type": "PathPrefix", "value": "/"}}]:
+                    path = match.get("path") or {"type": "PathPrefix", "value": "/"}
+                    if path.get("type") != "PathPrefix":
+                        errors.append(f"{route}: path {path.get('value')}: type must be PathPrefix (portable; "
+                                      f"RegularExpression is implementation-specific)")
+                        continue
+                    value = str(path.get("value"))
+                    if value in served:
+                        errors.append(f"{route}: prefix {value} is matched twice")
+                    served[value] = backend.get("name")
+        if served != dict(expected):
+            errors.append(f"HTTPRoutes: prefix -> Service {dict(sorted(served.items()))} differs from "
+                          f"{contract.NGINX_TEMPLATE}'s {dict(sorted(expected))}")
         return errors
 
     return _per_set(repo, per_set)
@@ -686,8 +1221,14 @@ CHECKS: dict[str, Check] = {
     "fleet": check_fleet,
     "required-env": check_required_env,
     "env-references": check_env_references,
+    "nats-cluster": check_nats_cluster,
+    "mongo-replica-sets": check_mongo_replica_sets,
+    "availability": check_availability,
+    "prod-drift": check_prod_drift,
+    "network-policies": check_network_policies,
     "service-selectors": check_service_selectors,
     "ingress": check_ingress,
+    "routes": check_routes,
     "hardening": check_hardening,
     "no-secrets": check_no_secrets,
     "dockerfile": check_dockerfile,

@@ -56,3 +56,68 @@ INGRESS_ROUTES = (
     ("/?(.*)", "client-srv"),
 )
 DEV_HOST = "ticketing.dev"
+
+# The skaffold sets that deploy the clustered topology of infra/k8s-prod (the one `stack.sh up
+# --ha` proves), each with the set its Deployments are copies of (prod-drift). Their NATS and
+# MongoDB run CLUSTER_SIZE pods; every service at least MIN_SERVICE_REPLICAS.
+CLUSTERED_SETS = {"profile prod": "default", "profile prod-gateway": "default"}
+CLUSTER_SIZE = 3
+MIN_SERVICE_REPLICAS = 2
+# What a clustered Deployment may set differently from its dev original: the cluster's addresses
+# (checked by env-references), the streams' copies, the replica count (or its autoscaler), spread.
+CLUSTERED_ENV = ("NATS_URL", "MONGO_URI", "NATS_STREAM_REPLICAS")
+# lame_duck_duration below 30 s is rejected by nats-server.
+NATS_MIN_LAME_DUCK_SECONDS = 30
+
+# --- NetworkPolicies of the clustered sets ----------------------------------------------------
+# The peers outside the fleet a policy may name, as the evaluation sees them: a namespace's labels
+# and a pod's (a controller's pods), or an address; each with the ports tried against it.
+NETWORK_EXTERNAL = {
+    "ingress-nginx": {"namespace": {"kubernetes.io/metadata.name": "ingress-nginx"},
+                      "pod": {"app.kubernetes.io/name": "ingress-nginx"}, "ports": ((80, "TCP"), (443, "TCP"))},
+    "gateway": {"namespace": {"kubernetes.io/metadata.name": "envoy-gateway-system"},
+                "pod": {"app.kubernetes.io/name": "envoy"}, "ports": ((10080, "TCP"),)},
+    "prometheus": {"namespace": {"kubernetes.io/metadata.name": "monitoring"},
+                   "pod": {"app.kubernetes.io/name": "prometheus"}, "ports": ((9090, "TCP"),)},
+    "kube-dns": {"namespace": {"kubernetes.io/metadata.name": "kube-system"}, "pod": {"k8s-app": "kube-dns"},
+                 "ports": ((53, "UDP"), (53, "TCP"))},
+    "other-namespace": {"namespace": {"kubernetes.io/metadata.name": "someone-else"}, "pod": {"app": "x"},
+                        "ports": ((80, "TCP"),)},
+    "internet": {"ip": "198.51.100.7", "ports": ((443, "TCP"), (80, "TCP"))},
+    "internet-v6": {"ip": "2001:db8::7", "ports": ((443, "TCP"),)},
+    "private-network": {"ip": "10.1.2.3", "ports": ((443, "TCP"),)},
+    "cloud-metadata": {"ip": "169.254.169.254", "ports": ((80, "TCP"), (443, "TCP"))},
+}
+# The address the evaluation gives the fleet's own pods (an ipBlock covering it reaches them).
+POD_IP = "10.244.1.10"
+MONGO_SERVICES = ("auth", "tickets", "orders", "payments")
+NATS_SERVICES = ("tickets", "orders", "expiration", "payments")
+
+
+def network_paths(pods: list[str]) -> set[tuple[str, str, int, str]]:
+    """Every connection the fleet makes (source, destination, port, protocol); `pods` are the
+    `app` labels of the set's workloads (every one of them resolves names)."""
+    paths = set()
+    for service in HTTP_SERVICE:
+        paths |= {("ingress-nginx", service, SERVICE_PORT, "TCP"), ("gateway", service, SERVICE_PORT, "TCP")}
+    for service in SERVICES:
+        paths.add(("prometheus", service, SERVICE_PORT, "TCP"))
+    paths.add(("client", "ingress-nginx", 80, "TCP"))
+    for service in MONGO_SERVICES:
+        paths |= {(service, f"{service}-mongo", 27017, "TCP"), (f"{service}-mongo", f"{service}-mongo", 27017, "TCP")}
+    for service in NATS_SERVICES:
+        paths.add((service, "nats", 4222, "TCP"))
+    paths.add(("nats", "nats", 6222, "TCP"))
+    paths.add(("expiration", "expiration-redis", 6379, "TCP"))
+    paths |= {("payments", "internet", 443, "TCP"), ("payments", "internet-v6", 443, "TCP")}
+    for pod in pods:
+        paths |= {(pod, "kube-dns", 53, "UDP"), (pod, "kube-dns", 53, "TCP")}
+    return paths
+
+# --- Gateway API ------------------------------------------------------------------------------
+# The sets that serve the routes through a Gateway as well as the Ingress (profiles gateway and
+# prod-gateway), and the Gateway API version of the resources.
+GATEWAY_SETS = ("profile gateway", "profile prod-gateway")
+GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1"
+# The local stack's nginx config: the routes every ingress must agree with.
+NGINX_TEMPLATE = "infra/nginx/ticketing.conf.template"

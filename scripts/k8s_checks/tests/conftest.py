@@ -13,7 +13,8 @@ from k8s_checks.model import Repo
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 COPIED = ("Cargo.toml", "Dockerfile", ".dockerignore", "skaffold.yaml", "infra/k8s", "infra/k8s-dev", "infra/k8s-prod",
-          "infra/prometheus", "scripts/requirements/nats-server.txt")
+          "infra/prometheus", "infra/nginx/ticketing.conf.template",
+          "infra/k8s-dev-gateway", "infra/k8s-prod-gateway", "scripts/requirements/nats-server.txt")
 
 
 class Scratch:

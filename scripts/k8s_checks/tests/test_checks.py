@@ -21,6 +21,15 @@ AUTH_MONGO = "infra/k8s/auth-mongo.yaml"
 NATS = "infra/k8s/nats.yaml"
 DEV_INGRESS = "infra/k8s-dev/ingress-srv.yaml"
 PROD_INGRESS = "infra/k8s-prod/ingress-srv.yaml"
+PROD_AUTH = "infra/k8s-prod/auth-depl.yaml"
+PROD_TICKETS = "infra/k8s-prod/tickets-depl.yaml"
+PROD_ORDERS = "infra/k8s-prod/orders-depl.yaml"
+PROD_EXPIRATION = "infra/k8s-prod/expiration-depl.yaml"
+PROD_PAYMENTS = "infra/k8s-prod/payments-depl.yaml"
+PROD_CLIENT = "infra/k8s-prod/client-depl.yaml"
+PROD_NATS = "infra/k8s-prod/nats.yaml"
+PROD_AUTH_MONGO = "infra/k8s-prod/auth-mongo.yaml"
+NATS_CLUSTER = "nats://nats-0.nats-srv:4222,nats://nats-1.nats-srv:4222,nats://nats-2.nats-srv:4222"
 
 ALL_CHECKS = {"schema": check_schemas, **CHECKS}
 
@@ -213,6 +222,269 @@ def test_env_references(scratch, rel, workload, var, value, fragment):
     assert_fails(checks.check_env_references(scratch.repo()), fragment)
 
 
+@pytest.mark.parametrize(("rel", "workload", "var", "value", "fragment"), [
+    pytest.param(PROD_ORDERS, "orders-depl", "MONGO_URI",
+                 "mongodb://orders-mongo-0.orders-mongo-srv:27017,orders-mongo-1.orders-mongo-srv:27017/orders"
+                 "?replicaSet=rs0", "names some pods of infra/k8s-prod/orders-mongo.yaml: StatefulSet/orders-mongo "
+                 "but not ['orders-mongo-2.orders-mongo-srv']", id="catch_a_member_left_out"),
+    pytest.param(PROD_AUTH, "auth-depl", "MONGO_URI", "mongodb://auth-mongo-0.auth-mongo-srv:27017/auth"
+                 "?replicaSet=rs0&directConnection=true", "must not set directConnection", id="reject_direct_connection"),
+    pytest.param(PROD_TICKETS, "tickets-depl", "NATS_URL", "nats://nats-srv:4222",
+                 "runs several pods; list them", id="require_the_servers_by_name"),
+    pytest.param(PROD_PAYMENTS, "payments-depl", "NATS_URL", NATS_CLUSTER + ",nats://nats-3.nats-srv:4222",
+                 "NATS_URL points at 'nats-3.nats-srv'", id="catch_a_server_that_does_not_exist"),
+    pytest.param(PROD_EXPIRATION, "expiration-depl", "NATS_URL", NATS_CLUSTER.replace(":4222", ":4223", 1),
+                 "NATS_URL uses port 4223 but Service nats-srv", id="catch_wrong_port_in_a_list"),
+])
+def test_env_references_clustered(scratch, rel, workload, var, value, fragment):
+    scratch.container(rel, "Deployment", workload, lambda c: env_set(c, var, {"value": value}))
+    assert_fails(checks.check_env_references(scratch.repo()), "[profile prod]", fragment)
+
+
+def test_env_references_want_a_headless_service_for_pod_names(scratch):
+    scratch.edit(PROD_NATS, "Service", "nats-srv", lambda d: d["spec"].pop("clusterIP"))
+    assert_fails(checks.check_env_references(scratch.repo()), "names pod nats-0.nats-srv, which needs a headless")
+
+
+# --- the clustered topology -----------------------------------------------------------------
+
+@pytest.mark.parametrize(("old", "new", "fragment"), [
+    pytest.param("        nats://nats-2.nats-srv:6222\n", "", "cluster routes", id="routes_to_every_server"),
+    pytest.param("nats://nats-2.nats-srv:6222", "nats://nats-2.nats-srv:4222", "must be every server",
+                 id="routes_on_the_cluster_port"),
+    pytest.param("lame_duck_duration: 30s", "lame_duck_duration: 10s", "below nats-server's minimum",
+                 id="lame_duck_duration_minimum"),
+    pytest.param("lame_duck_duration: 30s", "lame_duck_duration: 2m",
+                 "terminationGracePeriodSeconds 60 does not outlast lame-duck mode", id="grace_covers_lame_duck"),
+    pytest.param("pid_file: /var/run/nats/nats.pid", "pid_file: /tmp/nats.pid",
+                 "preStop must put the server in lame-duck mode", id="ldm_signals_the_configured_pid_file"),
+    pytest.param("    jetstream {\n      store_dir: /data\n    }\n", "", "does not enable JetStream",
+                 id="jetstream_enabled"),
+    pytest.param("      port: 6222\n", "      port: 7222\n", "cluster port 7222 is not a containerPort",
+                 id="cluster_port_declared"),
+])
+def test_nats_cluster_config(scratch, old, new, fragment):
+    scratch.replace(PROD_NATS, old, new)
+    assert_fails(checks.check_nats_cluster(scratch.repo()), "[profile prod]", "StatefulSet/nats", fragment)
+
+
+def test_nats_cluster_grace_period_and_prestop(scratch):
+    scratch.edit(PROD_NATS, "StatefulSet", "nats",
+                 lambda d: d["spec"]["template"]["spec"].update(terminationGracePeriodSeconds=30))
+    scratch.container(PROD_NATS, "StatefulSet", "nats", lambda c: c.pop("lifecycle"))
+    errors = checks.check_nats_cluster(scratch.repo())
+    assert_fails(errors, "terminationGracePeriodSeconds 30 does not outlast lame-duck mode")
+    assert_fails(errors, "preStop must put the server in lame-duck mode", "none")
+
+
+def test_nats_cluster_starts_in_parallel_behind_a_headless_service(scratch):
+    scratch.edit(PROD_NATS, "StatefulSet", "nats", lambda d: d["spec"].pop("podManagementPolicy"))
+    scratch.edit(PROD_NATS, "Service", "nats-srv", lambda d: d["spec"].pop("publishNotReadyAddresses"))
+    errors = checks.check_nats_cluster(scratch.repo())
+    assert_fails(errors, "podManagementPolicy must be Parallel")
+    assert_fails(errors, "must be headless with publishNotReadyAddresses")
+
+
+def test_nats_cluster_needs_a_config_file(scratch):
+    scratch.container(PROD_NATS, "StatefulSet", "nats", lambda c: c.update(args=["-js"]))
+    assert_fails(checks.check_nats_cluster(scratch.repo()), "needs its config file")
+
+
+@pytest.mark.parametrize(("rel", "workload", "value", "fragment", "where"), [
+    pytest.param(PROD_ORDERS, "orders-depl", {"value": "1"}, "NATS_STREAM_REPLICAS=1 but NATS runs 3", "[profile prod]",
+                 id="prod_streams_at_R3"),
+    pytest.param(PROD_EXPIRATION, "expiration-depl", None, "NATS_STREAM_REPLICAS=1 but NATS runs 3", "[profile prod]",
+                 id="prod_unset_means_one"),
+    pytest.param(TICKETS, "tickets-depl", {"value": "3"}, "NATS_STREAM_REPLICAS=3 but NATS runs 1", "[default]",
+                 id="dev_single_server"),
+])
+def test_nats_cluster_stream_replicas(scratch, rel, workload, value, fragment, where):
+    scratch.container(rel, "Deployment", workload, lambda c: env_set(c, "NATS_STREAM_REPLICAS", value))
+    assert_fails(checks.check_nats_cluster(scratch.repo()), where, fragment)
+
+
+def test_mongo_replica_set_members_are_initiated_together(scratch):
+    def drop_member(c):
+        env_set(c, "RS_MEMBERS", {"value": "auth-mongo-0.auth-mongo-srv:27017,auth-mongo-1.auth-mongo-srv:27017"})
+    scratch.container(PROD_AUTH_MONGO, "StatefulSet", "auth-mongo", drop_member, index=1)
+    scratch.edit(PROD_AUTH_MONGO, "StatefulSet", "auth-mongo", lambda d: d["spec"].pop("podManagementPolicy"))
+    errors = checks.check_mongo_replica_sets(scratch.repo())
+    assert_fails(errors, "[profile prod]", "auth-mongo", "RS_MEMBERS", "must be the 3 members in order")
+    assert_fails(errors, "auth-mongo", "podManagementPolicy must be Parallel")
+
+
+def test_mongo_replica_set_wants_odd_members_and_rs0(scratch):
+    scratch.edit(PROD_AUTH_MONGO, "StatefulSet", "auth-mongo", lambda d: d["spec"].update(replicas=2))
+    scratch.container(AUTH_MONGO, "StatefulSet", "auth-mongo",
+                      lambda c: c.update(args=["--replSet", "rs1", "--bind_ip_all"]))
+    errors = checks.check_mongo_replica_sets(scratch.repo())
+    assert_fails(errors, "[profile prod]", "2 members cannot outvote a split")
+    assert_fails(errors, "[default]", "must run --replSet rs0, got 'rs1'")
+
+
+def test_mongo_replica_set_headless_service(scratch):
+    scratch.edit(PROD_AUTH_MONGO, "Service", "auth-mongo-srv", lambda d: d["spec"].pop("publishNotReadyAddresses"))
+    assert_fails(checks.check_mongo_replica_sets(scratch.repo()), "auth-mongo", "publishNotReadyAddresses")
+
+
+def _drop_doc(scratch, rel, kind, name):
+    import yaml
+    path = scratch.root / rel
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+    kept = [d for d in docs if not (d["kind"] == kind and d["metadata"]["name"] == name)]
+    assert len(kept) == len(docs) - 1, f"{kind}/{name} not in {rel}"
+    path.write_text(yaml.safe_dump_all(kept, sort_keys=False))
+
+
+def test_availability_http_services_autoscale_on_cpu(scratch):
+    _drop_doc(scratch, PROD_TICKETS, "HorizontalPodAutoscaler", "tickets-hpa")
+    scratch.edit(PROD_ORDERS, "HorizontalPodAutoscaler", "orders-hpa", lambda d: d["spec"].update(minReplicas=1))
+    scratch.edit(PROD_AUTH, "HorizontalPodAutoscaler", "auth-hpa",
+                 lambda d: d["spec"]["metrics"][0]["resource"].update(name="memory"))
+    scratch.edit(PROD_CLIENT, "Deployment", "client-depl", lambda d: d["spec"].update(replicas=2))
+    errors = checks.check_availability(scratch.repo())
+    assert_fails(errors, "[profile prod]", "tickets-depl", "needs one HorizontalPodAutoscaler")
+    assert_fails(errors, "orders-hpa", "minReplicas must be at least 2")
+    assert_fails(errors, "auth-hpa", "must scale on CPU utilization")
+    assert_fails(errors, "client-depl", "sets replicas, which its autoscaler owns")
+
+
+def test_availability_expiration_runs_two(scratch):
+    scratch.edit(PROD_EXPIRATION, "Deployment", "expiration-depl", lambda d: d["spec"].update(replicas=1))
+    assert_fails(checks.check_availability(scratch.repo()), "expiration-depl", "must run at least 2 pods")
+
+
+def test_availability_cluster_size(scratch):
+    scratch.edit(PROD_NATS, "StatefulSet", "nats", lambda d: d["spec"].update(replicas=1))
+    scratch.edit(PROD_AUTH_MONGO, "StatefulSet", "auth-mongo", lambda d: d["spec"].update(replicas=5))
+    errors = checks.check_availability(scratch.repo())
+    assert_fails(errors, "StatefulSet/nats", "must run 3 pods, runs 1")
+    assert_fails(errors, "StatefulSet/auth-mongo", "must run 3 pods, runs 5")
+
+
+def test_availability_disruption_budgets(scratch):
+    _drop_doc(scratch, PROD_PAYMENTS, "PodDisruptionBudget", "payments-pdb")
+    scratch.edit(PROD_NATS, "PodDisruptionBudget", "nats-pdb", lambda d: d["spec"].update(maxUnavailable=2))
+    scratch.edit("infra/k8s-prod/orders-mongo.yaml", "PodDisruptionBudget", "orders-mongo-pdb",
+                 lambda d: d["spec"]["selector"].update(matchLabels={"app": "orders"}))
+    errors = checks.check_availability(scratch.repo())
+    assert_fails(errors, "payments-depl", "needs one PodDisruptionBudget with maxUnavailable: 1")
+    assert_fails(errors, "StatefulSet/nats", "needs one PodDisruptionBudget")
+    assert_fails(errors, "StatefulSet/orders-mongo", "needs one PodDisruptionBudget")
+    # a budget selecting another workload's pods counts against that one: two for orders-depl
+    assert_fails(errors, "orders-depl", "needs one PodDisruptionBudget")
+
+
+def test_availability_topology_spread(scratch):
+    scratch.edit(PROD_TICKETS, "Deployment", "tickets-depl",
+                 lambda d: d["spec"]["template"]["spec"].pop("topologySpreadConstraints"))
+    scratch.edit(PROD_EXPIRATION, "Deployment", "expiration-depl", lambda d: [
+        c["labelSelector"].update(matchLabels={"app": "orders"})
+        for c in d["spec"]["template"]["spec"]["topologySpreadConstraints"]])
+    scratch.edit(PROD_NATS, "StatefulSet", "nats", lambda d: [
+        c.update(whenUnsatisfiable="ScheduleAnyway") for c in d["spec"]["template"]["spec"]["topologySpreadConstraints"]])
+    errors = checks.check_availability(scratch.repo())
+    assert_fails(errors, "tickets-depl", "no topologySpreadConstraints on kubernetes.io/hostname")
+    assert_fails(errors, "expiration-depl", "no topologySpreadConstraints on kubernetes.io/hostname")
+    assert_fails(errors, "StatefulSet/nats", "must be DoNotSchedule")
+
+
+def test_availability_needs_the_clustered_profile(scratch):
+    scratch.edit_skaffold(lambda c: c["profiles"][0].update(name="production"))
+    assert_fails(checks.check_availability(scratch.repo()), "no profile prod")
+
+
+def test_prod_drift_catches_a_dev_change_not_made_in_prod(scratch):
+    scratch.container(AUTH, "Deployment", "auth-depl", lambda c: c["resources"]["limits"].update(memory="512Mi"))
+    assert_fails(checks.check_prod_drift(scratch.repo()), "[profile prod]", "auth-depl",
+                 "differs from infra/k8s/auth-depl.yaml", "resources.limits.memory")
+
+
+def test_prod_drift_allows_only_the_clustered_env(scratch):
+    scratch.container(PROD_ORDERS, "Deployment", "orders-depl",
+                      lambda c: env_set(c, "EXPIRATION_WINDOW_SECONDS", {"value": "60"}))
+    assert_fails(checks.check_prod_drift(scratch.repo()), "orders-depl", "containers[0].env[3].value")
+
+
+def test_prod_drift_wants_every_prod_deployment_to_have_a_dev_original(scratch):
+    scratch.edit(PROD_CLIENT, "Deployment", "client-depl", lambda d: d["metadata"].update(name="web-depl"))
+    assert_fails(checks.check_prod_drift(scratch.repo()), "no Deployment web-depl in the default set")
+
+
+# --- NetworkPolicies ------------------------------------------------------------------------
+
+NETPOL = "infra/k8s-prod/network-policies.yaml"
+
+
+def test_network_policies_allow_exactly_the_fleets_paths():
+    from k8s_checks import contract
+    from k8s_checks.netpol import Evaluation
+    resources = Repo(REPO_ROOT).deploy_sets()["profile prod"]
+    evaluation = Evaluation(resources)
+    assert evaluation.allowed_paths() == contract.network_paths([p.name for p in evaluation.pods])
+    assert ("payments", "internet", 443, "TCP") in evaluation.allowed_paths()
+    assert ("tickets", "auth-mongo", 27017, "TCP") not in evaluation.allowed_paths()
+
+
+def test_network_policies_need_the_default_deny(scratch):
+    _drop_doc(scratch, NETPOL, "NetworkPolicy", "default-deny")
+    errors = checks.check_network_policies(scratch.repo())
+    assert_fails(errors, "[profile prod]", "no default-deny NetworkPolicy")
+    # Today every pod is also isolated by some allowing policy; without the default deny, the
+    # next workload added would not be: it could reach and be reached by anything.
+    _drop_doc(scratch, NETPOL, "NetworkPolicy", "allow-dns")
+    _drop_doc(scratch, NETPOL, "NetworkPolicy", "expiration-redis")
+    assert_fails(checks.check_network_policies(scratch.repo()),
+                 "allow expiration-redis -> internet:443/TCP, which the fleet does not use")
+
+
+def test_network_policies_catch_an_extra_path(scratch):
+    def widen_mongo(d):
+        d["spec"]["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][0]["values"].append("tickets")
+    scratch.edit(NETPOL, "NetworkPolicy", "auth-mongo", widen_mongo)
+    scratch.edit(NETPOL, "NetworkPolicy", "tickets",
+                 lambda d: d["spec"]["egress"][0]["to"][0]["podSelector"].update(matchLabels={"app": "auth-mongo"}))
+    errors = checks.check_network_policies(scratch.repo())
+    assert_fails(errors, "allow tickets -> auth-mongo:27017/TCP, which the fleet does not use")
+    assert_fails(errors, "block tickets -> tickets-mongo:27017/TCP, which the fleet uses")
+
+
+def test_network_policies_keep_stripe_egress_off_private_addresses(scratch):
+    scratch.edit(NETPOL, "NetworkPolicy", "payments", lambda d: d["spec"]["egress"][2]["to"][0]["ipBlock"].pop("except"))
+    errors = checks.check_network_policies(scratch.repo())
+    assert_fails(errors, "allow payments -> private-network:443/TCP")
+    assert_fails(errors, "allow payments -> cloud-metadata:443/TCP")
+
+
+def test_network_policies_catch_a_rule_open_on_every_port(scratch):
+    scratch.edit(NETPOL, "NetworkPolicy", "tickets", lambda d: d["spec"]["egress"][1].pop("ports"))
+    scratch.edit(NETPOL, "NetworkPolicy", "nats", lambda d: d["spec"]["ingress"][0].pop("ports"))
+    assert_fails(checks.check_network_policies(scratch.repo()), "allow tickets -> nats:6222/TCP")
+
+
+def test_network_policies_catch_any_namespace(scratch):
+    scratch.edit(NETPOL, "NetworkPolicy", "http-services-from-ingress",
+                 lambda d: d["spec"]["ingress"][0]["from"][0].update(namespaceSelector={}))
+    assert_fails(checks.check_network_policies(scratch.repo()), "allow other-namespace -> auth:3000/TCP")
+
+
+def test_network_policies_catch_a_missing_path(scratch):
+    _drop_doc(scratch, NETPOL, "NetworkPolicy", "allow-dns")
+    _drop_doc(scratch, NETPOL, "NetworkPolicy", "expiration-redis")
+    errors = checks.check_network_policies(scratch.repo())
+    assert_fails(errors, "block auth -> kube-dns:53/UDP, which the fleet uses")
+    assert_fails(errors, "block expiration -> expiration-redis:6379/TCP, which the fleet uses")
+
+
+def test_network_policies_follow_named_ports(scratch):
+    scratch.edit(NETPOL, "NetworkPolicy", "expiration-redis",
+                 lambda d: d["spec"]["ingress"][0]["ports"][0].update(port="redis"))
+    assert checks.check_network_policies(scratch.repo()) == []
+    scratch.edit(NETPOL, "NetworkPolicy", "expiration-redis",
+                 lambda d: d["spec"]["ingress"][0]["ports"][0].update(port="redis-tls"))
+    assert_fails(checks.check_network_policies(scratch.repo()), "block expiration -> expiration-redis:6379/TCP")
+
+
 # --- Services, selectors, ports ---------------------------------------------------------------
 
 def test_selectors_catch_service_selecting_nothing(scratch):
@@ -288,6 +560,93 @@ def test_ingress_requires_regex_paths_and_nginx(scratch):
 def test_ingress_dev_host(scratch):
     scratch.edit(DEV_INGRESS, "Ingress", "ingress-service", lambda d: d["spec"]["rules"][0].update(host="ticketing.local"))
     assert_fails(checks.check_ingress(scratch.repo()), "host ticketing.dev")
+
+
+# --- Gateway API and the routes ---------------------------------------------------------------
+
+DEV_GATEWAY = "infra/k8s-dev-gateway/gateway.yaml"
+PROD_GATEWAY = "infra/k8s-prod-gateway/gateway.yaml"
+NGINX = "infra/nginx/ticketing.conf.template"
+
+
+def _rule(index):
+    return lambda d: d["spec"]["rules"][index]
+
+
+def test_gateway_schema_rejects_unknown_field(scratch):
+    scratch.edit(DEV_GATEWAY, "Gateway", "ticketing", lambda d: d["spec"]["listeners"][0].update(hostnames=["a"]))
+    assert_fails(check_schemas(scratch.repo()), "Gateway/ticketing", "not valid Gateway API", "'hostnames' was unexpected")
+
+
+def test_gateway_schema_rejects_wrong_enum_and_type(scratch):
+    scratch.edit(PROD_GATEWAY, "HTTPRoute", "ticketing",
+                 lambda d: _rule(0)(d)["matches"][0]["path"].update(type="Prefix"))
+    scratch.edit(PROD_GATEWAY, "HTTPRoute", "ticketing", lambda d: _rule(1)(d)["backendRefs"][0].update(port="3000"))
+    errors = check_schemas(scratch.repo())
+    assert_fails(errors, "HTTPRoute/ticketing", "spec.rules.0.matches.0.path.type", "'Prefix' is not one of")
+    assert_fails(errors, "HTTPRoute/ticketing", "spec.rules.1.backendRefs.0.port", "is not of type 'integer'")
+
+
+def test_gateway_schema_rejects_bad_hostname_and_unknown_kind(scratch):
+    scratch.edit(DEV_GATEWAY, "HTTPRoute", "ticketing", lambda d: d["spec"].update(hostnames=["Ticketing_Dev"]))
+    scratch.edit(DEV_GATEWAY, "Gateway", "ticketing", lambda d: d.update(kind="GRPCRoute"))
+    errors = check_schemas(scratch.repo())
+    assert_fails(errors, "HTTPRoute/ticketing", "spec.hostnames.0")
+    assert_fails(errors, "GRPCRoute/ticketing", "not a Gateway API kind this project's schema knows")
+
+
+def test_routes_follow_the_nginx_template(scratch):
+    scratch.replace(NGINX, "location ~ ^/api/orders/?(.*)   { proxy_pass http://orders; }",
+                    "location ~ ^/api/orders/?(.*)   { proxy_pass http://tickets; }")
+    errors = checks.check_routes(scratch.repo())
+    assert_fails(errors, "[default]", "Ingress/ingress-service", "differ from infra/nginx/ticketing.conf.template")
+    assert_fails(errors, "[profile prod-gateway]", "HTTPRoutes: prefix -> Service", "differs from infra/nginx")
+
+
+def test_routes_catch_a_missing_or_wrong_http_route(scratch):
+    scratch.edit(DEV_GATEWAY, "HTTPRoute", "ticketing", lambda d: d["spec"]["rules"].pop(3))
+    scratch.edit(PROD_GATEWAY, "HTTPRoute", "ticketing", lambda d: _rule(1)(d)["backendRefs"][0].update(name="users-srv"))
+    errors = checks.check_routes(scratch.repo())
+    assert_fails(errors, "[profile gateway]", "HTTPRoutes: prefix -> Service", "differs from")
+    assert_fails(errors, "[profile prod-gateway]", "backendRef Service 'users-srv' does not exist")
+
+
+def test_routes_catch_a_port_the_service_does_not_expose(scratch):
+    scratch.edit(PROD_GATEWAY, "HTTPRoute", "ticketing", lambda d: _rule(4)(d)["backendRefs"][0].update(port=80))
+    assert_fails(checks.check_routes(scratch.repo()), "Service client-srv does not expose port 80")
+
+
+def test_routes_want_the_ingress_hosts(scratch):
+    scratch.edit(PROD_GATEWAY, "HTTPRoute", "ticketing", lambda d: d["spec"].update(hostnames=["ticketing.dev"]))
+    scratch.edit(DEV_GATEWAY, "Gateway", "ticketing", lambda d: d["spec"]["listeners"][1].update(hostname="x.dev"))
+    errors = checks.check_routes(scratch.repo())
+    assert_fails(errors, "[profile prod-gateway]", "hostnames ['ticketing.dev'] must be the Ingress's ['ticketing.example.com']")
+    assert_fails(errors, "[profile gateway]", "listener https serves 'x.dev'")
+
+
+def test_routes_want_portable_prefix_matches(scratch):
+    scratch.edit(DEV_GATEWAY, "HTTPRoute", "ticketing", lambda d: _rule(0)(d)["matches"][0].update(
+        path={"type": "RegularExpression", "value": "/api/payments/?(.*)"}))
+    assert_fails(checks.check_routes(scratch.repo()), "type must be PathPrefix")
+
+
+def test_routes_want_parent_refs_to_the_gateway(scratch):
+    scratch.edit(DEV_GATEWAY, "HTTPRoute", "ticketing", lambda d: d["spec"]["parentRefs"][0].update(name="gw"))
+    scratch.edit(PROD_GATEWAY, "HTTPRoute", "ticketing", lambda d: d["spec"]["parentRefs"][0].update(sectionName="web"))
+    errors = checks.check_routes(scratch.repo())
+    assert_fails(errors, "[profile gateway]", "parentRef 'gw' is not a Gateway here")
+    assert_fails(errors, "[profile prod-gateway]", "sectionName 'web' is not a listener")
+
+
+def test_routes_keep_gateway_api_out_of_the_ingress_nginx_sets(scratch):
+    scratch.write("infra/k8s-dev/gateway.yaml", (scratch.root / DEV_GATEWAY).read_text())
+    errors = checks.check_routes(scratch.repo())
+    assert_fails(errors, "[default]", "Gateway/ticketing", "belong in the Gateway profiles only")
+
+
+def test_routes_want_https(scratch):
+    scratch.edit(PROD_GATEWAY, "Gateway", "ticketing", lambda d: d["spec"]["listeners"].pop(1))
+    assert_fails(checks.check_routes(scratch.repo()), "[profile prod-gateway]", "no HTTPS listener")
 
 
 # --- hardening --------------------------------------------------------------------------------
