@@ -145,6 +145,32 @@ pub struct NatsConfig {
     pub url: String,
     pub client_id: String,
     pub stream_replicas: usize,
+    /// `NATS_USER` and `NATS_PASSWORD` (a secret: never in `Debug` or logs), for a server that
+    /// gives each service a user allowed only its own subjects; none on a server without users.
+    pub credentials: Option<NatsCredentials>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NatsCredentials {
+    pub user: String,
+    pub password: SecretString,
+}
+
+/// Both of `NATS_USER` and `NATS_PASSWORD`, or neither: one alone is a mistake to report, not a
+/// reason to connect anonymously.
+fn nats_credentials(
+    user: Option<String>,
+    password: Option<String>,
+) -> Result<Option<NatsCredentials>, ConfigError> {
+    match (user, password) {
+        (Some(user), Some(password)) => Ok(Some(NatsCredentials {
+            user,
+            password: password.into(),
+        })),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ConfigError::Missing("NATS_PASSWORD".to_owned())),
+        (None, Some(_)) => Err(ConfigError::Missing("NATS_USER".to_owned())),
+    }
 }
 
 /// The most copies of a stream JetStream keeps.
@@ -165,6 +191,7 @@ impl NatsConfig {
             url,
             client_id: nats_client_id(service),
             stream_replicas: stream_replicas(parsed_or("NATS_STREAM_REPLICAS", 1)?)?,
+            credentials: nats_credentials(optional("NATS_USER"), optional("NATS_PASSWORD"))?,
         })
     }
 
@@ -174,7 +201,17 @@ impl NatsConfig {
             url: url.to_owned(),
             client_id: client_id.to_owned(),
             stream_replicas: 1,
+            credentials: None,
         }
+    }
+
+    /// The same, connecting as `user`.
+    pub fn with_credentials(mut self, user: &str, password: &str) -> Self {
+        self.credentials = Some(NatsCredentials {
+            user: user.to_owned(),
+            password: password.into(),
+        });
+        self
     }
 
     /// The servers `url` lists.
@@ -334,6 +371,27 @@ mod tests {
             "{error}"
         );
         assert_eq!(nats_server_addrs(" , ").expect_err("empty"), "no server");
+    }
+
+    #[test]
+    fn nats_credentials_come_in_pairs_and_the_password_is_never_printed() {
+        let both = nats_credentials(Some("tickets".into()), Some("pa55word".into()))
+            .expect("ok")
+            .expect("credentials");
+        assert_eq!(both.user, "tickets");
+        assert_eq!(both.password.expose_secret(), "pa55word");
+        assert!(!format!("{both:?}").contains("pa55word"), "{both:?}");
+        assert!(nats_credentials(None, None).expect("ok").is_none());
+        let error = nats_credentials(Some("tickets".into()), None).expect_err("no password");
+        assert_eq!(
+            error.to_string(),
+            "missing required environment variable NATS_PASSWORD"
+        );
+        let error = nats_credentials(None, Some("pa55word".into())).expect_err("no user");
+        assert_eq!(
+            error.to_string(),
+            "missing required environment variable NATS_USER"
+        );
     }
 
     #[test]

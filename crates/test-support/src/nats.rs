@@ -32,12 +32,17 @@ pub struct StoredEvent {
     pub body: serde_json::Value,
 }
 
+/// The user (and password) the helpers connect as to a server started with a config.
+pub const ADMIN_USER: &str = "test-support";
+
 #[derive(Debug)]
 pub struct TestNats {
     /// `nats://127.0.0.1:<port>`, for `NATS_URL`.
     pub url: String,
     port: u16,
     dir: PathBuf,
+    /// A configuration file of the test's own (users and permissions), if any.
+    config: Option<PathBuf>,
     child: Option<Child>,
     client: OnceCell<async_nats::Client>,
 }
@@ -45,13 +50,31 @@ pub struct TestNats {
 impl TestNats {
     /// Starts a server on a free port with an empty store; returns once JetStream answers.
     pub async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    /// Starts a server that also reads `config` (nats-server's configuration language: users,
+    /// permissions, …); the command line still sets address, port, JetStream and store. A config
+    /// with users must include [`ADMIN_USER`] (password the same, no permission limits): this
+    /// crate's own checks and helpers connect as it.
+    pub async fn start_with_config(config: &str) -> Self {
+        Self::start_with(Some(config)).await
+    }
+
+    async fn start_with(config: Option<&str>) -> Self {
         let dir =
             std::env::temp_dir().join(format!("ticketing-nats-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(dir.join("store")).expect("nats temp dir is created");
+        let config = config.map(|text| {
+            let path = dir.join("nats.conf");
+            std::fs::write(&path, text).expect("nats config is written");
+            path
+        });
         let mut nats = Self {
             url: String::new(),
             port: 0,
             dir,
+            config,
             child: None,
             client: OnceCell::new(),
         };
@@ -105,7 +128,7 @@ impl TestNats {
     pub async fn client(&self) -> async_nats::Client {
         self.client
             .get_or_init(|| async {
-                async_nats::ConnectOptions::new()
+                self.connect_options()
                     .name("test-support")
                     .max_reconnects(None)
                     .reconnect_delay_callback(|_| Duration::from_millis(100))
@@ -202,6 +225,16 @@ impl TestNats {
         }
     }
 
+    /// As [`ADMIN_USER`] on a server started with a config, anonymous otherwise.
+    fn connect_options(&self) -> async_nats::ConnectOptions {
+        let options = async_nats::ConnectOptions::new();
+        if self.config.is_some() {
+            options.user_and_password(ADMIN_USER.to_owned(), ADMIN_USER.to_owned())
+        } else {
+            options
+        }
+    }
+
     /// The server's log so far (for failure messages).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("nats.log")).unwrap_or_default()
@@ -226,7 +259,11 @@ impl TestNats {
         let _ = std::fs::remove_dir_all(&ports_dir);
         std::fs::create_dir_all(&ports_dir)
             .map_err(|error| format!("cannot create the ports folder: {error}"))?;
-        let mut child = Command::new(nats_server_binary())
+        let mut command = Command::new(nats_server_binary());
+        if let Some(config) = &self.config {
+            command.arg("-c").arg(config);
+        }
+        let mut child = command
             .arg("-js")
             .args(["-a", "127.0.0.1", "-p", &port])
             .arg("--ports_file_dir")
@@ -251,7 +288,7 @@ impl TestNats {
                 }
                 None => false,
             };
-            if listening && jetstream_answers(&self.url).await {
+            if listening && jetstream_answers(&self.url, self.connect_options()).await {
                 self.child = Some(child);
                 return Ok(());
             }
@@ -286,9 +323,9 @@ fn reported_port(dir: &std::path::Path, pid: u32) -> Option<u16> {
 }
 
 /// Whether a JetStream-enabled server answers at `url` now.
-async fn jetstream_answers(url: &str) -> bool {
+async fn jetstream_answers(url: &str, options: async_nats::ConnectOptions) -> bool {
     let attempt = async {
-        let client = async_nats::ConnectOptions::new()
+        let client = options
             .connection_timeout(Duration::from_millis(500))
             .connect(url)
             .await

@@ -7,7 +7,7 @@ use async_nats::jetstream::{self, stream};
 use tokio_util::sync::CancellationToken;
 
 use super::{Consumers, Publisher, QueueGroup, Subject};
-use crate::config::NatsConfig;
+use crate::config::{ExposeSecret as _, NatsConfig};
 
 /// The stream holding every subject.
 pub const STREAM: &str = "ticketing";
@@ -109,7 +109,14 @@ async fn connect_client(config: &NatsConfig) -> anyhow::Result<async_nats::Clien
     let servers = config
         .server_addrs()
         .map_err(|reason| anyhow::anyhow!("NATS_URL {:?}: {reason}", config.url))?;
-    async_nats::ConnectOptions::new()
+    let mut options = async_nats::ConnectOptions::new();
+    if let Some(credentials) = &config.credentials {
+        options = options.user_and_password(
+            credentials.user.clone(),
+            credentials.password.expose_secret().to_owned(),
+        );
+    }
+    options
         .name(&config.client_id)
         .connection_timeout(Duration::from_secs(5))
         .max_reconnects(None)

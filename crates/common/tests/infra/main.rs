@@ -4,6 +4,7 @@
 mod events;
 mod helpers;
 mod http;
+mod nats_users;
 mod outbox;
 mod telemetry;
 mod version;
