@@ -176,13 +176,14 @@ spawn_nats() {
   pid_alive "$STACK_DIR/pids/$name.pid" && return 0
   dir="$STACK_DIR/$name"
   mkdir -p "$dir"
-  args=(-js -sd "$dir" -a 127.0.0.1 -p "${NATS_PORTS[k - 1]}" -m "${NATS_MONITOR_PORTS[k - 1]}" -n "ticketing-$STACK_NAME")
-  if [ -n "$HA" ]; then
+  args=(-js -sd "$dir" -a 127.0.0.1 -p "${NATS_PORTS[k - 1]}" -m "${NATS_MONITOR_PORTS[k - 1]}")
+  if [ -z "$HA" ]; then
+    args+=(-n "ticketing-$STACK_NAME")
+  else
     local m routes=()
     for m in "${MEMBERS[@]}"; do routes+=("nats://127.0.0.1:${NATS_ROUTE_PORTS[m - 1]}"); done
     # Server names are the parts' names: the stream's leader is reported as one of them.
-    args=(-js -sd "$dir" -a 127.0.0.1 -p "${NATS_PORTS[k - 1]}" -m "${NATS_MONITOR_PORTS[k - 1]}" -n "$name"
-      --cluster_name "ticketing-$STACK_NAME" --cluster "nats://127.0.0.1:${NATS_ROUTE_PORTS[k - 1]}"
+    args+=(-n "$name" --cluster_name "ticketing-$STACK_NAME" --cluster "nats://127.0.0.1:${NATS_ROUTE_PORTS[k - 1]}"
       --routes "$(join_by , "${routes[@]}")")
   fi
   spawn "$name" "$(nats_server_bin)" "${args[@]}"
