@@ -75,7 +75,7 @@ impl Prober {
                 tokio::spawn(watch_nats(jetstream, from, pidfile, sequence, stop.clone()))
             }
             "mongod-primary" => {
-                let ports = [17u16, 18, 20].map(|offset| settings.port_base + offset);
+                let ports = settings.mongo_member_ports();
                 let mut from = None;
                 for (index, port) in ports.iter().enumerate() {
                     if is_primary(*port).await {

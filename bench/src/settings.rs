@@ -103,11 +103,17 @@ impl Settings {
 
     /// The stack's replica set: its one member directly, or the three by their seed list (so
     /// the driver follows the primary through an election).
+    /// The `--ha` stack's three mongod ports (`scripts/stack.sh`'s layout).
+    pub fn mongo_member_ports(&self) -> [u16; 3] {
+        [17, 18, 20].map(|offset| self.port_base + offset)
+    }
+
     pub fn mongo_uri(&self) -> String {
         if self.ha {
-            let hosts: Vec<String> = [17, 18, 20]
+            let hosts: Vec<String> = self
+                .mongo_member_ports()
                 .iter()
-                .map(|offset| format!("127.0.0.1:{}", self.port_base + offset))
+                .map(|port| format!("127.0.0.1:{port}"))
                 .collect();
             format!("mongodb://{}/?replicaSet=rs0", hosts.join(","))
         } else {
