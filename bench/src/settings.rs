@@ -101,13 +101,13 @@ impl Settings {
         })
     }
 
-    /// The stack's replica set: its one member directly, or the three by their seed list (so
-    /// the driver follows the primary through an election).
     /// The `--ha` stack's three mongod ports (`scripts/stack.sh`'s layout).
     pub fn mongo_member_ports(&self) -> [u16; 3] {
         [17, 18, 20].map(|offset| self.port_base + offset)
     }
 
+    /// The stack's replica set: its one member directly, or the three by their seed list (so
+    /// the driver follows the primary through an election).
     pub fn mongo_uri(&self) -> String {
         if self.ha {
             let hosts: Vec<String> = self
