@@ -36,6 +36,9 @@ ensure_venv() {
 }
 
 ensure_venv
+# The nats-users check has nats-server itself check each NATS config (`nats-server -t`).
+NATS_SERVER="$(nats_server_bin)"
+export NATS_SERVER
 cd "$ROOT/scripts"
 export PYTHONDONTWRITEBYTECODE=1
 status=0

@@ -45,9 +45,10 @@ async fn main() -> anyhow::Result<()> {
         std::process::exit(2);
     };
     let url = std::env::var("NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:3122".to_owned());
+    // As NATS_USER (the production NATS's `admin`) where the server has users.
+    let config = common::config::NatsConfig::local(&url, "ops").with_credentials_from_env()?;
     // Attached, not connected: a tool must not create or reconfigure the services' streams.
-    let nats =
-        common::events::Nats::attach(&common::config::NatsConfig::local(&url, "ops")).await?;
+    let nats = common::events::Nats::attach(&config).await?;
     let words: Vec<&str> = parked.words.iter().map(String::as_str).collect();
     match words.as_slice() {
         ["list"] => {

@@ -27,10 +27,13 @@ fn ops(nats: &TestNats, args: &[&str]) -> (bool, String) {
 
 fn ops_with(nats: &TestNats, mongo: Option<&str>, args: &[&str]) -> (bool, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ops"));
-    command.args(args).env("NATS_URL", &nats.url);
     if let Some(uri) = mongo {
         command.env("MONGO_URI", uri);
     }
+    run(command.env("NATS_URL", &nats.url).args(args))
+}
+
+fn run(command: &mut Command) -> (bool, String) {
     let output = command.output().expect("ops runs");
     (
         output.status.success(),
@@ -214,4 +217,33 @@ async fn a_parked_outbox_entry_is_listed_and_unparked_once_fixed() {
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].body, serde_json::to_value(&event).expect("json"));
     assert_eq!(outbox.parked().await.expect("counts"), 0);
+}
+
+#[tokio::test]
+async fn where_nats_has_users_ops_connects_as_the_operators() {
+    let nats = TestNats::start_with_config(
+        "authorization { users = [\n\
+           { user: test-support, password: test-support }\n\
+           { user: admin, password: admin-secret }\n\
+         ] }",
+    )
+    .await;
+    // The services' streams, as a service would set them up.
+    Nats::connect(
+        &NatsConfig::local(&nats.url, "ops-test").with_credentials("test-support", "test-support"),
+    )
+    .await
+    .expect("the streams are set up");
+    let ops = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ops"));
+        command.env("NATS_URL", &nats.url).args(["parked", "list"]);
+        command
+    };
+    let (ok, out) = run(ops()
+        .env("NATS_USER", "admin")
+        .env("NATS_PASSWORD", "admin-secret"));
+    assert!(ok, "ops as admin: {out}");
+    assert_eq!(out, "no parked events\n");
+    let (ok, _) = run(&mut ops());
+    assert!(!ok, "ops connects without a user");
 }

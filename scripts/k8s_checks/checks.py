@@ -6,14 +6,19 @@ once per set of manifests skaffold deploys (the default set and each profile's).
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import tempfile
 import tomllib
+from pathlib import Path
 from typing import Callable
 from urllib.parse import parse_qs
 
 import jsonschema
 
-from . import contract
+from . import contract, natsconf
 from .model import Repo, Resource, env_map, iter_probes, split_image
 
 Check = Callable[[Repo], "list[str]"]
@@ -590,6 +595,100 @@ def check_nats_cluster(repo: Repo) -> list[str]:
         if not pid_file or f"ldm={pid_file}" not in signalled:
             errors.append(f"{where}: preStop must put the server in lame-duck mode (nats-server --signal "
                           f"ldm=<pid_file of nats.conf>), got {command or 'none'}")
+        return errors
+
+    return _per_set(repo, per_set)
+
+
+def _secret_ref(entry: dict | None) -> tuple[str, str] | None:
+    ref = (((entry or {}).get("valueFrom") or {}).get("secretKeyRef")) or {}
+    return (ref.get("name"), ref.get("key")) if ref else None
+
+
+def _nats_server_verdict(where: str, config: str, container: dict) -> list[str]:
+    """nats-server's own check of `config` (`nats-server -t`), run with the container's
+    environment (values from the API or a Secret stand in as placeholders), so that a syntax
+    error, an unknown option or a variable nobody provides fails here, not in a pod."""
+    binary = os.environ.get("NATS_SERVER") or shutil.which("nats-server")
+    if not binary:
+        return [f"{where}: nats-server not found to check nats.conf (scripts/check-k8s.sh sets NATS_SERVER)"]
+    env = {"PATH": os.environ.get("PATH", "")}
+    for name, entry in env_map(container).items():
+        env[name] = str(entry["value"]) if "value" in entry else f"placeholder-{name.lower()}"
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "nats.conf"
+        path.write_text(config)
+        result = subprocess.run([binary, "-t", "-c", str(path)], env=env, capture_output=True, text=True, timeout=30)
+    if result.returncode != 0:
+        said = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+        return [f"{where}: nats-server rejects nats.conf: {said[-1].replace(str(path), 'nats.conf')}"]
+    return []
+
+
+def check_nats_users(repo: Repo) -> list[str]:
+    """Where NATS has users (in the clustered sets it must): every service that uses NATS
+    connects as a user of its own (NATS_USER a literal, NATS_PASSWORD from a secretKeyRef) that
+    the server's authorization block defines with permissions (a service's user is limited to its
+    subjects; what they are is proven against a real server by
+    crates/common/tests/infra/nats_users.rs); every password in nats.conf is a variable the NATS
+    container takes from a Secret, the same Secret key as the service's; and nats-server itself
+    accepts the file (`nats-server -t`), in every set that has one."""
+
+    def per_set(set_name: str, resources: list[Resource]) -> list[str]:
+        servers = [(w, c) for w in _workloads(resources) for c in w.containers(include_init=False) if _is_image(c, "nats")]
+        if len(servers) != 1:
+            return []  # nats-cluster reports it
+        workload, container = servers[0]
+        where = str(workload)
+        config = _nats_config(workload, container, resources)
+        errors = [] if config is None else _nats_server_verdict(where, config, container)
+        try:
+            parsed = natsconf.parse(config) if config is not None else {}
+        except natsconf.ConfError as error:
+            return errors + [f"{where}: {error}"]
+        users = {str(u.get("user")): u for u in (parsed.get("authorization") or {}).get("users") or []
+                 if isinstance(u, dict)}
+        services = list(_nats_services(resources))
+        if not users:
+            if set_name in contract.CLUSTERED_SETS:
+                errors.append(f"{where}: no NATS users: in a clustered set every service connects as its own "
+                              f"user (authorization {{ users = [...] }} in nats.conf)")
+            errors += [f"{service}: sets NATS_USER but {where} has no users" for service, c in services
+                       if "NATS_USER" in env_map(c)]
+            return errors
+        nats_env = env_map(container)
+        for name, user in users.items():
+            password = str(user.get("password", ""))
+            if not password.startswith("$"):
+                errors.append(f"{where}: the password of NATS user {name} is written in nats.conf; make it a "
+                              f"variable ($NAME) from a Secret")
+            elif _secret_ref(nats_env.get(password[1:])) is None:
+                errors.append(f"{where}: the password variable {password[1:]} of NATS user {name} does not come "
+                              f"from a secretKeyRef of the NATS container")
+        owners: dict[str, Resource] = {}
+        for service, service_container in services:
+            env = env_map(service_container)
+            name = str((env.get("NATS_USER") or {}).get("value") or "")
+            if not name:
+                errors.append(f"{service}: NATS has users: NATS_USER must name the service's own (a literal value)")
+                continue
+            if name in owners:
+                errors.append(f"{service}: shares NATS user {name} with {owners[name]}: each service has its own")
+            owners[name] = service
+            ref = _secret_ref(env.get("NATS_PASSWORD"))
+            if ref is None:
+                errors.append(f"{service}: NATS_PASSWORD must come from a secretKeyRef")
+            user = users.get(name)
+            if user is None:
+                errors.append(f"{service}: NATS user {name} is not defined in {where}'s nats.conf")
+                continue
+            if not ((user.get("permissions") or {}).get("publish")):
+                errors.append(f"{service}: NATS user {name} has no publish permissions in {where}'s nats.conf: "
+                              f"a service's user may publish only its own subjects")
+            source = _secret_ref(nats_env.get(str(user.get("password", ""))[1:]))
+            if ref is not None and source is not None and ref != source:
+                errors.append(f"{service}: NATS_PASSWORD comes from {ref[0]}/{ref[1]} but the server takes "
+                              f"user {name}'s from {source[0]}/{source[1]}")
         return errors
 
     return _per_set(repo, per_set)
@@ -1222,6 +1321,7 @@ CHECKS: dict[str, Check] = {
     "required-env": check_required_env,
     "env-references": check_env_references,
     "nats-cluster": check_nats_cluster,
+    "nats-users": check_nats_users,
     "mongo-replica-sets": check_mongo_replica_sets,
     "availability": check_availability,
     "prod-drift": check_prod_drift,

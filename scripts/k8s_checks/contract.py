@@ -64,8 +64,9 @@ CLUSTERED_SETS = {"profile prod": "default", "profile prod-gateway": "default"}
 CLUSTER_SIZE = 3
 MIN_SERVICE_REPLICAS = 2
 # What a clustered Deployment may set differently from its dev original: the cluster's addresses
-# (checked by env-references), the streams' copies, the replica count (or its autoscaler), spread.
-CLUSTERED_ENV = ("NATS_URL", "MONGO_URI", "NATS_STREAM_REPLICAS")
+# (checked by env-references), the streams' copies, the service's NATS user (nats-users; the dev
+# NATS has none), the replica count (or its autoscaler), spread.
+CLUSTERED_ENV = ("NATS_URL", "MONGO_URI", "NATS_STREAM_REPLICAS", "NATS_USER", "NATS_PASSWORD")
 # lame_duck_duration below 30 s is rejected by nats-server.
 NATS_MIN_LAME_DUCK_SECONDS = 30
 

@@ -187,12 +187,20 @@ impl NatsConfig {
                 reason,
             });
         }
-        Ok(Self {
+        Self {
             url,
             client_id: nats_client_id(service),
             stream_replicas: stream_replicas(parsed_or("NATS_STREAM_REPLICAS", 1)?)?,
-            credentials: nats_credentials(optional("NATS_USER"), optional("NATS_PASSWORD"))?,
-        })
+            credentials: None,
+        }
+        .with_credentials_from_env()
+    }
+
+    /// The same, connecting as the user of `NATS_USER`/`NATS_PASSWORD` when they are set (both
+    /// or neither): where NATS has users, a tool run by an operator connects as the operator's.
+    pub fn with_credentials_from_env(mut self) -> Result<Self, ConfigError> {
+        self.credentials = nats_credentials(optional("NATS_USER"), optional("NATS_PASSWORD"))?;
+        Ok(self)
     }
 
     /// One server at `url`, one copy of the stream (tests, tools).

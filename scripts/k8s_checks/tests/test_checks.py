@@ -303,6 +303,74 @@ def test_nats_cluster_stream_replicas(scratch, rel, workload, value, fragment, w
     assert_fails(checks.check_nats_cluster(scratch.repo()), where, fragment)
 
 
+# --- NATS users -------------------------------------------------------------------------------
+
+def _without_authorization(text: str) -> str:
+    start = text.index("    authorization {")
+    end = text.index("\n    }\n", start) + len("\n    }\n")
+    return text[:start] + text[end:]
+
+
+def test_nats_users_are_required_in_the_clustered_sets(scratch):
+    path = scratch.root / PROD_NATS
+    path.write_text(_without_authorization(path.read_text()))
+    errors = checks.check_nats_users(scratch.repo())
+    assert_fails(errors, "[profile prod]", "StatefulSet/nats", "no NATS users")
+    assert_fails(errors, "[profile prod]", "tickets-depl", "sets NATS_USER but", "has no users")
+
+
+@pytest.mark.parametrize(("rel", "workload", "name", "entry", "fragment"), [
+    pytest.param(PROD_ORDERS, "orders-depl", "NATS_USER", None, "NATS_USER must name the service's own",
+                 id="each_service_names_its_user"),
+    pytest.param(PROD_ORDERS, "orders-depl", "NATS_USER", {"value": "order"}, "NATS user order is not defined",
+                 id="the_user_exists"),
+    pytest.param(PROD_ORDERS, "orders-depl", "NATS_USER", {"value": "tickets"}, "shares NATS user tickets",
+                 id="no_shared_user"),
+    pytest.param(PROD_PAYMENTS, "payments-depl", "NATS_PASSWORD", {"value": "hunter2"},
+                 "NATS_PASSWORD must come from a secretKeyRef", id="password_from_a_secret"),
+    pytest.param(PROD_PAYMENTS, "payments-depl", "NATS_PASSWORD",
+                 {"valueFrom": {"secretKeyRef": {"name": "nats-users", "key": "ORDERS_NATS_PASSWORD"}}},
+                 "comes from nats-users/ORDERS_NATS_PASSWORD but the server takes user payments's from "
+                 "nats-users/PAYMENTS_NATS_PASSWORD", id="the_same_secret_key_as_the_server"),
+])
+def test_nats_users_of_the_services(scratch, rel, workload, name, entry, fragment):
+    scratch.container(rel, "Deployment", workload, lambda c: env_set(c, name, entry))
+    assert_fails(checks.check_nats_users(scratch.repo()), "[profile prod]", fragment)
+
+
+EXPIRATION_USER = """        { user: expiration, password: $EXPIRATION_NATS_PASSWORD,
+          permissions: {
+            publish: ["$JS.API.>", "$JS.ACK.>", "expiration:complete",
+                      "parked.expiration-service-order-created"]
+            subscribe: ["_INBOX.>"] } }"""
+
+
+@pytest.mark.parametrize(("old", "new", "fragments"), [
+    pytest.param("password: $EXPIRATION_NATS_PASSWORD", "password: s3cret",
+                 ("password of NATS user expiration is written in nats.conf",), id="no_literal_password"),
+    pytest.param(EXPIRATION_USER, "        { user: expiration, password: $EXPIRATION_NATS_PASSWORD }",
+                 ("NATS user expiration has no publish permissions",), id="service_users_are_limited"),
+    pytest.param("password: $TICKETS_NATS_PASSWORD", "password: $TICKET_NATS_PASSWORD",
+                 ("password variable TICKET_NATS_PASSWORD of NATS user tickets does not come from a secretKeyRef",),
+                 id="the_variable_comes_from_a_secret"),
+    pytest.param(EXPIRATION_USER, EXPIRATION_USER[:-2], ("nats-server rejects nats.conf",),
+                 id="nats_server_accepts_it"),
+    pytest.param("lame_duck_duration: 30s", "lame_duck_duration: 30s\n    lame_duck_graze: 1s",
+                 ("nats-server rejects nats.conf", "unknown field"), id="no_unknown_option"),
+])
+def test_nats_users_config(scratch, old, new, fragments):
+    scratch.replace(PROD_NATS, old, new)
+    assert_fails(checks.check_nats_users(scratch.repo()), "[profile prod]", "StatefulSet/nats", *fragments)
+
+
+def test_nats_users_variables_reach_nats_server(scratch):
+    # A password variable the NATS container does not have: nats-server itself refuses to start.
+    scratch.container(PROD_NATS, "StatefulSet", "nats", lambda c: env_set(c, "ORDERS_NATS_PASSWORD", None))
+    errors = checks.check_nats_users(scratch.repo())
+    assert_fails(errors, "nats-server rejects nats.conf", "ORDERS_NATS_PASSWORD", "can not be found")
+    assert_fails(errors, "password variable ORDERS_NATS_PASSWORD of NATS user orders does not come from")
+
+
 def test_mongo_replica_set_members_are_initiated_together(scratch):
     def drop_member(c):
         env_set(c, "RS_MEMBERS", {"value": "auth-mongo-0.auth-mongo-srv:27017,auth-mongo-1.auth-mongo-srv:27017"})
