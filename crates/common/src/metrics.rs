@@ -98,8 +98,14 @@ pub fn render() -> String {
     })
 }
 
-/// `GET /metrics`.
-pub async fn handler() -> Response {
+/// `GET /metrics`, for the scraper that reaches the pod itself. A request that came through a
+/// proxy (it carries `X-Forwarded-For` or `Forwarded`, which the ingress, a Gateway and the
+/// local nginx all add) is a 404: the Ingress's and the HTTPRoute's catch-all `/` sends
+/// `/metrics` to the client, and no route of either can answer 404 on its own for one path.
+pub async fn handler(headers: axum::http::HeaderMap) -> Response {
+    if headers.contains_key("x-forwarded-for") || headers.contains_key(header::FORWARDED) {
+        return crate::error::AppError::NotFound.into_response();
+    }
     (
         [(
             header::CONTENT_TYPE,

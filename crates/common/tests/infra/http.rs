@@ -91,6 +91,38 @@ async fn unknown_routes_are_404_with_the_error_body_and_probes_answer() {
     }
 }
 
+/// Metrics are the scraper's, reaching the pod: through a proxy (the ingress's catch-all sends
+/// `/metrics` to the client) they are a 404 with the contract's body.
+#[tokio::test]
+async fn metrics_are_served_to_the_scraper_and_not_through_a_proxy() {
+    let base = serve().await;
+    let direct = test_support::http::client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(direct.status(), 200);
+    assert!(
+        direct.headers()["content-type"]
+            .to_str()
+            .is_ok_and(|value| value.starts_with("text/plain; version=0.0.4")),
+        "{:?}",
+        direct.headers()
+    );
+    for (name, value) in [
+        ("x-forwarded-for", "203.0.113.9"),
+        ("forwarded", "for=203.0.113.9;proto=https"),
+    ] {
+        let proxied = test_support::http::client()
+            .get(format!("{base}/metrics"))
+            .header(name, value)
+            .send()
+            .await
+            .expect("sent");
+        assert_errors(proxied, 404, json!([{ "message": "Not Found" }])).await;
+    }
+}
+
 /// A known route asked with a method it does not answer: 405, its `Allow`, the contract's body.
 #[tokio::test]
 async fn a_method_a_route_does_not_answer_is_405_with_allow_and_the_error_body() {
