@@ -1,67 +1,82 @@
-# One image per Ticketing service, all from this file:
+# The six Ticketing service images, all from this file and one build of the workspace:
 #
-#   docker build --build-arg SERVICE=auth -t ticketing/auth .
+#   docker build --target auth -t ticketing/auth .
 #
-# SERVICE is one of auth, tickets, orders, expiration, payments, client (skaffold.yaml passes it).
+# The target is one of auth, tickets, orders, expiration, payments, client (skaffold.yaml's
+# `docker.target`; scripts/images.sh builds all six, with podman or docker).
 #
-# Stages: `chef` (toolchain + cargo-chef), `planner` (dependency recipe of the service),
-# `builder` (dependencies compiled in their own cached layer, then our sources), and the runtime
-# image, which holds the binary and the CA bundle only, and runs as an unprivileged user.
+# Stages: `build` compiles the six service binaries in one `cargo build` (the same stage for every
+# target, so the first image built compiles the workspace and the other five reuse the stage from
+# the engine's layer cache); `runtime` is the base every service image shares (CA bundle,
+# unprivileged user, entrypoint); then one stage per service that adds only its binary.
 #
-# Only the shared workspace members (crates/*, e2e, bench, ops; their tests are in .dockerignore) and
-# `services/$SERVICE` are copied, never the other services, so a change in one service neither
-# invalidates another's layers nor (through skaffold's Dockerfile dependency detection) triggers
-# another's rebuild. With the other services absent, the workspace glob `services/*` simply has
-# one member; Cargo.lock still pins every version (cargo drops the absent members' entries from
-# it, which is why the builds below cannot use `--locked`). A new workspace member outside
-# services/ must be copied here too (scripts/check-k8s.sh checks that).
+# The build stage copies every workspace member (tools/ included: cargo refuses to load a
+# workspace whose member glob matches nothing), so Cargo.lock stays whole and the build is
+# `--locked`. Its `cargo build` runs with BuildKit cache mounts (podman/buildah has them too) for
+# cargo's registry and git checkouts and for target/: after a source change, cargo recompiles
+# only the crates that changed and those that depend on them, not the dependencies. A cache
+# mount is not part of the image, so the binaries are copied out of target/ into /out (with
+# their times: a binary cargo did not relink is copied byte for byte, time included). Which
+# changes rebuild what: a change to any copied source re-runs the build stage (the COPY's
+# content changes), but an image whose binary comes out byte-identical keeps its layers and id
+# (measured with podman: BENCHMARKS.md, "Images: one build for six services").
+#
+# RUST_IMAGE must keep CARGO_HOME at /usr/local/cargo (the official image does; the bases
+# scripts/images.sh --bootstrap makes from Debian's packages, for a machine that cannot pull from
+# docker.io, do too).
 
 ARG RUST_IMAGE=docker.io/library/rust:1-bookworm
 ARG RUNTIME_IMAGE=docker.io/library/debian:bookworm-slim
 
-FROM ${RUST_IMAGE} AS chef
-ARG CARGO_CHEF_VERSION=0.1.78
-RUN cargo install cargo-chef --locked --version "${CARGO_CHEF_VERSION}" \
-    && rm -rf "${CARGO_HOME:-/usr/local/cargo}/registry"
+FROM ${RUST_IMAGE} AS build
 WORKDIR /app
-
-FROM chef AS planner
-ARG SERVICE
-RUN case "${SERVICE}" in \
-      auth|tickets|orders|expiration|payments|client) ;; \
-      *) echo "build with --build-arg SERVICE=<auth|tickets|orders|expiration|payments|client> (got '${SERVICE}')" >&2; exit 1 ;; \
-    esac
+# The workspace (tests, docs, infra and scripts are left out by .dockerignore).
 COPY Cargo.toml Cargo.lock ./
 COPY crates crates
+COPY services services
+COPY tools tools
 COPY e2e e2e
 COPY bench bench
 COPY ops ops
-COPY services/${SERVICE} services/${SERVICE}
-RUN cargo chef prepare --recipe-path recipe.json
-
-FROM chef AS builder
-ARG SERVICE
-# Dependencies only: this layer is reused until Cargo.toml/Cargo.lock (the recipe) change.
-COPY --from=planner /app/recipe.json recipe.json
-RUN cargo chef cook --release --package "${SERVICE}" --recipe-path recipe.json
-# Our sources.
-COPY Cargo.toml Cargo.lock ./
-COPY crates crates
-COPY e2e e2e
-COPY bench bench
-COPY ops ops
-COPY services/${SERVICE} services/${SERVICE}
-RUN cargo build --release --package "${SERVICE}" --bin "${SERVICE}" \
-    && install -D -m 0755 "target/release/${SERVICE}" /out/service
+RUN --mount=type=cache,id=ticketing-cargo-registry,target=/usr/local/cargo/registry,sharing=locked \
+    --mount=type=cache,id=ticketing-cargo-git,target=/usr/local/cargo/git,sharing=locked \
+    --mount=type=cache,id=ticketing-target,target=/app/target,sharing=locked \
+    cargo build --release --locked \
+      --package auth --package tickets --package orders --package expiration --package payments --package client \
+    && mkdir -p /out \
+    && for service in auth tickets orders expiration payments client; do \
+         install -p -m 0755 "target/release/${service}" "/out/${service}"; \
+       done
 
 FROM ${RUNTIME_IMAGE} AS runtime
-ARG SERVICE
-LABEL org.opencontainers.image.title="ticketing-${SERVICE}"
 # The CA bundle lets a service reach TLS endpoints (Stripe) if its TLS stack reads the system store.
-COPY --from=builder /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
-COPY --from=builder /out/service /usr/local/bin/service
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 ENV PORT=3000
 EXPOSE 3000
 # Numeric, so Kubernetes' runAsNonRoot can verify it; no home directory needed, nothing is written.
 USER 10001:10001
 ENTRYPOINT ["/usr/local/bin/service"]
+
+FROM runtime AS auth
+LABEL org.opencontainers.image.title="ticketing-auth"
+COPY --from=build /out/auth /usr/local/bin/service
+
+FROM runtime AS tickets
+LABEL org.opencontainers.image.title="ticketing-tickets"
+COPY --from=build /out/tickets /usr/local/bin/service
+
+FROM runtime AS orders
+LABEL org.opencontainers.image.title="ticketing-orders"
+COPY --from=build /out/orders /usr/local/bin/service
+
+FROM runtime AS expiration
+LABEL org.opencontainers.image.title="ticketing-expiration"
+COPY --from=build /out/expiration /usr/local/bin/service
+
+FROM runtime AS payments
+LABEL org.opencontainers.image.title="ticketing-payments"
+COPY --from=build /out/payments /usr/local/bin/service
+
+FROM runtime AS client
+LABEL org.opencontainers.image.title="ticketing-client"
+COPY --from=build /out/client /usr/local/bin/service

@@ -142,8 +142,9 @@ SKAFFOLD_SUBSET_SCHEMA = _closed({
 
 
 def check_skaffold(repo: Repo) -> list[str]:
-    """skaffold.yaml: current schema, artifacts built from our Dockerfile with SERVICE, manifests
-    that exist and cover infra/k8s*, kubectl deploy, local build without push, NATS port-forward."""
+    """skaffold.yaml: current schema, artifacts built from our Dockerfile's stage of their service
+    (docker.target), manifests that exist and cover infra/k8s*, kubectl deploy, local build without
+    push, NATS port-forward."""
     config = repo.skaffold()
     errors = [f"skaffold.yaml: {'.'.join(str(p) for p in e.absolute_path) or '(top level)'}: {e.message}"
               for e in jsonschema.Draft7Validator(SKAFFOLD_SUBSET_SCHEMA).iter_errors(config)]
@@ -163,9 +164,9 @@ def check_skaffold(repo: Repo) -> list[str]:
         if not dockerfile.is_file():
             errors.append(f"skaffold.yaml: artifact {image}: Dockerfile {dockerfile.relative_to(repo.root)} not found")
         expected = image[len(contract.IMAGE_PREFIX):] if image.startswith(contract.IMAGE_PREFIX) else None
-        service = (docker.get("buildArgs") or {}).get("SERVICE")
-        if service != expected:
-            errors.append(f"skaffold.yaml: artifact {image} builds SERVICE={service!r}; expected {expected!r}")
+        target = docker.get("target")
+        if target != expected:
+            errors.append(f"skaffold.yaml: artifact {image} builds target {target!r}; expected {expected!r}")
     missing = [s for s in contract.SERVICES if contract.IMAGE_PREFIX + s not in seen]
     if missing:
         errors.append(f"skaffold.yaml: no artifact for {', '.join(contract.IMAGE_PREFIX + s for s in missing)}")
@@ -1214,58 +1215,102 @@ def _dockerignore_patterns(repo: Repo) -> set[str]:
             if line.strip() and not line.startswith("#")}
 
 
+def _dockerfile_stages(instructions: list[tuple[str, str]]) -> list[dict]:
+    """The stages in order: {"base": image or stage, "name": its AS name or None, "body": [...]}."""
+    stages = []
+    for op, args in instructions:
+        if op == "FROM":
+            words = [w for w in args.split() if not w.startswith("--")]
+            name = words[2] if len(words) >= 3 and words[1].lower() == "as" else None
+            stages.append({"base": words[0] if words else "", "name": name, "body": []})
+        elif stages:
+            stages[-1]["body"].append((op, args))
+    return stages
+
+
+def _stage_chain(stages: list[dict], stage: dict) -> list[dict]:
+    """`stage` and the stages it is built FROM, the first base first."""
+    by_name = {s["name"]: s for s in stages if s["name"]}
+    chain = [stage]
+    while chain[0]["base"] in by_name and by_name[chain[0]["base"]] not in chain:
+        chain.insert(0, by_name[chain[0]["base"]])
+    return chain
+
+
+_CACHE_MOUNT_TARGET = re.compile(r"--mount=\S*type=cache\S*")
+
+
 def check_dockerfile(repo: Repo) -> list[str]:
-    """The Dockerfile builds one service by SERVICE, copies only shared sources and
-    services/${SERVICE} (so skaffold rebuilds only the artifact that changed) but every other
-    workspace member cargo needs to load the workspace, and ends in a
-    runtime stage that runs as a numeric non-root user; .dockerignore keeps build output, local
-    data and tools out of the context."""
+    """The Dockerfile builds the workspace once and makes one image per service from it: a single
+    `cargo build --locked` of the six services with cache mounts for cargo's registry and target/,
+    in a stage that copies every workspace member (cargo cannot load the workspace without them,
+    and .dockerignore must not leave one out); one stage per service, named as the service
+    (skaffold's docker.target), that copies only that service's binary out of the build, on
+    runtime stages that copy nothing but build outputs and run as a numeric non-root user;
+    .dockerignore keeps build output, local data and tools out of the context."""
     errors = []
     path = repo.root / "Dockerfile"
     if not path.is_file():
         return ["Dockerfile: missing"]
     instructions = _dockerfile_instructions(path.read_text())
-    stages = []
-    for op, args in instructions:
-        if op == "FROM":
-            stages.append([])
-        elif stages:
-            stages[-1].append((op, args))
+    stages = _dockerfile_stages(instructions)
     if len(stages) < 2:
         errors.append("Dockerfile: must be multi-stage (build stages and a runtime stage)")
-    if not any(op == "ARG" and args.split("=")[0] == "SERVICE" for op, args in instructions):
-        errors.append("Dockerfile: no ARG SERVICE")
-    for op, args in instructions:
-        if op in ("COPY", "ADD") and "--from" not in args:
-            sources = [a for a in args.split() if not a.startswith("--")][:-1]
-            for source in sources:
-                normalized = source.rstrip("/")
-                if normalized in (".", "services", "./services", "*") or normalized.startswith("services/*"):
-                    errors.append(f"Dockerfile: `{op} {args}` copies every service; copy services/${{SERVICE}} only")
-                elif normalized.startswith("services/") and "${SERVICE}" not in normalized and "$SERVICE" not in normalized:
-                    errors.append(f"Dockerfile: `{op} {args}` copies a fixed service; use services/${{SERVICE}}")
+
+    # One cargo build for the six services, locked, with the registry and target/ cached.
+    builds = [args for op, args in instructions if op == "RUN" and re.search(r"\bcargo\s+build\b", args)]
+    if len(builds) != 1:
+        errors.append(f"Dockerfile: {len(builds)} `cargo build` steps; the six services are built by one")
+    for args in builds:
+        if "--locked" not in args.split():
+            errors.append("Dockerfile: `cargo build` without --locked (Cargo.lock must pin the images' dependencies)")
+        mounts = _CACHE_MOUNT_TARGET.findall(args)
+        if not any(re.search(r"target=\S*/target(,|$)", m) for m in mounts):
+            errors.append("Dockerfile: `cargo build` without a cache mount for target/ (each build would start from nothing)")
+        if not any(re.search(r"target=\S*/registry(,|$)", m) for m in mounts):
+            errors.append("Dockerfile: `cargo build` without a cache mount for cargo's registry")
+        built = set(re.findall(r"(?:--package|-p)[\s=]+([A-Za-z0-9_-]+)", args))
+        for service in contract.SERVICES:
+            if service not in built:
+                errors.append(f"Dockerfile: the `cargo build` does not build {service} (--package {service})")
+
     copied = {a.rstrip("/") for op, args in instructions if op in ("COPY", "ADD") and "--from" not in args
               for a in [x for x in args.split() if not x.startswith("--")][:-1]}
     ignored = _dockerignore_patterns(repo)
     for member in _workspace_members(repo):
-        if member.startswith("services/"):
-            continue  # only services/${SERVICE}, checked above
         base = member.split("*")[0].rstrip("/")
-        if "*" in member and (base in ignored or f"/{base}" in ignored):
-            continue  # left out of the context on purpose: a glob that matches nothing is fine
-        if not any(base == c or base.startswith(c + "/") for c in copied):
+        if base in ignored or f"/{base}" in ignored:
+            errors.append(f"Dockerfile: workspace member {member!r} (Cargo.toml) is left out of the build context by "
+                          f".dockerignore; cargo cannot load the workspace without it (a glob matching nothing is an error)")
+        elif not any(base == c or base.startswith(c + "/") for c in copied):
             errors.append(f"Dockerfile: workspace member {member!r} (Cargo.toml) is never copied; "
                           f"cargo cannot load the workspace without it")
-    final = stages[-1] if stages else []
-    users = [args for op, args in final if op == "USER"]
-    if not users:
-        errors.append("Dockerfile: the runtime stage sets no USER (it would run as root)")
-    else:
-        uid = users[-1].split(":")[0]
-        if not uid.isdigit() or int(uid) == 0:
-            errors.append(f"Dockerfile: runtime USER {users[-1]!r} must be a numeric non-root uid")
-    if any(op == "COPY" and "--from" not in args for op, args in final):
-        errors.append("Dockerfile: the runtime stage must copy only build outputs (COPY --from=...)")
+
+    by_name = {stage["name"]: stage for stage in stages if stage["name"]}
+    for service in contract.SERVICES:
+        stage = by_name.get(service)
+        if stage is None:
+            errors.append(f"Dockerfile: no stage `FROM ... AS {service}` (skaffold.yaml builds it as docker.target)")
+            continue
+        chain = _stage_chain(stages, stage)
+        users = [args for s in chain for op, args in s["body"] if op == "USER"]
+        if not users:
+            errors.append(f"Dockerfile: the {service} image sets no USER (it would run as root)")
+        else:
+            uid = users[-1].split(":")[0]
+            if not uid.isdigit() or int(uid) == 0:
+                errors.append(f"Dockerfile: the {service} image's USER {users[-1]!r} must be a numeric non-root uid")
+        if not any(op == "ENTRYPOINT" for s in chain for op, _ in s["body"]):
+            errors.append(f"Dockerfile: the {service} image has no ENTRYPOINT")
+        for s in chain:
+            if any(op in ("COPY", "ADD") and "--from" not in args for op, args in s["body"]):
+                errors.append(f"Dockerfile: stage {s['name'] or s['base']} (under the {service} image) must copy "
+                              f"only build outputs (COPY --from=...)")
+        binaries = {m for op, args in stage["body"] if op == "COPY" and "--from" in args
+                    for m in re.findall(r"/out/([A-Za-z0-9_-]+)", args)}
+        if binaries != {service}:
+            errors.append(f"Dockerfile: stage {service} copies {sorted(binaries) or 'no binary'} from /out; "
+                          f"it must copy its own binary (/out/{service}) only")
 
     patterns = _dockerignore_patterns(repo)
     for required in ("target", ".stack", ".tools", ".git"):
