@@ -103,7 +103,7 @@ def network_paths(pods: list[str]) -> set[tuple[str, str, int, str]]:
         paths |= {("ingress-nginx", service, SERVICE_PORT, "TCP"), ("gateway", service, SERVICE_PORT, "TCP")}
     for service in SERVICES:
         paths.add(("prometheus", service, SERVICE_PORT, "TCP"))
-    paths.add(("client", "ingress-nginx", 80, "TCP"))
+    paths |= {("client", "ingress-nginx", 80, "TCP"), ("client", "gateway", 10080, "TCP")}
     for service in MONGO_SERVICES:
         paths |= {(service, f"{service}-mongo", 27017, "TCP"), (f"{service}-mongo", f"{service}-mongo", 27017, "TCP")}
     for service in NATS_SERVICES:
