@@ -521,6 +521,11 @@ def _conf_routes(text: str) -> list[str]:
     return re.findall(r"nats(?:-route)?://[^\s,\]]+", match.group(1)) if match else []
 
 
+def _nats_servers(resources: list[Resource]) -> list[tuple[Resource, dict]]:
+    """The NATS server containers of a set, with their workloads."""
+    return [(w, c) for w in _workloads(resources) for c in w.containers(include_init=False) if _is_image(c, "nats")]
+
+
 def _nats_services(resources: list[Resource]):
     for workload, container, service in _our_containers(resources):
         if "NATS_URL" in env_map(container):
@@ -538,7 +543,7 @@ def check_nats_cluster(repo: Repo) -> list[str]:
     def per_set(set_name: str, resources: list[Resource]) -> list[str]:
         errors = []
         services = _services(resources)
-        servers = [(w, c) for w in _workloads(resources) for c in w.containers(include_init=False) if _is_image(c, "nats")]
+        servers = _nats_servers(resources)
         if len(servers) != 1:
             return [f"expected one NATS workload, found {[str(w) for w, _ in servers]}"]
         workload, container = servers[0]
@@ -636,7 +641,7 @@ def check_nats_users(repo: Repo) -> list[str]:
     accepts the file (`nats-server -t`), in every set that has one."""
 
     def per_set(set_name: str, resources: list[Resource]) -> list[str]:
-        servers = [(w, c) for w in _workloads(resources) for c in w.containers(include_init=False) if _is_image(c, "nats")]
+        servers = _nats_servers(resources)
         if len(servers) != 1:
             return []  # nats-cluster reports it
         workload, container = servers[0]
@@ -1165,12 +1170,11 @@ def check_no_secrets(repo: Repo) -> list[str]:
         for container in resource.containers():
             for name, entry in env_map(container).items():
                 where = f"{resource}: container {container.get('name')}: env {name}"
-                ref = ((entry.get("valueFrom") or {}).get("secretKeyRef")) or {}
                 if name in contract.SECRET_ENV:
                     secret, key = contract.SECRET_ENV[name]
                     if "value" in entry:
                         errors.append(f"{where}: has a literal value; use secretKeyRef {secret}/{key}")
-                    elif (ref.get("name"), ref.get("key")) != (secret, key):
+                    elif _secret_ref(entry) != (secret, key):
                         errors.append(f"{where}: must come from secretKeyRef {secret}/{key}")
                 elif _SECRET_NAME.search(str(name)) and name not in contract.NOT_SECRET_ENV and "value" in entry:
                     errors.append(f"{where}: looks secret but has a literal value; use a secretKeyRef")
@@ -1312,9 +1316,8 @@ def check_dockerfile(repo: Repo) -> list[str]:
             errors.append(f"Dockerfile: stage {service} copies {sorted(binaries) or 'no binary'} from /out; "
                           f"it must copy its own binary (/out/{service}) only")
 
-    patterns = _dockerignore_patterns(repo)
     for required in ("target", ".stack", ".tools", ".git"):
-        if required not in patterns and f"/{required}" not in patterns:
+        if required not in ignored and f"/{required}" not in ignored:
             errors.append(f".dockerignore: must exclude {required}")
     return errors
 

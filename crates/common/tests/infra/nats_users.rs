@@ -115,6 +115,19 @@ struct Service {
     outbox: Option<&'static str>,
 }
 
+impl Service {
+    /// Where its consumers and its outbox record what they give up on.
+    fn parking_subjects(&self) -> impl Iterator<Item = String> + '_ {
+        self.consumes
+            .iter()
+            .map(|subject| format!("parked.{}", self.group.durable_name(*subject)))
+            .chain(
+                self.outbox
+                    .map(|database| format!("parked.outbox.{database}")),
+            )
+    }
+}
+
 const FLEET: [Service; 4] = [
     Service {
         user: "tickets",
@@ -234,16 +247,7 @@ async fn the_production_users_let_each_service_publish_what_it_publishes_and_not
                 .unwrap_or_else(|error| panic!("{} publishes {subject:?}: {error}", service.user));
             stored += 1;
         }
-        let parking = service
-            .consumes
-            .iter()
-            .map(|subject| format!("parked.{}", service.group.durable_name(*subject)))
-            .chain(
-                service
-                    .outbox
-                    .map(|database| format!("parked.outbox.{database}")),
-            );
-        for subject in parking {
+        for subject in service.parking_subjects() {
             publish(jetstream, subject.clone())
                 .await
                 .unwrap_or_else(|error| panic!("{} records {subject}: {error}", service.user));
@@ -264,19 +268,7 @@ async fn the_production_users_let_each_service_publish_what_it_publishes_and_not
                 FLEET
                     .iter()
                     .filter(|other| other.user != service.user)
-                    .flat_map(|other| {
-                        other
-                            .consumes
-                            .iter()
-                            .map(move |subject| {
-                                format!("parked.{}", other.group.durable_name(*subject))
-                            })
-                            .chain(
-                                other
-                                    .outbox
-                                    .map(|database| format!("parked.outbox.{database}")),
-                            )
-                    }),
+                    .flat_map(Service::parking_subjects),
             );
         let refused = futures::future::join_all(others.map(|subject| async move {
             (publish(jetstream, subject.clone()).await.is_err(), subject)
