@@ -10,6 +10,16 @@
 //! - a background relay ([`Outbox::spawn_relay`]) publishes whatever is still pending, oldest
 //!   first: after a crash between commit and publish, or while NATS was down.
 //!
+//! **Embedded entries, for new documents.** A change that only inserts one document does not
+//! need a transaction: [`Outbox::insert_with`] writes the event inside the new document itself
+//! (its `outbox` field), one single-document write that MongoDB makes atomic on its own, and
+//! publishes it the same way. Once published, the marker removes the field; if it is still
+//! there after the grace period, the relay moves it into the `outbox` collection and carries on
+//! from there as for any entry. This halves what a create costs MongoDB (two inserts and a
+//! commit become one insert), which is most of what `POST /api/tickets` and `POST /api/orders`
+//! cost. The collections that embed are declared up front ([`Outbox::embedding_in`]) so that a
+//! relay started after a crash looks in them before anything is written.
+//!
 //! An entry's id is its `Nats-Msg-Id`, so the fast path and the relay (or two replicas' relays)
 //! publishing the same entry store it once, within JetStream's duplicate window. Published
 //! entries are kept for a day (a TTL index removes them) for inspection.
@@ -68,7 +78,7 @@
 use std::time::Duration;
 
 use bson::oid::ObjectId;
-use bson::{DateTime, Document, doc};
+use bson::{Bson, DateTime, Document, doc};
 use bytes::Bytes;
 use futures::TryStreamExt as _;
 use mongodb::error::{TRANSIENT_TRANSACTION_ERROR, UNKNOWN_TRANSACTION_COMMIT_RESULT};
@@ -83,6 +93,12 @@ use crate::events::{Event, PublishError, Publisher, Subject, publish_span};
 
 /// The collection, in the service's own database.
 pub const COLLECTION: &str = "outbox";
+
+/// The field of an entity document that holds its embedded, not yet published entry
+/// ([`Outbox::insert_with`]); absent once the entry is published or moved to [`COLLECTION`].
+pub const EMBEDDED: &str = "outbox";
+const EMBEDDED_ID: &str = "outbox._id";
+const EMBEDDED_CREATED: &str = "outbox.createdAt";
 
 /// One event waiting to be, or having been, published.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -163,10 +179,23 @@ impl Default for OutboxOptions {
     }
 }
 
-/// The ids the fast path published and the marker has not written as published yet.
+/// Where an entry the fast path published waits, so the marker knows what to write.
+#[derive(Debug, Clone)]
+enum Mark {
+    /// A document of the `outbox` collection: `publishedAt` is set.
+    Collected(ObjectId),
+    /// Embedded in `document` of `collection` ([`Outbox::insert_with`]): the field is removed.
+    Embedded {
+        collection: &'static str,
+        document: Bson,
+        entry: ObjectId,
+    },
+}
+
+/// The entries the fast path published and the marker has not written as published yet.
 #[derive(Debug, Default)]
 struct Marks {
-    ids: std::sync::Mutex<Vec<ObjectId>>,
+    ids: std::sync::Mutex<Vec<Mark>>,
     /// Whether a marker task is running; it takes every id pushed before it stops.
     marking: std::sync::atomic::AtomicBool,
     /// Held from taking a batch to having written it, so that shutdown waits for a batch in
@@ -178,9 +207,13 @@ struct Marks {
 #[derive(Debug, Clone)]
 pub struct Outbox {
     client: Client,
-    /// The service's database: where parking records say the entry is.
-    database: String,
+    /// The service's database: where parking records say the entry is, and where the
+    /// collections that embed entries are.
+    database: Database,
     entries: Collection<Entry>,
+    /// The collections whose new documents may carry their event embedded
+    /// ([`Outbox::embedding_in`]); the relay looks in each.
+    embedding: std::sync::Arc<Vec<&'static str>>,
     publisher: Publisher,
     options: OutboxOptions,
     marks: std::sync::Arc<Marks>,
@@ -280,7 +313,8 @@ impl Attempts<'_> {
         }
         if self.outbox.options.fast_path {
             let (_, published) = self.outbox.publish_entries(&self.staged).await;
-            self.outbox.mark_later(published);
+            self.outbox
+                .mark_later(published.into_iter().map(Mark::Collected).collect());
         }
         Settled::Done(Ok(value))
     }
@@ -340,8 +374,9 @@ impl Outbox {
     pub fn new(client: Client, database: &Database, publisher: Publisher) -> Self {
         Self {
             client,
-            database: database.name().to_owned(),
+            database: database.clone(),
             entries: database.collection(COLLECTION),
+            embedding: std::sync::Arc::default(),
             publisher,
             options: OutboxOptions::default(),
             marks: std::sync::Arc::default(),
@@ -353,8 +388,83 @@ impl Outbox {
         self
     }
 
+    /// Declares `collection`, of this outbox's database, as one whose new documents may carry
+    /// their event embedded ([`Outbox::insert_with`]): the relay then looks there too, and
+    /// [`Outbox::ensure_indexes`] gives it the index the relay's query needs.
+    #[must_use]
+    pub fn embedding_in(mut self, collection: &'static str) -> Self {
+        let embedding = std::sync::Arc::make_mut(&mut self.embedding);
+        if !embedding.contains(&collection) {
+            embedding.push(collection);
+        }
+        self
+    }
+
     pub fn collection(&self) -> &Collection<Entry> {
         &self.entries
+    }
+
+    /// Inserts `document`, a new entity of a collection declared with [`Outbox::embedding_in`],
+    /// with `event` embedded in it as its pending entry, then publishes the event.
+    ///
+    /// Why not a transaction: a single-document write is atomic on its own, so the document and
+    /// its event still commit together, at half the cost of a transaction that inserts both
+    /// (BENCHMARKS.md, "What limits the missed targets"). Only an insert embeds: the document
+    /// has no other entry then, and later changes of it stage theirs with
+    /// [`transaction!`](crate::transaction), which never touches the field.
+    ///
+    /// Once published, the entry is removed from the document by the marker, in batches, off
+    /// the request path. An entry still there after the relay's grace period (the process died
+    /// before publishing, NATS was away, the publish failed) is moved by the relay into the
+    /// `outbox` collection, and from there published, parked and counted like any other.
+    pub async fn insert_with<T, E>(
+        &self,
+        collection: &Collection<T>,
+        document: &T,
+        event: &E,
+    ) -> mongodb::error::Result<()>
+    where
+        T: Serialize + Send + Sync,
+        E: Event,
+    {
+        let name = self
+            .embedding
+            .iter()
+            .copied()
+            .find(|name| *name == collection.name())
+            .filter(|_| collection.namespace().db == self.database.name())
+            .ok_or_else(|| {
+                mongodb::error::Error::custom(format!(
+                    "{} is not declared with Outbox::embedding_in: the relay would never find its entries",
+                    collection.namespace()
+                ))
+            })?;
+        let entry = Entry::new(event).map_err(mongodb::error::Error::custom)?;
+        let mut document = bson::to_document(document)?;
+        let id = document
+            .get("_id")
+            .cloned()
+            .ok_or_else(|| mongodb::error::Error::custom("an embedding document needs its _id"))?;
+        document.insert(EMBEDDED, bson::to_bson(&entry)?);
+        collection
+            .clone_with_type::<Document>()
+            .insert_one(document)
+            .await?;
+        if self.options.fast_path {
+            // Any failure leaves the entry to the relay, which moves it to the collection where
+            // failures are recorded and poison is parked.
+            match self.publish_entry(&entry).await {
+                Ok(()) => self.mark_later(vec![Mark::Embedded {
+                    collection: name,
+                    document: id,
+                    entry: entry.id,
+                }]),
+                Err(error) => {
+                    tracing::warn!(entry = %entry.id, subject = %entry.subject, %error, "event not published yet; the relay will retry");
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The TTL index that removes published entries after the retention period, and serves the
@@ -370,6 +480,22 @@ impl Outbox {
             )
             .build();
         self.entries.create_index(ttl).await?;
+        for collection in self.embedding.iter() {
+            // Sparse: only documents whose entry waits are in it, a few at any time.
+            let pending = IndexModel::builder()
+                .keys(doc! { EMBEDDED_CREATED: 1 })
+                .options(
+                    IndexOptions::builder()
+                        .name("outbox_pending".to_owned())
+                        .sparse(true)
+                        .build(),
+                )
+                .build();
+            self.database
+                .collection::<Document>(collection)
+                .create_index(pending)
+                .await?;
+        }
         Ok(())
     }
 
@@ -432,11 +558,11 @@ impl Outbox {
 
     /// Hands the fast path's published `ids` to the marker, starting it unless it runs: the
     /// request does not wait for the write (see the module docs).
-    fn mark_later(&self, ids: Vec<ObjectId>) {
-        if ids.is_empty() {
+    fn mark_later(&self, marks: Vec<Mark>) {
+        if marks.is_empty() {
             return;
         }
-        self.lock_marks().extend(ids);
+        self.lock_marks().extend(marks);
         if self
             .marks
             .marking
@@ -448,7 +574,7 @@ impl Outbox {
         tokio::spawn(async move { outbox.run_marker().await });
     }
 
-    fn lock_marks(&self) -> std::sync::MutexGuard<'_, Vec<ObjectId>> {
+    fn lock_marks(&self) -> std::sync::MutexGuard<'_, Vec<Mark>> {
         // A panic while holding the lock left only a list of ids behind: still usable.
         self.marks
             .ids
@@ -475,11 +601,42 @@ impl Outbox {
     /// there were. The marker's step, and what the relay does at shutdown.
     async fn write_waiting_marks(&self) -> usize {
         let _writing = self.marks.writing.lock().await;
-        let ids = std::mem::take(&mut *self.lock_marks());
-        if let Err(error) = self.mark_published(&ids).await {
-            tracing::warn!(count = ids.len(), %error, "events published but not marked; the relay will publish them again (deduplicated)");
+        let marks = std::mem::take(&mut *self.lock_marks());
+        let mut collected = Vec::new();
+        let mut embedded: std::collections::BTreeMap<&'static str, (Vec<Bson>, Vec<ObjectId>)> =
+            std::collections::BTreeMap::new();
+        for mark in &marks {
+            match mark {
+                Mark::Collected(id) => collected.push(*id),
+                Mark::Embedded {
+                    collection,
+                    document,
+                    entry,
+                } => {
+                    let (documents, entries) = embedded.entry(collection).or_default();
+                    documents.push(document.clone());
+                    entries.push(*entry);
+                }
+            }
         }
-        ids.len()
+        if let Err(error) = self.mark_published(&collected).await {
+            tracing::warn!(count = collected.len(), %error, "events published but not marked; the relay will publish them again (deduplicated)");
+        }
+        for (collection, (documents, entries)) in embedded {
+            // Both conditions: the document's own entry, and only while it is still that one.
+            let removed = self
+                .database
+                .collection::<Document>(collection)
+                .update_many(
+                    doc! { "_id": { "$in": documents }, EMBEDDED_ID: { "$in": &entries } },
+                    doc! { "$unset": { EMBEDDED: "" } },
+                )
+                .await;
+            if let Err(error) = removed {
+                tracing::warn!(collection, count = entries.len(), %error, "events published but not removed from their documents; the relay will publish them again (deduplicated)");
+            }
+        }
+        marks.len()
     }
 
     /// Records a failed publish on the entry (and parks it if `park`); whether that was written.
@@ -549,7 +706,7 @@ impl Outbox {
     /// Records a parked entry where `ops parked list` finds it, beside the parked deliveries.
     async fn record_parked(&self, id: ObjectId, subject: &str, attempts: i64, error: String) {
         let record = ParkedEvent {
-            consumer: format!("outbox.{}", self.database),
+            consumer: format!("outbox.{}", self.database.name()),
             subject: subject.to_owned(),
             sequence: 0,
             deliveries: attempts,
@@ -596,6 +753,7 @@ impl Outbox {
                     .timestamp_millis()
                     .saturating_sub(i64::try_from(grace.as_millis()).unwrap_or(i64::MAX)),
             );
+            self.move_embedded(cutoff).await?;
             // Read as documents: one that is not an entry (an unknown subject, say, written by
             // a later release or by hand) is parked here instead of failing every pass.
             let documents: Vec<Document> = self
@@ -636,11 +794,68 @@ impl Outbox {
         }
     }
 
-    /// Entries not yet published and not parked.
+    /// Moves the entries embedded in documents since before `cutoff` into the `outbox`
+    /// collection, oldest first, where the relay's pass takes them with the others.
+    ///
+    /// Without a transaction, and safe at any instant: the entry is inserted under its own id
+    /// (already there means a move that died half-way), then removed from its document only
+    /// while it is still that entry. A crash in between leaves both copies, which the next pass
+    /// resolves the same way; an entry the fast path published meanwhile is published again and
+    /// dropped by JetStream as a duplicate (its id is the `Nats-Msg-Id`).
+    async fn move_embedded(&self, cutoff: DateTime) -> mongodb::error::Result<()> {
+        let raw = self.entries.clone_with_type::<Document>();
+        for name in self.embedding.iter() {
+            let collection = self.database.collection::<Document>(name);
+            loop {
+                let waiting: Vec<Document> = collection
+                    .find(doc! { EMBEDDED_CREATED: { "$lte": cutoff } })
+                    .projection(doc! { EMBEDDED: 1 })
+                    .sort(doc! { EMBEDDED_CREATED: 1 })
+                    .limit(self.options.relay_batch)
+                    .await?
+                    .try_collect()
+                    .await?;
+                for document in &waiting {
+                    let (Some(id), Some(entry)) = (document.get("_id"), document.get(EMBEDDED))
+                    else {
+                        continue;
+                    };
+                    if let Bson::Document(entry) = entry {
+                        match raw.insert_one(entry).await {
+                            Ok(_) => {}
+                            Err(error) if crate::mongo::is_duplicate_key(&error) => {}
+                            Err(error) => return Err(error),
+                        }
+                    }
+                    collection
+                        .update_one(
+                            doc! { "_id": id, EMBEDDED: entry },
+                            doc! { "$unset": { EMBEDDED: "" } },
+                        )
+                        .await?;
+                }
+                if (waiting.len() as i64) < self.options.relay_batch {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Entries not yet published and not parked, wherever they wait.
     pub async fn pending(&self) -> mongodb::error::Result<u64> {
-        self.entries
+        let mut pending = self
+            .entries
             .count_documents(doc! { "publishedAt": null, "parkedAt": null })
-            .await
+            .await?;
+        for name in self.embedding.iter() {
+            pending += self
+                .database
+                .collection::<Document>(name)
+                .count_documents(doc! { EMBEDDED_CREATED: { "$exists": true } })
+                .await?;
+        }
+        Ok(pending)
     }
 
     /// Entries parked because they can never be published.
@@ -657,13 +872,35 @@ impl Outbox {
     /// pass, so what an alert sees is at most one relay interval old.
     async fn report_backlog(&self) -> mongodb::error::Result<()> {
         let pending = self.pending().await?;
-        let oldest = self
+        let mut oldest = self
             .entries
             .find_one(doc! { "publishedAt": null, "parkedAt": null })
             .sort(doc! { "_id": 1 })
-            .await?;
-        let age = oldest.map_or(0.0, |entry| {
-            let millis = DateTime::now().timestamp_millis() - entry.created_at.timestamp_millis();
+            .await?
+            .map(|entry| entry.created_at);
+        for name in self.embedding.iter() {
+            let embedded = self
+                .database
+                .collection::<Document>(name)
+                .find_one(doc! { EMBEDDED_CREATED: { "$exists": true } })
+                .projection(doc! { EMBEDDED_CREATED: 1 })
+                .sort(doc! { EMBEDDED_CREATED: 1 })
+                .await?
+                .and_then(|document| {
+                    document
+                        .get_document(EMBEDDED)
+                        .ok()?
+                        .get_datetime("createdAt")
+                        .ok()
+                        .copied()
+                });
+            oldest = match (oldest, embedded) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        let age = oldest.map_or(0.0, |created_at| {
+            let millis = DateTime::now().timestamp_millis() - created_at.timestamp_millis();
             millis.max(0) as f64 / 1000.0
         });
         let parked = self.parked().await?;

@@ -33,7 +33,7 @@ pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
     let (client, database) = common::mongo::connect(&config.service.mongo, "orders").await?;
     let nats = Nats::connect(&config.service.nats).await?;
     let outbox = Outbox::new(client, &database, nats.publisher()).with_options(tuning.outbox);
-    let store = store::Store::new(&database, outbox.clone());
+    let store = store::Store::new(&database, outbox);
     store.ensure_indexes().await?;
 
     let stop = CancellationToken::new();
@@ -41,7 +41,8 @@ pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
         .consumers(QueueGroup::ORDERS, stop.clone())
         .with_options(tuning.consumers);
     events::listen(&mut consumers, store.clone()).await?;
-    let relay = outbox.spawn_relay(stop.clone());
+    // The store's outbox: it knows the collections that embed entries.
+    let relay = store.outbox.spawn_relay(stop.clone());
     let readiness = Readiness::new().mongo(database).nats(nats.client().clone());
     let listener = common::http::bind(config.service.port).await?;
     Ok(Service::new(

@@ -1,6 +1,7 @@
-//! Every change of an order that other services hear about, each one MongoDB transaction with
-//! its event in the outbox (`common::transaction!`), so the event goes out if and only if the
-//! change happened. The rules they rely on (one active order per ticket, decided by a partial
+//! Every change of an order that other services hear about, committed with its event, so the
+//! event goes out if and only if the change happened: a new order carries its `order:created`
+//! embedded (`Outbox::insert_with`, one atomic insert), a cancellation is a MongoDB transaction
+//! with its event in the outbox (`common::transaction!`). The rules they rely on (one active order per ticket, decided by a partial
 //! unique index; optimistic versions) are in [`crate::models::order`].
 
 use bson::doc;
@@ -41,7 +42,7 @@ impl Store {
         Self {
             orders: database.collection(Order::COLLECTION),
             tickets: database.collection(Ticket::COLLECTION),
-            outbox,
+            outbox: outbox.embedding_in(Order::COLLECTION),
         }
     }
 
@@ -50,8 +51,9 @@ impl Store {
         self.outbox.ensure_indexes().await
     }
 
-    /// Inserts a new order and stages its `order:created` in one transaction. A duplicate-key error
-    /// (`common::mongo::is_duplicate_key`) means another active order holds the ticket.
+    /// Inserts a new order with its `order:created` embedded, and publishes it. A duplicate-key
+    /// error (`common::mongo::is_duplicate_key`) means another active order holds the ticket:
+    /// nothing was written.
     pub async fn create(&self, order: &Order, ticket: &Ticket) -> mongodb::error::Result<()> {
         let event = OrderCreated {
             id: order.id,
@@ -64,10 +66,7 @@ impl Store {
                 price: ticket.price,
             },
         };
-        common::transaction!(self.outbox, |tx| {
-            self.orders.insert_one(order).session(tx.session()).await?;
-            tx.publish(&event).await
-        })
+        self.outbox.insert_with(&self.orders, order, &event).await
     }
 
     /// Cancels an order unless it is complete or already cancelled, publishing `order:cancelled` in

@@ -32,7 +32,7 @@ pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
     let (client, database) = common::mongo::connect(&config.service.mongo, "tickets").await?;
     let nats = Nats::connect(&config.service.nats).await?;
     let outbox = Outbox::new(client, &database, nats.publisher()).with_options(tuning.outbox);
-    let store = Store::new(&database, outbox.clone());
+    let store = Store::new(&database, outbox);
     store.ensure_indexes().await?;
 
     let stop = CancellationToken::new();
@@ -40,7 +40,8 @@ pub async fn build(config: Config, tuning: Tuning) -> anyhow::Result<Service> {
         .consumers(QueueGroup::TICKETS, stop.clone())
         .with_options(tuning.consumers);
     events::listen(&mut consumers, store.clone()).await?;
-    let relay = outbox.spawn_relay(stop.clone());
+    // The store's outbox: it knows the collections that embed entries.
+    let relay = store.outbox.spawn_relay(stop.clone());
 
     let state = AppState {
         store,

@@ -1,5 +1,7 @@
-//! Every change to the service's documents, each one MongoDB transaction together with the
-//! event it causes (`common::transaction!`): the only place that writes them.
+//! Every change to the service's documents, each committed together with the event it causes:
+//! the only place that writes them. A new ticket carries its `ticket:created` embedded
+//! (`Outbox::insert_with`: one atomic insert); every other change is a MongoDB transaction with
+//! its event (`common::transaction!`).
 //!
 //! A ticket's `version` is 0 when listed and rises by exactly one per save; every save publishes
 //! the ticket as it now is (`ticket:created`, then `ticket:updated`), through the outbox, in the
@@ -55,7 +57,7 @@ impl Store {
         Self {
             tickets: database.collection(Ticket::COLLECTION),
             order_marks: database.collection(Self::ORDER_MARKS),
-            outbox,
+            outbox: outbox.embedding_in(Ticket::COLLECTION),
         }
     }
 
@@ -64,15 +66,11 @@ impl Store {
         self.outbox.ensure_indexes().await
     }
 
-    /// Inserts a new ticket and publishes `ticket:created`.
+    /// Inserts a new ticket and publishes `ticket:created`, embedded in the new document.
     pub async fn create(&self, ticket: &Ticket) -> mongodb::error::Result<()> {
-        common::transaction!(self.outbox, |tx| {
-            self.tickets
-                .insert_one(ticket)
-                .session(tx.session())
-                .await?;
-            tx.publish(&ticket.created_event()).await
-        })
+        self.outbox
+            .insert_with(&self.tickets, ticket, &ticket.created_event())
+            .await
     }
 
     /// Saves a new title and price on a ticket read as `read`, and publishes `ticket:updated`;

@@ -123,3 +123,32 @@ impl std::io::Write for Captured {
         Ok(())
     }
 }
+
+/// A client of `uri` that counts the `update` commands sent to `collection` (the marks), so a
+/// test can tell a batch from a write per entry.
+pub async fn counting_updates(
+    uri: &str,
+    collection: &'static str,
+) -> (
+    mongodb::Client,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let updates = std::sync::Arc::new(AtomicUsize::new(0));
+    let mut options = mongodb::options::ClientOptions::parse(uri)
+        .await
+        .expect("a URI");
+    let counted = std::sync::Arc::clone(&updates);
+    options.command_event_handler = Some(mongodb::event::EventHandler::callback(
+        move |event: mongodb::event::command::CommandEvent| {
+            if let mongodb::event::command::CommandEvent::Started(started) = event
+                && started.command_name == "update"
+                && started.command.get_str("update") == Ok(collection)
+            {
+                counted.fetch_add(1, Ordering::Relaxed);
+            }
+        },
+    ));
+    let client = mongodb::Client::with_options(options).expect("a client");
+    (client, updates)
+}

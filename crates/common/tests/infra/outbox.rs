@@ -430,28 +430,12 @@ async fn a_transaction_left_open_by_a_dead_client_blocks_its_documents_for_secon
 /// marked (so the relay has nothing to publish again).
 #[tokio::test]
 async fn the_fast_paths_marks_are_written_in_batches() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
 
     let nats = TestNats::start().await;
     let db = TestDb::new().await;
     // A client of our own that counts the writes to the outbox that are not inserts.
-    let marks = Arc::new(AtomicUsize::new(0));
-    let mut options = mongodb::options::ClientOptions::parse(&db.uri)
-        .await
-        .expect("a URI");
-    let counted = Arc::clone(&marks);
-    options.command_event_handler = Some(mongodb::event::EventHandler::callback(
-        move |event: mongodb::event::command::CommandEvent| {
-            if let mongodb::event::command::CommandEvent::Started(started) = event
-                && started.command_name == "update"
-                && started.command.get_str("update") == Ok("outbox")
-            {
-                counted.fetch_add(1, Ordering::Relaxed);
-            }
-        },
-    ));
-    let client = mongodb::Client::with_options(options).expect("a client");
+    let (client, marks) = crate::helpers::counting_updates(&db.uri, "outbox").await;
     let database = client.database(db.db.name());
     let bus = connect(&nats).await;
     let outbox = Outbox::new(client.clone(), &database, bus.publisher());

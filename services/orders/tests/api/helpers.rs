@@ -208,14 +208,23 @@ impl TestApp {
             .await
     }
 
-    /// Events staged in the outbox on `subject` (published or not).
+    /// Events on `subject` kept by the outbox: in its collection (published or not), or still
+    /// embedded in the order they came with (`order:created`, until published).
     pub async fn outbox_entries(&self, subject: Subject) -> u64 {
-        self.db
+        let collected = self
+            .db
             .db
             .collection::<bson::Document>(common::outbox::COLLECTION)
             .count_documents(doc! { "subject": subject.as_str() })
             .await
-            .expect("outbox counted")
+            .expect("outbox counted");
+        let embedded_subject = format!("{}.subject", common::outbox::EMBEDDED);
+        let embedded = self
+            .orders()
+            .count_documents(doc! { embedded_subject: subject.as_str() })
+            .await
+            .expect("orders counted");
+        collected + embedded
     }
 }
 
