@@ -4,8 +4,8 @@
 //! An order is owned here: it starts at `version` 0 in status `created`, and each save raises the
 //! version by exactly one, written only if the stored version is still the one read
 //! (`common::version::save_owned`). Every change that other services must hear about is
-//! committed in one MongoDB transaction with its event in the outbox (`common::outbox`), so the
-//! event goes out if and only if the change happened.
+//! committed with its event (`common::outbox`: embedded in the new order, or one transaction with
+//! the outbox collection), so the event goes out if and only if the change happened.
 //!
 //! # One active order per ticket, decided by MongoDB
 //!
