@@ -41,6 +41,9 @@ HA_STACK_NAME="${HA_STACK_NAME:-bench-ha}" HA_PORT_BASE="${HA_PORT_BASE:-19200}"
 # measure the fleet, not auth's rate limits (which auth's own tests prove), so both are lifted.
 export AUTH_REQUESTS_PER_ADDRESS="${AUTH_REQUESTS_PER_ADDRESS:-1000000}"
 export SIGNIN_ATTEMPTS_PER_ACCOUNT="${SIGNIN_ATTEMPTS_PER_ACCOUNT:-1000000}"
+# The main run is the report's "export on" (the stack's own receiver); only the export-off
+# variant turns it off, so a TRACE_EXPORT left in the shell cannot mislabel the main figures.
+export TRACE_EXPORT=on
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 
 # Release binaries of the fleet and of the bench, built at low priority so a machine shared with
@@ -65,7 +68,7 @@ fresh_stack() {
   local window=$1; shift
   scripts/stack.sh down "$@" >/dev/null 2>&1 || true
   rm -rf ".stack/$STACK_NAME"
-  log "starting a fresh release stack '$STACK_NAME' $* (EXPIRATION_WINDOW_SECONDS=$window TRACE_EXPORT=${TRACE_EXPORT:-on})"
+  log "starting a fresh release stack '$STACK_NAME'${*:+ $*} (EXPIRATION_WINDOW_SECONDS=$window TRACE_EXPORT=$TRACE_EXPORT)"
   EXPIRATION_WINDOW_SECONDS=$window PROFILE=release scripts/stack.sh up --detach "$@" >/dev/null \
     || die "the stack did not start; see .stack/$STACK_NAME/logs"
 }
