@@ -32,6 +32,12 @@
 #   STRIPE_PUBLISHABLE_KEY         for the client's Stripe.js; without it the client pays with tok_visa
 #   OTEL_EXPORTER_OTLP_ENDPOINT    your OTLP/HTTP collector (Jaeger, Tempo, …); without it the
 #                                  stack's own receiver keeps the traces: /traces on PORT_BASE+25
+#   TRACE_EXPORT (on|off)          off: no trace export at all — no receiver started, no endpoint
+#                                  given to the services (even if OTEL_EXPORTER_OTLP_ENDPOINT is
+#                                  set), so they run without the OpenTelemetry layer; restarts
+#                                  of a part keep it off (the benchmarks' export-off variant)
+#   NO_BUILD=1                     start the binaries already in $CARGO_TARGET_DIR/$PROFILE
+#                                  without running cargo (e.g. from another worktree)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
@@ -51,6 +57,11 @@ STACK_DIR="$ROOT/.stack/$STACK_NAME"
 INGRESS_PORT="${INGRESS_PORT:-8080}"
 PORT_BASE="${PORT_BASE:-3100}"
 PROFILE="${PROFILE:-debug}"
+TRACE_EXPORT="${TRACE_EXPORT:-on}"
+case $TRACE_EXPORT in
+  on | off) ;;
+  *) die "TRACE_EXPORT must be on or off, not '$TRACE_EXPORT'" ;;
+esac
 STRIPE_STANDIN_PORT=$((PORT_BASE + 7))
 REDIS_PORT=$((PORT_BASE + 19))
 PROMETHEUS_PORT=$((PORT_BASE + 24))
@@ -129,6 +140,15 @@ bin_dir() { echo "${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE"; }
 
 build() {
   local flags=()
+  if [ "${NO_BUILD:-}" = 1 ]; then
+    # Another checkout's binaries, say: cargo here would rebuild them from this one's sources.
+    local s
+    for s in "${SERVICES[@]}" otlp-receiver stripe-standin; do
+      [ -x "$(bin_dir)/$s" ] || die "NO_BUILD=1 but $(bin_dir)/$s is missing: build it first"
+    done
+    log "not building: the $PROFILE binaries in $(bin_dir) as they are"
+    return
+  fi
   [ "$PROFILE" = release ] && flags+=(--release)
   command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs) first"
   log "building the services ($PROFILE)"
@@ -278,8 +298,15 @@ start_stripe_standin() {
 
 # Traces go to the operator's collector if OTEL_EXPORTER_OTLP_ENDPOINT names one, else to the
 # stack's own receiver (crates/otlp-receiver), exported every half second so a trace shows at once.
+# With TRACE_EXPORT=off the endpoint is emptied: the services export only when it is non-empty
+# (common::telemetry), which is what the benchmarks compare against.
 start_otlp_receiver() {
   OTEL_BSP_SCHEDULE_DELAY="${OTEL_BSP_SCHEDULE_DELAY:-500}"
+  if [ "$TRACE_EXPORT" = off ]; then
+    OTEL_EXPORTER_OTLP_ENDPOINT=""
+    log "trace export is off (TRACE_EXPORT=off): no OTLP receiver, no endpoint for the services"
+    return
+  fi
   if [ -n "${OTEL_EXPORTER_OTLP_ENDPOINT:-}" ]; then
     log "traces are exported to $OTEL_EXPORTER_OTLP_ENDPOINT"
     return
@@ -320,7 +347,7 @@ save_settings() {
   local name
   (umask 077
    for name in EXPIRATION_WINDOW_SECONDS STRIPE_KEY STRIPE_API_BASE STRIPE_PUBLISHABLE_KEY RUST_LOG PROFILE JWT_KEY \
-      OTEL_EXPORTER_OTLP_ENDPOINT OTEL_BSP_SCHEDULE_DELAY; do
+      OTEL_EXPORTER_OTLP_ENDPOINT OTEL_BSP_SCHEDULE_DELAY TRACE_EXPORT; do
      printf '%s=%q\n' "$name" "${!name:-}"
    done >"$STACK_DIR/settings.env")
 }
@@ -418,7 +445,7 @@ up() {
   local topology="services: ${SERVICES[*]}"
   [ -n "$HA" ] && topology="HA: nats-1..3 (R3), mongod-1..3, two processes of each of ${SERVICES[*]}"
   log "the fleet is up: $URL  ($topology)"
-  log "data and logs in ${STACK_DIR#"$ROOT/"}; NATS monitoring at http://127.0.0.1:$NATS_MONITOR_PORT/jsz; Prometheus at http://127.0.0.1:$PROMETHEUS_PORT; traces to $OTEL_EXPORTER_OTLP_ENDPOINT"
+  log "data and logs in ${STACK_DIR#"$ROOT/"}; NATS monitoring at http://127.0.0.1:$NATS_MONITOR_PORT/jsz; Prometheus at http://127.0.0.1:$PROMETHEUS_PORT; traces to ${OTEL_EXPORTER_OTLP_ENDPOINT:-nowhere (export off)}"
   if [ "$detach" = --detach ]; then
     echo "$URL"
     return

@@ -29,20 +29,43 @@ impl CpuMeter {
     pub fn new(settings: &Settings, extra: &[(&str, u32)]) -> Self {
         let mut processes = Vec::new();
         if let Some(dir) = settings.stack_dir.as_deref() {
+            // Processes under one label are added up (`snapshot`): with --ha a service's two
+            // processes, the set's three mongods and the cluster's three nats-servers each read
+            // as one figure, as on the single-node stack.
             for service in SERVICES {
-                if let Some(pid) = stack::service_pid(dir, service) {
+                for pid in stack::service_pids(dir, service) {
                     processes.push((service.to_owned(), pid));
                 }
             }
-            for (label, file) in [
-                ("mongod", "mongo/mongod.pid"),
-                ("nats-server", "pids/nats.pid"),
-                ("redis", "pids/redis.pid"),
-                ("nginx", "pids/nginx.pid"),
-                ("stripe stand-in", "pids/stripe-standin.pid"),
+            for (label, files) in [
+                (
+                    "mongod",
+                    &[
+                        "mongo/mongod.pid",
+                        "mongo-1/mongod.pid",
+                        "mongo-2/mongod.pid",
+                        "mongo-3/mongod.pid",
+                    ][..],
+                ),
+                (
+                    "nats-server",
+                    &[
+                        "pids/nats.pid",
+                        "pids/nats-1.pid",
+                        "pids/nats-2.pid",
+                        "pids/nats-3.pid",
+                    ][..],
+                ),
+                ("redis", &["pids/redis.pid"][..]),
+                ("nginx", &["pids/nginx.pid"][..]),
+                ("stripe stand-in", &["pids/stripe-standin.pid"][..]),
+                // The trace export's far end shares the cores too (absent with TRACE_EXPORT=off).
+                ("otlp receiver", &["pids/otlp-receiver.pid"][..]),
             ] {
-                if let Some(pid) = read_pid(&dir.join(file)) {
-                    processes.push((label.to_owned(), pid));
+                for file in files {
+                    if let Some(pid) = read_pid(&dir.join(file)) {
+                        processes.push((label.to_owned(), pid));
+                    }
                 }
             }
         }

@@ -209,7 +209,12 @@ impl RssSampler {
             async move {
                 loop {
                     for service in SERVICES {
-                        let kb = stack::service_pid(&stack_dir, service).and_then(stack::rss_kb);
+                        // With --ha, the larger of its two processes: the peak one process
+                        // reached, comparable with the single-node figure.
+                        let kb = stack::service_pids(&stack_dir, service)
+                            .into_iter()
+                            .filter_map(stack::rss_kb)
+                            .max();
                         if let (Some(kb), Ok(mut peaks)) = (kb, peaks.lock()) {
                             let peak = peaks.entry(service.to_owned()).or_insert(0);
                             *peak = (*peak).max(kb);

@@ -24,7 +24,8 @@ impl BenchIngress {
         let stack_dir = settings.stack_dir.as_deref().context(
             "micro-benchmarks need the stack's folder (STACK_NAME) for its nginx config",
         )?;
-        let dir = settings.out_dir.join("nginx");
+        // A variant's run in the same folder keeps its own logs.
+        let dir = settings.out_dir.join(settings.file_name("nginx"));
         std::fs::create_dir_all(dir.join("tmp"))?;
         let stack_conf = std::fs::read_to_string(stack_dir.join("nginx/nginx.conf"))
             .context("the stack's rendered nginx.conf")?;

@@ -12,7 +12,11 @@
 //! for that ticket (polled back to back, so a figure is an upper bound by one round trip).
 //!
 //! The raw ceilings use a database (`bench_ceiling`) and a stream (`bench_ceiling`) of their
-//! own on the stack's servers, dropped afterwards.
+//! own on the stack's servers, dropped afterwards; on the `--ha` stack (`STACK_HA=1`) that is
+//! the replica set through its seed list and an R3 stream on the cluster, as the services have.
+//!
+//! `BENCH_VARIANT=<name>` writes `micro-<name>.json` instead of `micro.json`: the same run
+//! against a variant of the stack (trace export off, `--ha`), beside the main one.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -83,7 +87,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         report.peak_rss_kb = sampler.stop();
     }
     ingress.stop().await;
-    settings.write_json("micro", &report)?;
+    settings.write_json(&settings.file_name("micro"), &report)?;
     result
 }
 
@@ -206,6 +210,8 @@ async fn measure(settings: &Settings, base: &str, report: &mut MicroReport) -> a
             name: "bench_ceiling".to_owned(),
             subjects: vec!["bench.ceiling".to_owned()],
             storage: async_nats::jetstream::stream::StorageType::File,
+            // On --ha the services' stream is R3: a publish is acked once a majority stored it.
+            num_replicas: settings.stream_replicas(),
             duplicate_window: Duration::from_secs(600),
             ..Default::default()
         })
@@ -423,10 +429,12 @@ async fn profiled<F: std::future::Future<Output = Summary>>(
     key: &str,
     measurement: F,
 ) -> Summary {
+    // With --ha, its first process: nginx sends it half of the requests.
     let pid = settings
         .stack_dir
         .as_deref()
-        .and_then(|dir| stack::service_pid(dir, service));
+        .and_then(|dir| stack::service_pids(dir, service).first().copied());
+    let key = settings.file_name(key);
     let (Ok("1"), Some(pid)) = (std::env::var("BENCH_PERF").as_deref(), pid) else {
         return measurement.await;
     };

@@ -23,6 +23,10 @@ const END: &str = "<!-- bench:results:end -->";
 /// Every file a run may have written; a missing or unreadable one is `None`.
 pub struct Run {
     pub micro: Option<MicroReport>,
+    /// The micro-benchmarks again on a stack with trace export off (`micro-export-off.json`).
+    pub micro_export_off: Option<MicroReport>,
+    /// The micro-benchmarks again on the `--ha` stack, export on (`micro-ha.json`).
+    pub micro_ha: Option<MicroReport>,
     pub flows: Option<FlowReport>,
     pub footprint: Option<FootprintReport>,
     pub startup: Option<StartupReport>,
@@ -46,6 +50,8 @@ impl Run {
     pub fn load(dir: &Path) -> Self {
         Self {
             micro: read(dir, "micro"),
+            micro_export_off: read(dir, "micro-export-off"),
+            micro_ha: read(dir, "micro-ha"),
             flows: read(dir, "flows"),
             footprint: read(dir, "footprint"),
             startup: read(dir, "startup"),
@@ -150,6 +156,15 @@ fn render(settings: &Settings, run: &Run, host: &Host, charts: bool) -> String {
     match &run.micro {
         Some(micro) => verdicts.extend(hot_paths(&mut out, micro, host.cores)),
         None => not_measured(&mut out),
+    }
+
+    // Only a run that measured a variant has the section: one without reads as it always did.
+    if run.micro_export_off.is_some() || run.micro_ha.is_some() {
+        heading(
+            &mut out,
+            "Hot paths by variant: trace export off, the `--ha` topology",
+        );
+        variants(&mut out, run);
     }
 
     heading(&mut out, "User flows (goose, through the ingress)");
@@ -339,6 +354,228 @@ fn routes(out: &mut String, micro: &MicroReport) -> Vec<Verdict> {
         }
     }
     verdicts
+}
+
+/// The routes of the variants' table, in the order [`hot_path_loops`] gives their loops, with
+/// the short names its sentences use.
+const HOT_PATHS: [(&str, &str); 4] = [
+    ("`GET /api/users/currentuser`", "`currentuser`"),
+    ("`GET /api/tickets` (100 tickets)", "`GET /api/tickets`"),
+    ("`POST /api/tickets`", "`POST /api/tickets`"),
+    ("`POST /api/orders`", "`POST /api/orders`"),
+];
+
+/// Each of [`HOT_PATHS`]' loop and its ceiling's loop in one run.
+type Loops<'a> = (Option<&'a Summary>, Option<&'a Summary>);
+
+fn hot_path_loops(micro: &MicroReport) -> [Loops<'_>; 4] {
+    [
+        (
+            micro.currentuser.as_ref(),
+            micro.ceiling_empty_handler.as_ref(),
+        ),
+        (
+            micro.tickets_list.as_ref(),
+            micro.ceiling_mongo_find_100.as_ref(),
+        ),
+        (
+            micro.tickets_create.as_ref(),
+            micro.ceiling_insert_and_publish.as_ref(),
+        ),
+        (
+            micro.orders_create.as_ref(),
+            micro.ceiling_insert_and_publish.as_ref(),
+        ),
+    ]
+}
+
+const MAIN_VARIANT: &str = "single node, export on";
+const EXPORT_OFF_VARIANT: &str = "single node, export off";
+const HA_VARIANT: &str = "`--ha`, export on";
+
+/// The hot paths of the main run beside the same micro-benchmarks on a stack with trace export
+/// off and on the `--ha` stack, each against its own ceilings (measured in that variant's run),
+/// then a sentence per variant read from the figures.
+fn variants(out: &mut String, run: &Run) {
+    let runs = [
+        (MAIN_VARIANT, run.micro.as_ref()),
+        (EXPORT_OFF_VARIANT, run.micro_export_off.as_ref()),
+        (HA_VARIANT, run.micro_ha.as_ref()),
+    ];
+    let _ = writeln!(
+        out,
+        "The micro-benchmarks above, again on a fresh stack per variant: the same closed loop, each ratio against the ceiling measured in that variant's own run. \"Export off\" starts the stack with `TRACE_EXPORT=off` (no endpoint: the services run without the OpenTelemetry layer); `--ha` is `scripts/stack.sh up --ha` (three-member replica set, three nats-servers with R3 streams, two processes of each service behind nginx; its raw ceilings write through the set's seed list and to an R3 stream).\n"
+    );
+    let _ = writeln!(
+        out,
+        "| route | variant | req/s | p50 ms | p99 ms | errors | ceiling req/s | ratio to ceiling |"
+    );
+    let _ = writeln!(out, "|---|---|---:|---:|---:|---:|---:|---:|");
+    for (index, (route, _)) in HOT_PATHS.into_iter().enumerate() {
+        for (position, (variant, micro)) in runs.iter().enumerate() {
+            // The route named once, on its first row: the rows under it are its variants.
+            let route_cell = if position == 0 { route } else { "" };
+            let Some(micro) = micro else {
+                let _ = writeln!(
+                    out,
+                    "| {route_cell} | {variant} | not measured in this run | | | | | |"
+                );
+                continue;
+            };
+            let (measured, ceiling) = hot_path_loops(micro)[index];
+            let Some(measured) = measured else {
+                let _ = writeln!(
+                    out,
+                    "| {route_cell} | {variant} | {NOT_LANDED} | | | | {} | |",
+                    rps(ceiling)
+                );
+                continue;
+            };
+            let _ = writeln!(
+                out,
+                "| {route_cell} | {variant} | {} | {} | {} | {} | {} | {} |",
+                rps(Some(measured)),
+                ms(measured.p50_ms),
+                ms(measured.p99_ms),
+                measured.errors,
+                rps(ceiling),
+                percent(ceiling.and_then(|c| ratio(measured, c))),
+            );
+        }
+    }
+    let _ = writeln!(out);
+    if let (Some(on), Some(off)) = (run.micro.as_ref(), run.micro_export_off.as_ref()) {
+        let _ = writeln!(out, "- {}", export_cost(on, off));
+    }
+    if let (Some(single), Some(ha)) = (run.micro.as_ref(), run.micro_ha.as_ref()) {
+        let _ = writeln!(out, "- {}", ha_share(single, ha));
+    }
+    let loads: Vec<String> = runs
+        .iter()
+        .filter_map(|&(variant, micro)| {
+            let load = micro?.load_average.as_deref()?;
+            Some(format!("{variant} {load}"))
+        })
+        .collect();
+    if !loads.is_empty() {
+        let _ = writeln!(
+            out,
+            "- Load average when each run started: {}.",
+            loads.join("; ")
+        );
+    }
+    let _ = writeln!(out);
+}
+
+/// What export costs each route: the share of its export-off throughput lost with export on.
+fn export_cost(on: &MicroReport, off: &MicroReport) -> String {
+    let costs: Vec<String> = HOT_PATHS
+        .into_iter()
+        .zip(hot_path_loops(on).into_iter().zip(hot_path_loops(off)))
+        .filter_map(|((_, short), ((with, _), (without, _)))| {
+            let (with, without) = (with?, without?);
+            (without.rps > 0.0).then(|| {
+                let cost = 1.0 - with.rps / without.rps;
+                let whose = possessive(short);
+                if cost >= 0.0 {
+                    format!(
+                        "{:.0}% of {whose} throughput ({:.0} req/s on, {:.0} off)",
+                        cost * 100.0,
+                        with.rps,
+                        without.rps
+                    )
+                } else {
+                    // Noise, most likely: a variant doing less work is not slower by itself.
+                    format!(
+                        "nothing measurable of {whose} throughput (on was {:.0}% faster: {:.0} req/s on, {:.0} off)",
+                        -cost * 100.0,
+                        with.rps,
+                        without.rps
+                    )
+                }
+            })
+        })
+        .collect();
+    if costs.is_empty() {
+        return "Export's cost: not measured (no route measured in both runs).".to_owned();
+    }
+    format!(
+        "Trace export costs {}.{}",
+        list(&costs),
+        ceiling_drift(on, off, "export does not touch them")
+    )
+}
+
+/// The `--ha` stack's throughput as a share of the single node's, route by route.
+fn ha_share(single: &MicroReport, ha: &MicroReport) -> String {
+    let shares: Vec<String> = HOT_PATHS
+        .into_iter()
+        .zip(hot_path_loops(single).into_iter().zip(hot_path_loops(ha)))
+        .filter_map(|((_, short), ((one, _), (three, _)))| {
+            let (one, three) = (one?, three?);
+            (one.rps > 0.0).then(|| {
+                format!(
+                    "{short} at {:.0}% ({:.0} req/s, p99 {} ms against {})",
+                    three.rps / one.rps * 100.0,
+                    three.rps,
+                    ms(three.p99_ms),
+                    ms(one.p99_ms)
+                )
+            })
+        })
+        .collect();
+    if shares.is_empty() {
+        return "`--ha` against the single node: not measured (no route measured in both runs)."
+            .to_owned();
+    }
+    format!(
+        "On `--ha` the hot paths run at a share of the single node's throughput (export on in both): {}; a write there is acknowledged once a majority of the replica set has it, a publish once two of the three nats-servers have stored it.",
+        list(&shares)
+    )
+}
+
+/// How far the ceilings of two runs apart moved (largest change, either way): what the machine
+/// itself did between them, so a route's difference within it is noise, not the variant.
+fn ceiling_drift(a: &MicroReport, b: &MicroReport, why: &str) -> String {
+    let drift = [
+        (&a.ceiling_empty_handler, &b.ceiling_empty_handler),
+        (&a.ceiling_mongo_find_100, &b.ceiling_mongo_find_100),
+        (&a.ceiling_insert_and_publish, &b.ceiling_insert_and_publish),
+    ]
+    .into_iter()
+    .filter_map(|(x, y)| {
+        let (x, y) = (x.as_ref()?, y.as_ref()?);
+        (x.rps > 0.0).then(|| (y.rps / x.rps - 1.0).abs())
+    })
+    .reduce(f64::max);
+    drift.map_or(String::new(), |drift| {
+        format!(
+            " The ceilings ({why}) moved by up to {:.0}% between the two runs, so a difference within that is the machine, not the variant.",
+            drift * 100.0
+        )
+    })
+}
+
+/// `` `currentuser`'s ``, `` `POST /api/tickets`' ``.
+fn possessive(name: &str) -> String {
+    if name.trim_end_matches('`').ends_with('s') {
+        format!("{name}'")
+    } else {
+        format!("{name}'s")
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [only] => only.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+fn percent(share: Option<f64>) -> String {
+    share.map_or("—".into(), |x| format!("{:.0}%", x * 100.0))
 }
 
 fn ceilings(out: &mut String, micro: &MicroReport) {
@@ -746,6 +983,7 @@ mod tests {
             port_base: 3100,
             ha: false,
             out_dir: "/repo/bench-reports/x".into(),
+            variant: None,
             bin_dir: "/bin".into(),
             smoke: false,
             connections: 16,
@@ -778,6 +1016,8 @@ mod tests {
     #[test]
     fn figures_are_read_against_their_ceilings_and_targets() {
         let run = Run {
+            micro_export_off: None,
+            micro_ha: None,
             micro: part(json!({
                 "date": "2026-11-24T05:10:00Z", "connections": 16,
                 "ceiling_empty_handler": loop_of(1000.0), "currentuser": loop_of(600.0),
@@ -838,6 +1078,95 @@ mod tests {
         );
         assert!(text.contains("| x | tickets 0.90 |"), "{text}");
         assert!(text.contains("_Run of 2026-11-24 05:10 UTC"), "{text}");
+    }
+
+    #[test]
+    fn the_variants_are_read_against_their_own_ceilings_and_the_main_run() {
+        let run = Run {
+            micro: part(json!({
+                "connections": 16, "load_average": "1.00 0.90 0.80",
+                "ceiling_empty_handler": loop_of(1000.0), "currentuser": loop_of(600.0),
+                "ceiling_mongo_find_100": loop_of(1000.0), "tickets_list": loop_of(300.0),
+                "ceiling_insert_and_publish": loop_of(1000.0), "tickets_create": loop_of(300.0),
+                "orders_create": loop_of(160.0),
+            })),
+            micro_export_off: part(json!({
+                "connections": 16, "load_average": "1.10 0.90 0.80",
+                "ceiling_empty_handler": loop_of(1000.0), "currentuser": loop_of(620.0),
+                "ceiling_mongo_find_100": loop_of(980.0), "tickets_list": loop_of(300.0),
+                "ceiling_insert_and_publish": loop_of(1050.0), "tickets_create": loop_of(400.0),
+                "orders_create": loop_of(150.0),
+            })),
+            micro_ha: part(json!({
+                "connections": 16,
+                "ceiling_empty_handler": loop_of(1000.0), "currentuser": loop_of(500.0),
+                "ceiling_insert_and_publish": loop_of(500.0), "tickets_create": loop_of(150.0),
+            })),
+            flows: None,
+            footprint: None,
+            startup: None,
+            audit_micro: None,
+            audit_flows: None,
+        };
+        let text = render(&settings(), &run, &host(), false);
+        for row in [
+            "| route | variant | req/s | p50 ms | p99 ms | errors | ceiling req/s | ratio to ceiling |",
+            "| `POST /api/tickets` | single node, export on | 300 | 1.00 | 3.00 | 0 | 1000 | 30% |",
+            "|  | single node, export off | 400 | 1.00 | 3.00 | 0 | 1050 | 38% |",
+            "|  | `--ha`, export on | 150 | 1.00 | 3.00 | 0 | 500 | 30% |",
+            "| `GET /api/tickets` (100 tickets) | single node, export on | 300 |",
+            "|  | `--ha`, export on | not measured: service not yet landed | | | | — | |",
+        ] {
+            assert!(text.contains(row), "{row}\n{text}");
+        }
+        assert!(
+            text.contains(
+                "- Trace export costs 3% of `currentuser`'s throughput (600 req/s on, 620 off), 0% of `GET /api/tickets`' throughput (300 req/s on, 300 off), 25% of `POST /api/tickets`' throughput (300 req/s on, 400 off) and nothing measurable of `POST /api/orders`' throughput (on was 7% faster: 160 req/s on, 150 off). The ceilings (export does not touch them) moved by up to 5% between the two runs,"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "- On `--ha` the hot paths run at a share of the single node's throughput (export on in both): `currentuser` at 83% (500 req/s, p99 3.00 ms against 3.00) and `POST /api/tickets` at 50% (150 req/s, p99 3.00 ms against 3.00);"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "- Load average when each run started: single node, export on 1.00 0.90 0.80; single node, export off 1.10 0.90 0.80."
+            ),
+            "{text}"
+        );
+        // The main run's own table is still there, unchanged by the variants.
+        assert!(
+            text.contains("| `POST /api/tickets` | 300 | 1.00 | 3.00 | 0 | raw MongoDB insert + JetStream publish-ack | 1000 | 30% |"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_missing_variant_reads_as_not_measured() {
+        let run = Run {
+            micro: part(
+                json!({ "currentuser": loop_of(600.0), "ceiling_empty_handler": loop_of(1000.0) }),
+            ),
+            micro_export_off: None,
+            micro_ha: part(
+                json!({ "currentuser": loop_of(300.0), "ceiling_empty_handler": loop_of(900.0) }),
+            ),
+            flows: None,
+            footprint: None,
+            startup: None,
+            audit_micro: None,
+            audit_flows: None,
+        };
+        let text = render(&settings(), &run, &host(), false);
+        assert!(
+            text.contains("|  | single node, export off | not measured in this run | | | | | |"),
+            "{text}"
+        );
+        assert!(!text.contains("Trace export costs"), "{text}");
+        assert!(text.contains("`currentuser` at 50%"), "{text}");
     }
 
     /// The files of the run `BENCHMARKS.md` shows, rebuilt from its figures (the raw files are

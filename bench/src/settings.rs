@@ -24,6 +24,10 @@ pub struct Settings {
     pub ha: bool,
     /// Where this run's JSON and HTML go (`bench-reports/<time>`).
     pub out_dir: PathBuf,
+    /// `BENCH_VARIANT`: which variant of the stack this is (`export-off`, `ha`), so a second run
+    /// of a part into the same folder writes `micro-<variant>.json` beside the main `micro.json`
+    /// instead of over it. `None` for the main run.
+    pub variant: Option<String>,
     /// Where the services' binaries are (`$CARGO_TARGET_DIR/release`).
     pub bin_dir: PathBuf,
     pub smoke: bool,
@@ -80,6 +84,10 @@ impl Settings {
                 .context("the executable has a folder")?
                 .to_path_buf(),
         };
+        let variant = match std::env::var("BENCH_VARIANT") {
+            Ok(name) if !name.is_empty() => Some(variant_name(&name)?),
+            _ => None,
+        };
         let (duration, event_tickets, flow_seconds) =
             if smoke { (1, 20, 3) } else { (5, 1000, 60) };
         Ok(Self {
@@ -89,6 +97,7 @@ impl Settings {
             port_base,
             ha: std::env::var("STACK_HA").is_ok_and(|v| v == "1"),
             out_dir,
+            variant,
             bin_dir,
             smoke,
             connections: number("BENCH_CONNECTIONS", 16)?,
@@ -143,6 +152,20 @@ impl Settings {
         Ok(async_nats::connect(servers).await?)
     }
 
+    /// The replicas the stack gives its streams (`NATS_STREAM_REPLICAS` in `scripts/stack.sh`):
+    /// a ceiling stream must be replicated as the services' is to bound their publishes.
+    pub fn stream_replicas(&self) -> usize {
+        self.nats_servers().len()
+    }
+
+    /// `base`, or `base-<variant>` in a variant's run: the name of a file of this run's.
+    pub fn file_name(&self, base: &str) -> String {
+        match &self.variant {
+            Some(variant) => format!("{base}-{variant}"),
+            None => base.to_owned(),
+        }
+    }
+
     /// The stack's Prometheus.
     pub fn prometheus_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port_base + 24)
@@ -181,6 +204,18 @@ fn number<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
     }
 }
 
+/// A variant's name ends up in file names: lower-case letters, digits and dashes only.
+fn variant_name(name: &str) -> anyhow::Result<String> {
+    if name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        Ok(name.to_owned())
+    } else {
+        anyhow::bail!("BENCH_VARIANT must be lower-case letters, digits and dashes, not {name:?}")
+    }
+}
+
 /// `ticketing.localhost` does not resolve everywhere (glibc without systemd-resolved); the
 /// ingress answers any host name, so loopback names are replaced by 127.0.0.1.
 fn loopback(url: &str) -> String {
@@ -197,7 +232,17 @@ fn loopback(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::loopback;
+    use super::{loopback, variant_name};
+
+    #[test]
+    fn a_variant_name_is_a_file_name_part() {
+        assert_eq!(
+            variant_name("export-off").ok().as_deref(),
+            Some("export-off")
+        );
+        assert!(variant_name("../x").is_err());
+        assert!(variant_name("HA").is_err());
+    }
 
     #[test]
     fn loopback_names_become_the_loopback_address() {

@@ -103,6 +103,19 @@ pub fn service_pid(stack_dir: &Path, service: &str) -> Option<u32> {
     Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
 }
 
+/// Every running process of a service: its one on the single-node stack, its two (`auth-1`,
+/// `auth-2`) on `--ha`'s.
+pub fn service_pids(stack_dir: &Path, service: &str) -> Vec<u32> {
+    [
+        service.to_owned(),
+        format!("{service}-1"),
+        format!("{service}-2"),
+    ]
+    .iter()
+    .filter_map(|part| service_pid(stack_dir, part))
+    .collect()
+}
+
 /// Resident set size in kB (`VmRSS` of /proc/<pid>/status).
 pub fn rss_kb(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
