@@ -13,37 +13,21 @@ use test_support::mongo::TestDb;
 use test_support::nats::TestNats;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{DEADLINE, connect, ticket_created};
+use crate::helpers::{DEADLINE, OutboxSetup, body_of, connect, outbox_setup, ticket_created};
 
 const TICKETS: &str = "tickets";
 
-struct Setup {
-    db: TestDb,
-    outbox: Outbox,
-    tickets: Collection<Document>,
-}
+type Setup = OutboxSetup;
 
 async fn setup(nats: &TestNats, options: OutboxOptions) -> Setup {
-    let db = TestDb::new().await;
-    let bus = connect(nats).await;
-    let outbox = Outbox::new(db.client.clone(), &db.db, bus.publisher())
-        .with_options(options)
-        .embedding_in(TICKETS);
-    outbox.ensure_indexes().await.expect("indexes");
-    let tickets = db.db.collection(TICKETS);
-    Setup {
-        db,
-        outbox,
-        tickets,
-    }
+    outbox_setup(nats, options, true).await
 }
 
+/// As if the process died right after each insert, with a relay that takes entries at once.
 fn no_fast_path() -> OutboxOptions {
     OutboxOptions {
         fast_path: false,
-        relay_interval: Duration::from_millis(50),
-        relay_grace: Duration::ZERO,
-        ..OutboxOptions::default()
+        ..crate::outbox::quick_relay()
     }
 }
 
@@ -74,10 +58,6 @@ async fn entry_removed(setup: &Setup, event: &TicketCreated) {
         (stored(setup, event).await == expected).then_some(())
     })
     .await;
-}
-
-fn body_of(event: &TicketCreated) -> serde_json::Value {
-    serde_json::to_value(event).expect("serialises")
 }
 
 async fn collected(setup: &Setup) -> Vec<Document> {

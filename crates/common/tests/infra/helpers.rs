@@ -152,3 +152,37 @@ pub async fn counting_updates(
     let client = mongodb::Client::with_options(options).expect("a client");
     (client, updates)
 }
+
+/// A test's own database with an outbox on it (embedding in `tickets` when `embedding`), and
+/// the `tickets` collection its changes write.
+pub struct OutboxSetup {
+    pub db: test_support::mongo::TestDb,
+    pub outbox: common::outbox::Outbox,
+    pub tickets: mongodb::Collection<bson::Document>,
+}
+
+pub async fn outbox_setup(
+    nats: &TestNats,
+    options: common::outbox::OutboxOptions,
+    embedding: bool,
+) -> OutboxSetup {
+    let db = test_support::mongo::TestDb::new().await;
+    let bus = connect(nats).await;
+    let mut outbox = common::outbox::Outbox::new(db.client.clone(), &db.db, bus.publisher())
+        .with_options(options);
+    if embedding {
+        outbox = outbox.embedding_in("tickets");
+    }
+    outbox.ensure_indexes().await.expect("indexes");
+    let tickets = db.db.collection("tickets");
+    OutboxSetup {
+        db,
+        outbox,
+        tickets,
+    }
+}
+
+/// An event's body as published.
+pub fn body_of(event: &TicketCreated) -> serde_json::Value {
+    serde_json::to_value(event).expect("serialises")
+}

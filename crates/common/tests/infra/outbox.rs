@@ -12,28 +12,15 @@ use test_support::mongo::TestDb;
 use test_support::nats::TestNats;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::{DEADLINE, connect, ticket_created};
+use crate::helpers::{DEADLINE, OutboxSetup, body_of, connect, outbox_setup, ticket_created};
 
-struct Setup {
-    db: TestDb,
-    outbox: Outbox,
-    tickets: Collection<Document>,
-}
+type Setup = OutboxSetup;
 
 async fn setup(nats: &TestNats, options: OutboxOptions) -> Setup {
-    let db = TestDb::new().await;
-    let bus = connect(nats).await;
-    let outbox = Outbox::new(db.client.clone(), &db.db, bus.publisher()).with_options(options);
-    outbox.ensure_indexes().await.expect("indexes");
-    let tickets = db.db.collection("tickets");
-    Setup {
-        db,
-        outbox,
-        tickets,
-    }
+    outbox_setup(nats, options, false).await
 }
 
-fn quick_relay() -> OutboxOptions {
+pub(crate) fn quick_relay() -> OutboxOptions {
     OutboxOptions {
         relay_interval: Duration::from_millis(50),
         relay_grace: Duration::ZERO,
@@ -59,10 +46,6 @@ async fn marked(setup: &Setup) {
         (setup.outbox.pending().await.ok() == Some(0)).then_some(())
     })
     .await;
-}
-
-fn body_of(event: &TicketCreated) -> serde_json::Value {
-    serde_json::to_value(event).expect("serialises")
 }
 
 #[tokio::test]
