@@ -309,7 +309,7 @@ fn routes(out: &mut String, micro: &MicroReport) -> Vec<Verdict> {
             &micro.orders_create,
             "raw MongoDB insert + JetStream publish-ack",
             &micro.ceiling_insert_and_publish,
-            None,
+            Some((0.4, "`POST /api/orders` ≥ 40% of raw MongoDB + JetStream")),
         ),
     ] {
         let ceiling_loop = ceiling_loop.as_ref();
@@ -638,7 +638,7 @@ fn cores_per_loop(out: &mut String, micro: &MicroReport, cores: usize) {
 }
 
 fn event_path(out: &mut String, event_path: Option<&Summary>) -> Verdict {
-    const TARGET: &str = "event path p99 < 20 ms";
+    const TARGET: &str = "event path p99 < 10 ms";
     let _ = writeln!(out);
     heading(out, "Event path: ticket created → orderable in orders");
     let Some(e) = event_path else {
@@ -661,7 +661,7 @@ fn event_path(out: &mut String, event_path: Option<&Summary>) -> Verdict {
     Verdict {
         target: TARGET,
         figure: format!("p99 {} ms", ms(e.p99_ms)),
-        met: Some(e.p99_ms < 20.0),
+        met: Some(e.p99_ms < 10.0),
     }
 }
 
@@ -1051,7 +1051,7 @@ mod tests {
         );
         assert!(text.contains("| `POST /api/tickets` ≥ 50% of raw MongoDB + JetStream | not measured: service not yet landed | — |"), "{text}");
         assert!(
-            text.contains("| event path p99 < 20 ms | p99 25 ms | ❌ |"),
+            text.contains("| event path p99 < 10 ms | p99 25 ms | ❌ |"),
             "{text}"
         );
         assert!(
@@ -1171,7 +1171,8 @@ mod tests {
 
     /// The files of the run `BENCHMARKS.md` shows, rebuilt from its figures (the raw files are
     /// not kept): `expected.md` is what the report made of them while it still read them as
-    /// untyped JSON, byte for byte. The audits list their events unsorted, as their files do.
+    /// untyped JSON, byte for byte — but for the targets issue 16 set since (`POST /api/orders`
+    /// ≥ 40%, event path p99 < 10 ms). The audits list their events unsorted, as their files do.
     #[test]
     fn a_whole_run_renders_as_it_did_before_its_files_were_typed() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/report-run");
