@@ -743,17 +743,25 @@ impl Outbox {
     }
 
     async fn relay_older_than(&self, grace: Duration) -> anyhow::Result<usize> {
+        let cutoff = |grace: Duration| {
+            DateTime::from_millis(
+                DateTime::now()
+                    .timestamp_millis()
+                    .saturating_sub(i64::try_from(grace.as_millis()).unwrap_or(i64::MAX)),
+            )
+        };
+        if !self.publisher.is_connected() {
+            return Ok(0);
+        }
+        // Once per pass (it moves every batch there is): what is embedded after this is the
+        // next pass's.
+        self.move_embedded(cutoff(grace)).await?;
         let mut total = 0;
         loop {
             if !self.publisher.is_connected() {
                 return Ok(total);
             }
-            let cutoff = DateTime::from_millis(
-                DateTime::now()
-                    .timestamp_millis()
-                    .saturating_sub(i64::try_from(grace.as_millis()).unwrap_or(i64::MAX)),
-            );
-            self.move_embedded(cutoff).await?;
+            let cutoff = cutoff(grace);
             // Read as documents: one that is not an entry (an unknown subject, say, written by
             // a later release or by hand) is parked here instead of failing every pass.
             let documents: Vec<Document> = self
