@@ -10,15 +10,18 @@
 //! - a background relay ([`Outbox::spawn_relay`]) publishes whatever is still pending, oldest
 //!   first: after a crash between commit and publish, or while NATS was down.
 //!
-//! **Embedded entries, for new documents.** A change that only inserts one document does not
-//! need a transaction: [`Outbox::insert_with`] writes the event inside the new document itself
-//! (its `outbox` field), one single-document write that MongoDB makes atomic on its own, and
-//! publishes it the same way. Once published, the marker removes the field; if it is still
-//! there after the grace period, the relay moves it into the `outbox` collection and carries on
-//! from there as for any entry. This halves what a create costs MongoDB (two inserts and a
-//! commit become one insert), which is most of what `POST /api/tickets` and `POST /api/orders`
-//! cost. The collections that embed are declared up front ([`Outbox::embedding_in`]) so that a
-//! relay started after a crash looks in them before anything is written.
+//! **Embedded entries, for changes of one document.** A change that writes only one document
+//! does not need a transaction: [`Outbox::insert_with`] (a new document) and
+//! [`Outbox::update_with`] (a conditional update of an existing one) write the event *inside*
+//! that document (its `outbox` array), one single-document write that MongoDB makes atomic on
+//! its own, and publish it the same way. Once published, the marker pulls the entry from the
+//! array; if it is still there after the grace period, the relay moves it into the `outbox`
+//! collection and carries on from there as for any entry. This halves what such a change
+//! costs MongoDB (a transaction of two writes and a commit becomes one write), which is most
+//! of what `POST /api/tickets`, `POST /api/orders` and a ticket's reservation cost. The
+//! collections that embed are declared up front ([`Outbox::embedding_in`]) so that a relay
+//! started after a crash looks in them before anything is written. A change of several
+//! documents is still a transaction with the `outbox` collection.
 //!
 //! An entry's id is its `Nats-Msg-Id`, so the fast path and the relay (or two replicas' relays)
 //! publishing the same entry store it once, within JetStream's duplicate window. Published
@@ -94,8 +97,9 @@ use crate::events::{Event, PublishError, Publisher, Subject, publish_span};
 /// The collection, in the service's own database.
 pub const COLLECTION: &str = "outbox";
 
-/// The field of an entity document that holds its embedded, not yet published entry
-/// ([`Outbox::insert_with`]); absent once the entry is published or moved to [`COLLECTION`].
+/// The array of an entity document that holds its embedded entries not yet published
+/// ([`Outbox::insert_with`], [`Outbox::update_with`]), oldest first; an entry leaves it once
+/// published or moved to [`COLLECTION`] (the array stays, empty).
 pub const EMBEDDED: &str = "outbox";
 const EMBEDDED_ID: &str = "outbox._id";
 const EMBEDDED_CREATED: &str = "outbox.createdAt";
@@ -184,7 +188,8 @@ impl Default for OutboxOptions {
 enum Mark {
     /// A document of the `outbox` collection: `publishedAt` is set.
     Collected(ObjectId),
-    /// Embedded in `document` of `collection` ([`Outbox::insert_with`]): the field is removed.
+    /// Embedded in `document` of `collection` ([`Outbox::insert_with`],
+    /// [`Outbox::update_with`]): the entry is pulled from the document's array.
     Embedded {
         collection: &'static str,
         document: Bson,
@@ -388,8 +393,9 @@ impl Outbox {
         self
     }
 
-    /// Declares `collection`, of this outbox's database, as one whose new documents may carry
-    /// their event embedded ([`Outbox::insert_with`]): the relay then looks there too, and
+    /// Declares `collection`, of this outbox's database, as one whose documents may carry their
+    /// events embedded ([`Outbox::insert_with`], [`Outbox::update_with`]): the relay then looks
+    /// there too, and
     /// [`Outbox::ensure_indexes`] gives it the index the relay's query needs.
     #[must_use]
     pub fn embedding_in(mut self, collection: &'static str) -> Self {
@@ -409,9 +415,7 @@ impl Outbox {
     ///
     /// Why not a transaction: a single-document write is atomic on its own, so the document and
     /// its event still commit together, at half the cost of a transaction that inserts both
-    /// (BENCHMARKS.md, "What limits the missed targets"). Only an insert embeds: the document
-    /// has no other entry then, and later changes of it stage theirs with
-    /// [`transaction!`](crate::transaction), which never touches the field.
+    /// (BENCHMARKS.md, "What limits the missed targets").
     ///
     /// Once published, the entry is removed from the document by the marker, in batches, off
     /// the request path. An entry still there after the relay's grace period (the process died
@@ -427,8 +431,77 @@ impl Outbox {
         T: Serialize + Send + Sync,
         E: Event,
     {
-        let name = self
-            .embedding
+        let name = self.embedding_name(collection)?;
+        let entry = Entry::new(event).map_err(mongodb::error::Error::custom)?;
+        let mut document = bson::to_document(document)?;
+        let id = document_id(&document)?;
+        document.insert(EMBEDDED, vec![bson::to_bson(&entry)?]);
+        collection
+            .clone_with_type::<Document>()
+            .insert_one(document)
+            .await?;
+        self.publish_embedded(name, id, &entry).await;
+        Ok(())
+    }
+
+    /// Applies `update` to the document of a collection declared with [`Outbox::embedding_in`]
+    /// that matches `filter` (which names its `_id`), with `event` pushed onto the document's
+    /// pending entries in the same write, then publishes the event. Returns whether a document
+    /// matched; if none did, nothing was written and nothing is published.
+    ///
+    /// The single-document counterpart of [`transaction!`](crate::transaction) for a change of
+    /// an existing document: the conditions in `filter` and the change are one atomic write, so
+    /// what a transaction would read and check first goes into `filter` (a version, a state),
+    /// and a change that lost a race matches nothing instead of conflicting. The entries are an
+    /// array because a document may change again before its last entry is published; each
+    /// entry is removed on its own once published, and they are published (or moved by the
+    /// relay) in the order they were pushed.
+    pub async fn update_with<T, E>(
+        &self,
+        collection: &Collection<T>,
+        filter: Document,
+        mut update: Document,
+        event: &E,
+    ) -> mongodb::error::Result<bool>
+    where
+        T: Send + Sync,
+        E: Event,
+    {
+        let name = self.embedding_name(collection)?;
+        let id = document_id(&filter)?;
+        let entry = Entry::new(event).map_err(mongodb::error::Error::custom)?;
+        let pushed = bson::to_bson(&entry)?;
+        match update.get_mut("$push") {
+            Some(Bson::Document(push)) if !push.contains_key(EMBEDDED) => {
+                push.insert(EMBEDDED, pushed);
+            }
+            Some(_) => {
+                return Err(mongodb::error::Error::custom(
+                    "update_with pushes onto the embedded entries itself",
+                ));
+            }
+            None => {
+                update.insert("$push", doc! { EMBEDDED: pushed });
+            }
+        }
+        let result = collection
+            .clone_with_type::<Document>()
+            .update_one(filter, update)
+            .await?;
+        if result.matched_count == 0 {
+            return Ok(false);
+        }
+        self.publish_embedded(name, id, &entry).await;
+        Ok(true)
+    }
+
+    /// The declared name of `collection`, or an error if it was not declared with
+    /// [`Outbox::embedding_in`] (in this database): the relay would never find its entries.
+    fn embedding_name<T>(&self, collection: &Collection<T>) -> mongodb::error::Result<&'static str>
+    where
+        T: Send + Sync,
+    {
+        self.embedding
             .iter()
             .copied()
             .find(|name| *name == collection.name())
@@ -438,33 +511,27 @@ impl Outbox {
                     "{} is not declared with Outbox::embedding_in: the relay would never find its entries",
                     collection.namespace()
                 ))
-            })?;
-        let entry = Entry::new(event).map_err(mongodb::error::Error::custom)?;
-        let mut document = bson::to_document(document)?;
-        let id = document
-            .get("_id")
-            .cloned()
-            .ok_or_else(|| mongodb::error::Error::custom("an embedding document needs its _id"))?;
-        document.insert(EMBEDDED, bson::to_bson(&entry)?);
-        collection
-            .clone_with_type::<Document>()
-            .insert_one(document)
-            .await?;
-        if self.options.fast_path {
-            // Any failure leaves the entry to the relay, which moves it to the collection where
-            // failures are recorded and poison is parked.
-            match self.publish_entry(&entry).await {
-                Ok(()) => self.mark_later(vec![Mark::Embedded {
-                    collection: name,
-                    document: id,
-                    entry: entry.id,
-                }]),
-                Err(error) => {
-                    tracing::warn!(entry = %entry.id, subject = %entry.subject, %error, "event not published yet; the relay will retry");
-                }
+            })
+    }
+
+    /// The fast path of an embedded entry just written in `document` of `collection`: publish,
+    /// then hand the removal to the marker.
+    async fn publish_embedded(&self, collection: &'static str, document: Bson, entry: &Entry) {
+        if !self.options.fast_path {
+            return;
+        }
+        // Any failure leaves the entry to the relay, which moves it to the collection where
+        // failures are recorded and poison is parked.
+        match self.publish_entry(entry).await {
+            Ok(()) => self.mark_later(vec![Mark::Embedded {
+                collection,
+                document,
+                entry: entry.id,
+            }]),
+            Err(error) => {
+                tracing::warn!(entry = %entry.id, subject = %entry.subject, %error, "event not published yet; the relay will retry");
             }
         }
-        Ok(())
     }
 
     /// The TTL index that removes published entries after the retention period, and serves the
@@ -623,13 +690,13 @@ impl Outbox {
             tracing::warn!(count = collected.len(), %error, "events published but not marked; the relay will publish them again (deduplicated)");
         }
         for (collection, (documents, entries)) in embedded {
-            // Both conditions: the document's own entry, and only while it is still that one.
+            // The documents' own entries only: any pushed since stay.
             let removed = self
                 .database
                 .collection::<Document>(collection)
                 .update_many(
                     doc! { "_id": { "$in": documents }, EMBEDDED_ID: { "$in": &entries } },
-                    doc! { "$unset": { EMBEDDED: "" } },
+                    doc! { "$pull": { EMBEDDED: { "_id": { "$in": &entries } } } },
                 )
                 .await;
             if let Err(error) = removed {
@@ -805,11 +872,12 @@ impl Outbox {
     /// Moves the entries embedded in documents since before `cutoff` into the `outbox`
     /// collection, oldest first, where the relay's pass takes them with the others.
     ///
-    /// Without a transaction, and safe at any instant: the entry is inserted under its own id
-    /// (already there means a move that died half-way), then removed from its document only
-    /// while it is still that entry. A crash in between leaves both copies, which the next pass
-    /// resolves the same way; an entry the fast path published meanwhile is published again and
-    /// dropped by JetStream as a duplicate (its id is the `Nats-Msg-Id`).
+    /// Without a transaction, and safe at any instant: an entry is inserted under its own id
+    /// (already there means a move that died half-way), then pulled from its document. A crash
+    /// in between leaves both copies, which the next pass resolves the same way; an entry the
+    /// fast path published meanwhile is published again and dropped by JetStream as a
+    /// duplicate (its id is the `Nats-Msg-Id`). A document's entries are moved in the order
+    /// they were pushed, which is the order they are then published in.
     async fn move_embedded(&self, cutoff: DateTime) -> mongodb::error::Result<()> {
         let raw = self.entries.clone_with_type::<Document>();
         for name in self.embedding.iter() {
@@ -824,23 +892,37 @@ impl Outbox {
                     .try_collect()
                     .await?;
                 for document in &waiting {
-                    let (Some(id), Some(entry)) = (document.get("_id"), document.get(EMBEDDED))
-                    else {
+                    let Some(id) = document.get("_id") else {
                         continue;
                     };
-                    if let Bson::Document(entry) = entry {
+                    let (entries, remove): (Vec<&Document>, fn(&Document) -> Document) =
+                        match document.get(EMBEDDED) {
+                            Some(Bson::Array(entries)) => (
+                                entries.iter().filter_map(Bson::as_document).collect(),
+                                |entry| doc! { "$pull": { EMBEDDED: entry } },
+                            ),
+                            // One entry, not in an array: written by a release before entries
+                            // of later changes were embedded too.
+                            Some(Bson::Document(entry)) => {
+                                (vec![entry], |_| doc! { "$unset": { EMBEDDED: "" } })
+                            }
+                            _ => continue,
+                        };
+                    for entry in entries {
+                        // Pushed in creation order: from the first young one on, the fast path
+                        // may still be publishing them.
+                        if entry.get_datetime("createdAt").is_ok_and(|at| *at > cutoff) {
+                            break;
+                        }
                         match raw.insert_one(entry).await {
                             Ok(_) => {}
                             Err(error) if crate::mongo::is_duplicate_key(&error) => {}
                             Err(error) => return Err(error),
                         }
+                        collection
+                            .update_one(doc! { "_id": id, EMBEDDED: entry }, remove(entry))
+                            .await?;
                     }
-                    collection
-                        .update_one(
-                            doc! { "_id": id, EMBEDDED: entry },
-                            doc! { "$unset": { EMBEDDED: "" } },
-                        )
-                        .await?;
                 }
                 if (waiting.len() as i64) < self.options.relay_batch {
                     break;
@@ -857,13 +939,43 @@ impl Outbox {
             .count_documents(doc! { "publishedAt": null, "parkedAt": null })
             .await?;
         for name in self.embedding.iter() {
-            pending += self
-                .database
-                .collection::<Document>(name)
-                .count_documents(doc! { EMBEDDED_CREATED: { "$exists": true } })
-                .await?;
+            pending += self.embedded_backlog(name).await?.0;
         }
         Ok(pending)
+    }
+
+    /// How many entries wait embedded in the documents of `collection`, and the oldest one's
+    /// creation time: one aggregation over the sparse index's few documents.
+    async fn embedded_backlog(
+        &self,
+        collection: &str,
+    ) -> mongodb::error::Result<(u64, Option<DateTime>)> {
+        let mut backlog = self
+            .database
+            .collection::<Document>(collection)
+            .aggregate([
+                doc! { "$match": { EMBEDDED_CREATED: { "$exists": true } } },
+                doc! { "$group": {
+                    "_id": null,
+                    // An entry not in an array counts one (see `move_embedded`).
+                    "pending": { "$sum": { "$cond": [
+                        { "$isArray": format!("${EMBEDDED}") },
+                        { "$size": format!("${EMBEDDED}") },
+                        1,
+                    ] } },
+                    "oldest": { "$min": { "$min": format!("${EMBEDDED_CREATED}") } },
+                } },
+            ])
+            .await?;
+        let Some(totals) = backlog.try_next().await? else {
+            return Ok((0, None));
+        };
+        let pending = match totals.get("pending") {
+            Some(Bson::Int32(n)) => u64::try_from(*n).unwrap_or(0),
+            Some(Bson::Int64(n)) => u64::try_from(*n).unwrap_or(0),
+            _ => 0,
+        };
+        Ok((pending, totals.get_datetime("oldest").ok().copied()))
     }
 
     /// Entries parked because they can never be published.
@@ -879,7 +991,10 @@ impl Outbox {
     /// (0 when nothing waits) and `ticketing_outbox_parked`. Measured by the relay after each
     /// pass, so what an alert sees is at most one relay interval old.
     async fn report_backlog(&self) -> mongodb::error::Result<()> {
-        let pending = self.pending().await?;
+        let mut pending = self
+            .entries
+            .count_documents(doc! { "publishedAt": null, "parkedAt": null })
+            .await?;
         let mut oldest = self
             .entries
             .find_one(doc! { "publishedAt": null, "parkedAt": null })
@@ -887,21 +1002,8 @@ impl Outbox {
             .await?
             .map(|entry| entry.created_at);
         for name in self.embedding.iter() {
-            let embedded = self
-                .database
-                .collection::<Document>(name)
-                .find_one(doc! { EMBEDDED_CREATED: { "$exists": true } })
-                .projection(doc! { EMBEDDED_CREATED: 1 })
-                .sort(doc! { EMBEDDED_CREATED: 1 })
-                .await?
-                .and_then(|document| {
-                    document
-                        .get_document(EMBEDDED)
-                        .ok()?
-                        .get_datetime("createdAt")
-                        .ok()
-                        .copied()
-                });
+            let (waiting, embedded) = self.embedded_backlog(name).await?;
+            pending += waiting;
             oldest = match (oldest, embedded) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -954,4 +1056,12 @@ impl Outbox {
             }
         })
     }
+}
+
+/// The `_id` a document (or a filter) names: where an embedded entry is.
+fn document_id(document: &Document) -> mongodb::error::Result<Bson> {
+    document
+        .get("_id")
+        .cloned()
+        .ok_or_else(|| mongodb::error::Error::custom("an embedding document needs its _id"))
 }

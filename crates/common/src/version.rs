@@ -90,7 +90,7 @@ pub fn is_stale(error: &mongodb::error::Error) -> bool {
 }
 
 /// The filter of an optimistic update: this document, still at the version that was read.
-fn owned_filter(id: impl Into<Bson>, read_version: i64) -> Document {
+pub fn owned_filter(id: impl Into<Bson>, read_version: i64) -> Document {
     doc! { "_id": id.into(), VERSION_FIELD: read_version }
 }
 

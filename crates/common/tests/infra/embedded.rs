@@ -1,11 +1,12 @@
-//! Entries embedded in new documents (`Outbox::insert_with`): one atomic insert, published on
-//! the fast path and removed from the document, or moved by the relay into the outbox collection
-//! and published from there — never lost, never published twice.
+//! Entries embedded in the document they are about (`Outbox::insert_with`,
+//! `Outbox::update_with`): one atomic write, published on the fast path and pulled from the
+//! document, or moved by the relay into the outbox collection and published from there — never
+//! lost, never published twice, a document's entries in the order they were written.
 
 use std::time::{Duration, Instant};
 
-use bson::{Document, doc};
-use common::events::TicketCreated;
+use bson::{Bson, Document, doc};
+use common::events::{TicketCreated, TicketUpdated};
 use common::outbox::{EMBEDDED, Outbox, OutboxOptions};
 use mongodb::Collection;
 use test_support::http::eventually;
@@ -35,6 +36,52 @@ fn ticket_of(event: &TicketCreated) -> Document {
     doc! { "_id": event.id, "title": &event.title, "version": 0_i64 }
 }
 
+/// The ticket as inserted, once its entries have left: the array stays, empty.
+fn clean(mut ticket: Document) -> Document {
+    ticket.insert(EMBEDDED, Bson::Array(Vec::new()));
+    ticket
+}
+
+/// The entries embedded in `document`, oldest first.
+fn embedded(document: &Document) -> Vec<Document> {
+    document
+        .get_array(EMBEDDED)
+        .expect("an array of entries")
+        .iter()
+        .map(|entry| entry.as_document().expect("an entry").clone())
+        .collect()
+}
+
+/// `ticket:updated` for the ticket of `event`, at `version`, with a new title.
+fn updated(event: &TicketCreated, version: i64, title: &str) -> TicketUpdated {
+    TicketUpdated {
+        id: event.id,
+        version,
+        title: title.to_owned(),
+        price: event.price,
+        user_id: event.user_id,
+        order_id: None,
+    }
+}
+
+/// Saves `title` on the ticket of `event` if it is at `version - 1`, with its `ticket:updated`.
+async fn update(
+    outbox: &Outbox,
+    setup: &Setup,
+    event: &TicketCreated,
+    version: i64,
+    title: &str,
+) -> mongodb::error::Result<bool> {
+    outbox
+        .update_with(
+            &setup.tickets,
+            doc! { "_id": event.id, "version": version - 1 },
+            doc! { "$set": { "title": title, "version": version } },
+            &updated(event, version, title),
+        )
+        .await
+}
+
 async fn create(setup: &Setup, event: &TicketCreated) -> mongodb::error::Result<()> {
     setup
         .outbox
@@ -53,7 +100,7 @@ async fn stored(setup: &Setup, event: &TicketCreated) -> Document {
 
 /// Waits until the ticket is exactly what was inserted: its entry gone.
 async fn entry_removed(setup: &Setup, event: &TicketCreated) {
-    let expected = ticket_of(event);
+    let expected = clean(ticket_of(event));
     eventually("the entry to leave the document", DEADLINE, || async {
         (stored(setup, event).await == expected).then_some(())
     })
@@ -111,9 +158,9 @@ async fn the_entry_is_written_with_the_document_in_one_insert() {
     create(&setup, &event).await.expect("inserted");
 
     let document = stored(&setup, &event).await;
-    let entry = document
-        .get_document(EMBEDDED)
-        .expect("the entry is embedded");
+    let entries = embedded(&document);
+    assert_eq!(entries.len(), 1, "{document}");
+    let entry = &entries[0];
     assert_eq!(entry.get_str("subject"), Ok("ticket:created"));
     let payload: serde_json::Value =
         serde_json::from_str(entry.get_str("payload").expect("a payload")).expect("JSON");
@@ -136,8 +183,7 @@ async fn an_entry_left_by_a_crash_is_moved_and_published_once_by_the_relay() {
     let ids: Vec<_> = {
         let mut ids = Vec::new();
         for event in &events {
-            let document = stored(&setup, event).await;
-            let entry = document.get_document(EMBEDDED).expect("embedded");
+            let entry = embedded(&stored(&setup, event).await).remove(0);
             ids.push(entry.get_object_id("_id").expect("an id").to_hex());
         }
         ids
@@ -175,11 +221,7 @@ async fn a_move_cut_short_is_finished_by_the_next_pass() {
     let setup = setup(&nats, no_fast_path()).await;
     let event = ticket_created("half moved");
     create(&setup, &event).await.expect("inserted");
-    let entry = stored(&setup, &event)
-        .await
-        .get_document(EMBEDDED)
-        .expect("embedded")
-        .clone();
+    let entry = embedded(&stored(&setup, &event).await).remove(0);
     setup
         .outbox
         .collection()
@@ -190,7 +232,7 @@ async fn a_move_cut_short_is_finished_by_the_next_pass() {
 
     assert_eq!(setup.outbox.flush().await.expect("a pass"), 1);
     assert_eq!(nats.bodies("ticket:created").await, [body_of(&event)]);
-    assert_eq!(stored(&setup, &event).await, ticket_of(&event));
+    assert_eq!(stored(&setup, &event).await, clean(ticket_of(&event)));
     assert_eq!(collected(&setup).await.len(), 1);
     assert_eq!(setup.outbox.pending().await.expect("counts"), 0);
     assert_eq!(setup.outbox.flush().await.expect("a pass"), 0);
@@ -218,14 +260,14 @@ async fn an_entry_published_but_not_removed_is_deduplicated() {
         .tickets
         .update_one(
             doc! { "_id": event.id },
-            doc! { "$set": { EMBEDDED: restored } },
+            doc! { "$push": { EMBEDDED: restored } },
         )
         .await
         .expect("updates");
 
     assert_eq!(setup.outbox.flush().await.expect("a pass"), 1);
     assert_eq!(nats.bodies("ticket:created").await, [body_of(&event)]);
-    assert_eq!(stored(&setup, &event).await, ticket_of(&event));
+    assert_eq!(stored(&setup, &event).await, clean(ticket_of(&event)));
 }
 
 #[tokio::test]
@@ -293,7 +335,7 @@ async fn an_unpublishable_embedded_entry_is_parked_after_its_move() {
         parked.last_error.as_deref(),
         Some("the event is larger than the server accepts")
     );
-    assert_eq!(stored(&setup, &huge).await, ticket_of(&huge));
+    assert_eq!(stored(&setup, &huge).await, clean(ticket_of(&huge)));
     entry_removed(&setup, &good).await;
 }
 
@@ -351,4 +393,205 @@ async fn the_removals_are_written_in_batches() {
         (1..40).contains(&writes),
         "{writes} writes removed 40 entries"
     );
+}
+
+#[tokio::test]
+async fn an_update_and_its_embedded_event_are_published_together() {
+    let nats = TestNats::start().await;
+    let setup = setup(&nats, OutboxOptions::default()).await;
+    let event = ticket_created("concert");
+    create(&setup, &event).await.expect("inserted");
+
+    let changed = update(&setup.outbox, &setup, &event, 1, "opera").await;
+
+    assert!(changed.expect("updates"));
+    let published = nats.published("ticket:updated").await;
+    assert_eq!(published.len(), 1);
+    assert_eq!(
+        published[0].body,
+        serde_json::to_value(updated(&event, 1, "opera")).expect("serialises")
+    );
+    let expected = clean(doc! { "_id": event.id, "title": "opera", "version": 1_i64 });
+    eventually("both entries to leave the document", DEADLINE, || async {
+        (stored(&setup, &event).await == expected).then_some(())
+    })
+    .await;
+    assert_eq!(collected(&setup).await, Vec::<Document>::new());
+    assert_eq!(setup.outbox.pending().await.expect("counts"), 0);
+}
+
+/// The filter is the update's condition: a change that lost its race writes nothing and
+/// announces nothing.
+#[tokio::test]
+async fn an_update_whose_filter_matches_nothing_writes_and_publishes_nothing() {
+    let nats = TestNats::start().await;
+    let setup = setup(&nats, OutboxOptions::default()).await;
+    let event = ticket_created("concert");
+    create(&setup, &event).await.expect("inserted");
+    entry_removed(&setup, &event).await;
+
+    // Stale: the ticket is at version 0, not 4.
+    let changed = update(&setup.outbox, &setup, &event, 5, "opera").await;
+
+    assert!(!changed.expect("runs"), "a stale filter");
+    assert_eq!(stored(&setup, &event).await, clean(ticket_of(&event)));
+    assert!(nats.published("ticket:updated").await.is_empty());
+    assert_eq!(setup.outbox.pending().await.expect("counts"), 0);
+}
+
+/// A document changed twice before anything was published (the process died after each
+/// write): all three entries wait in it, and the relay publishes them once each, in order.
+#[tokio::test]
+async fn entries_of_successive_changes_wait_together_and_go_out_in_order() {
+    let nats = TestNats::start().await;
+    let setup = setup(&nats, no_fast_path()).await;
+    let event = ticket_created("concert");
+    create(&setup, &event).await.expect("inserted");
+    assert!(
+        update(&setup.outbox, &setup, &event, 1, "opera")
+            .await
+            .expect("updates")
+    );
+    assert!(
+        update(&setup.outbox, &setup, &event, 2, "ballet")
+            .await
+            .expect("updates")
+    );
+    let entries = embedded(&stored(&setup, &event).await);
+    let subjects: Vec<_> = entries
+        .iter()
+        .map(|e| e.get_str("subject").expect("a subject"))
+        .collect();
+    assert_eq!(
+        subjects,
+        ["ticket:created", "ticket:updated", "ticket:updated"]
+    );
+    assert_eq!(setup.outbox.pending().await.expect("counts"), 3);
+
+    assert_eq!(setup.outbox.flush().await.expect("a pass"), 3);
+
+    assert_eq!(nats.bodies("ticket:created").await, [body_of(&event)]);
+    let versions: Vec<_> = nats
+        .bodies("ticket:updated")
+        .await
+        .iter()
+        .map(|body| body["version"].clone())
+        .collect();
+    assert_eq!(versions, [1, 2]);
+    let msg_ids: Vec<_> = collected(&setup)
+        .await
+        .iter()
+        .map(|entry| entry.get_object_id("_id").expect("an id"))
+        .collect();
+    let written: Vec<_> = entries
+        .iter()
+        .map(|entry| entry.get_object_id("_id").expect("an id"))
+        .collect();
+    assert_eq!(msg_ids, written, "moved under their own ids");
+    assert_eq!(
+        stored(&setup, &event).await,
+        clean(doc! { "_id": event.id, "title": "ballet", "version": 2_i64 })
+    );
+    assert_eq!(setup.outbox.pending().await.expect("counts"), 0);
+    assert_eq!(setup.outbox.flush().await.expect("a pass"), 0);
+}
+
+/// The marker pulls the entries it published and no other: one written beside them by a
+/// process that died before publishing it stays, for the relay.
+#[tokio::test]
+async fn the_marker_pulls_only_the_entries_it_published() {
+    let nats = TestNats::start().await;
+    let setup = setup(&nats, OutboxOptions::default()).await;
+    let crashing = setup.outbox.clone().with_options(OutboxOptions {
+        relay: false,
+        ..no_fast_path()
+    });
+    let event = ticket_created("concert");
+    create(&setup, &event).await.expect("inserted");
+    assert!(
+        update(&crashing, &setup, &event, 1, "opera")
+            .await
+            .expect("updates")
+    );
+
+    assert!(
+        update(&setup.outbox, &setup, &event, 2, "ballet")
+            .await
+            .expect("updates")
+    );
+
+    eventually("the published entries to leave", DEADLINE, || async {
+        let left = embedded(&stored(&setup, &event).await);
+        (left.len() == 1).then_some(left)
+    })
+    .await;
+    let left = embedded(&stored(&setup, &event).await);
+    assert_eq!(left[0].get_str("subject"), Ok("ticket:updated"));
+    let payload: serde_json::Value =
+        serde_json::from_str(left[0].get_str("payload").expect("a payload")).expect("JSON");
+    assert_eq!(payload["version"], 1);
+    assert_eq!(setup.outbox.pending().await.expect("counts"), 1);
+
+    assert_eq!(setup.outbox.flush().await.expect("a pass"), 1);
+    let versions: Vec<_> = nats
+        .bodies("ticket:updated")
+        .await
+        .iter()
+        .map(|body| body["version"].clone())
+        .collect();
+    assert_eq!(versions, [2, 1], "the late one published by the relay");
+    assert_eq!(setup.outbox.pending().await.expect("counts"), 0);
+}
+
+/// A document holding one entry as a field rather than in an array (what a release before
+/// embedded updates wrote) is still moved and published once, during a rolling upgrade.
+#[tokio::test]
+async fn an_entry_of_the_earlier_single_field_shape_is_still_moved() {
+    let nats = TestNats::start().await;
+    let setup = setup(&nats, no_fast_path()).await;
+    let event = ticket_created("legacy");
+    let entry = doc! {
+        "_id": bson::oid::ObjectId::new(),
+        "subject": "ticket:created",
+        "payload": serde_json::to_string(&event).expect("serialises"),
+        "createdAt": bson::DateTime::now(),
+        "attempts": 0,
+    };
+    let mut ticket = ticket_of(&event);
+    ticket.insert(EMBEDDED, entry);
+    setup.tickets.insert_one(ticket).await.expect("inserted");
+    assert_eq!(setup.outbox.pending().await.expect("counts"), 1);
+
+    assert_eq!(setup.outbox.flush().await.expect("a pass"), 1);
+
+    assert_eq!(nats.bodies("ticket:created").await, [body_of(&event)]);
+    assert_eq!(stored(&setup, &event).await, ticket_of(&event));
+    assert_eq!(setup.outbox.pending().await.expect("counts"), 0);
+}
+
+#[tokio::test]
+async fn an_update_of_a_collection_not_declared_is_refused_and_nothing_is_written() {
+    let nats = TestNats::start().await;
+    let setup = setup(&nats, OutboxOptions::default()).await;
+    let other: Collection<Document> = setup.db.db.collection("orders");
+    let event = ticket_created("nowhere");
+    other.insert_one(ticket_of(&event)).await.expect("inserted");
+
+    let error = setup
+        .outbox
+        .update_with(
+            &other,
+            doc! { "_id": event.id },
+            doc! { "$set": { "version": 1_i64 } },
+            &updated(&event, 1, "nowhere"),
+        )
+        .await
+        .expect_err("refused");
+
+    assert!(error.to_string().contains("not declared"), "{error}");
+    assert_eq!(
+        other.find_one(doc! {}).await.expect("reads"),
+        Some(ticket_of(&event))
+    );
+    assert!(nats.published("ticket:updated").await.is_empty());
 }
