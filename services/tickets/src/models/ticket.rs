@@ -24,7 +24,18 @@ pub struct Ticket {
     /// The order holding the ticket; absent while it is free.
     #[serde(rename = "orderId", default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<ObjectId>,
+    /// The orders this ticket heard cancelled, oldest first, the last hundred (see
+    /// [`crate::store`]): a late `order:created` of one of them must not reserve it.
+    #[serde(
+        rename = "releasedOrders",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub released_orders: Vec<ObjectId>,
 }
+
+/// The field of [`Ticket::released_orders`].
+pub const RELEASED_ORDERS: &str = "releasedOrders";
 
 /// A ticket as the API shows it: `{id,title,price,userId,version,orderId?}`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -62,6 +73,7 @@ impl Ticket {
             user_id,
             version: 0,
             order_id: None,
+            released_orders: Vec::new(),
         }
     }
 
@@ -116,11 +128,15 @@ pub async fn ensure_indexes(tickets: &Collection<Ticket>) -> mongodb::error::Res
     Ok(())
 }
 
+/// The ticket `id`, without its pending events (the outbox's, never read here).
 pub async fn find(
     tickets: &Collection<Ticket>,
     id: ObjectId,
 ) -> mongodb::error::Result<Option<Ticket>> {
-    tickets.find_one(doc! { "_id": id }).await
+    tickets
+        .find_one(doc! { "_id": id })
+        .projection(doc! { common::outbox::EMBEDDED: 0 })
+        .await
 }
 
 /// Tickets not reserved, oldest first (ObjectIds grow with creation time), as `page` asks.
@@ -130,6 +146,7 @@ pub async fn list_available(
 ) -> mongodb::error::Result<Vec<Ticket>> {
     tickets
         .find(page.filter(doc! { "orderId": null }))
+        .projection(doc! { common::outbox::EMBEDDED: 0, RELEASED_ORDERS: 0 })
         .sort(doc! { "_id": 1 })
         .optional(page.read_limit(), |find, limit| find.limit(limit))
         .await?

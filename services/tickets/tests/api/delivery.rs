@@ -107,3 +107,68 @@ async fn with_nats_stopped_a_ticket_is_still_created_and_its_event_arrives_when_
     // And the consumers are back too.
     app.reserve(&ticket).await;
 }
+
+/// A reservation is one write of the ticket with its `ticket:updated` inside: the process dying
+/// right after it loses nothing, and the next instance publishes the event.
+#[tokio::test]
+async fn a_reservation_written_by_an_instance_that_died_before_publishing_is_delivered() {
+    let app = TestApp::spawn_with(|tuning| {
+        tuning.outbox.fast_path = false;
+        tuning.outbox.relay = false;
+    })
+    .await;
+    let ticket = app.create_ticket(&app.cookie(), "concert", 20.0).await;
+    let order = crate::helpers::order_created(&ticket);
+    // The handler's write, by a store that dies before publishing.
+    let dying = tickets::store::Store {
+        outbox: app
+            .store()
+            .outbox
+            .clone()
+            .with_options(common::outbox::OutboxOptions {
+                fast_path: false,
+                relay: false,
+                ..Default::default()
+            }),
+        ..app.store().clone()
+    };
+    let change = dying.reserve(&order).await.expect("reserves");
+    assert!(
+        matches!(change, tickets::store::Change::Applied(_)),
+        "{change:?}"
+    );
+
+    // Both events wait in the ticket itself; the outbox collection never saw them.
+    let raw = app
+        .store()
+        .tickets
+        .clone_with_type::<bson::Document>()
+        .find_one(bson::doc! { "_id": order.ticket.id })
+        .await
+        .expect("reads")
+        .expect("the ticket");
+    let subjects: Vec<_> = raw
+        .get_array(common::outbox::EMBEDDED)
+        .expect("entries")
+        .iter()
+        .filter_map(|entry| entry.as_document()?.get_str("subject").ok())
+        .collect();
+    assert_eq!(subjects, ["ticket:created", "ticket:updated"]);
+    assert_eq!(app.store().outbox.pending().await.expect("counts"), 2);
+
+    let _restarted = app.spawn_replica(|_| {}).await;
+    let updated = app.wait_published("ticket:updated", 1).await;
+    assert_eq!(
+        updated[0].body,
+        json!({
+            "id": ticket["id"], "version": 1, "title": "concert", "price": 20,
+            "userId": ticket["userId"], "orderId": order.id.to_hex(),
+        })
+    );
+    eventually("the outbox to be drained", DEADLINE, || async {
+        (app.store().outbox.pending().await.ok() == Some(0)).then_some(())
+    })
+    .await;
+    assert_eq!(app.nats.published("ticket:created").await.len(), 1);
+    assert_eq!(app.nats.published("ticket:updated").await.len(), 1);
+}

@@ -260,3 +260,27 @@ async fn reserve_and_release_of_one_order_at_the_same_instant_leave_the_ticket_f
         "tickets left held by a cancelled order"
     );
 }
+
+/// A ticket ordered and cancelled again and again keeps the last hundred cancellations: enough
+/// for any late `order:created` among them to be refused, without growing for ever.
+#[tokio::test]
+async fn a_ticket_remembers_its_last_hundred_cancelled_orders() {
+    let app = TestApp::spawn().await;
+    let ticket = app.create_ticket(&app.cookie(), "popular", 10.0).await;
+    let orders: Vec<_> = (0..105).map(|_| order_created(&ticket)).collect();
+    for order in &orders {
+        let change = app.store().release(&order_cancelled(order)).await;
+        assert_eq!(change.expect("recorded"), tickets::store::Change::Unchanged);
+    }
+
+    let stored = app.stored(orders[0].ticket.id).await;
+    let kept: Vec<_> = orders[5..].iter().map(|order| order.id).collect();
+    assert_eq!(stored.released_orders, kept);
+    assert_eq!(stored.version, 0, "a record alone is no new version");
+    let late = app.store().reserve(&orders[104]).await;
+    assert_eq!(
+        late.expect("runs"),
+        tickets::store::Change::OrderAlreadyReleased
+    );
+    assert!(app.nats.published("ticket:updated").await.is_empty());
+}
