@@ -104,6 +104,12 @@ pub const EMBEDDED: &str = "outbox";
 const EMBEDDED_ID: &str = "outbox._id";
 const EMBEDDED_CREATED: &str = "outbox.createdAt";
 
+/// The projection that leaves a document's embedded entries out: for reads of the document
+/// itself, which never need them (the outbox alone reads and removes them).
+pub fn without_entries() -> Document {
+    doc! { EMBEDDED: 0 }
+}
+
 /// One event waiting to be, or having been, published.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

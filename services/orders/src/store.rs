@@ -1,8 +1,9 @@
-//! Every change of an order that other services hear about, committed with its event, so the
-//! event goes out if and only if the change happened: a new order carries its `order:created`
-//! embedded (`Outbox::insert_with`, one atomic insert), a cancellation is a MongoDB transaction
-//! with its event in the outbox (`common::transaction!`). The rules they rely on (one active order per ticket, decided by a partial
-//! unique index; optimistic versions) are in [`crate::models::order`].
+//! Every change of an order that other services hear about, written with its event, so the
+//! event goes out if and only if the change happened: each is one write of the order with its
+//! event embedded in it — a new order with `order:created` (`Outbox::insert_with`), a
+//! cancellation with `order:cancelled` (`Outbox::update_with`) — atomic without a transaction.
+//! The rules they rely on (one active order per ticket, decided by a partial unique index;
+//! optimistic versions) are in [`crate::models::order`].
 
 use bson::doc;
 use bson::oid::ObjectId;
@@ -10,7 +11,7 @@ use common::events::{
     OrderCancelled, OrderCancelledTicket, OrderCreated, OrderCreatedTicket, OrderStatus,
 };
 use common::outbox::Outbox;
-use common::version::{is_stale, save_owned};
+use common::version::{SaveError, bump_version, owned_filter};
 use mongodb::{Collection, Database};
 
 use crate::models::order::{self, Order, STALE_RETRIES};
@@ -69,54 +70,47 @@ impl Store {
         self.outbox.insert_with(&self.orders, order, &event).await
     }
 
-    /// Cancels an order unless it is complete or already cancelled, publishing `order:cancelled` in
-    /// the same transaction. Used by `DELETE /api/orders/:id` and by `payment:expired`; safe to
-    /// call any number of times (only the first cancels and publishes).
+    /// Cancels an order unless it is complete or already cancelled, with `order:cancelled`
+    /// embedded in the same write (`Outbox::update_with`). Used by `DELETE /api/orders/:id` and
+    /// by `payment:expired`; safe to call any number of times (only the first cancels and
+    /// publishes).
     pub async fn cancel(&self, id: ObjectId) -> mongodb::error::Result<Cancelled> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let result = common::transaction!(self.outbox, |tx| {
-                let Some(order) = self
-                    .orders
-                    .find_one(doc! { "_id": id })
-                    .session(tx.session())
-                    .await?
-                else {
-                    return Ok(Cancelled::NotFound);
-                };
-                match order.status {
-                    OrderStatus::Cancelled => return Ok(Cancelled::Already(order)),
-                    OrderStatus::Complete => return Ok(Cancelled::Complete(order)),
-                    OrderStatus::Created | OrderStatus::AwaitingPayment => {}
-                }
-                let version = save_owned(
+        for _ in 0..STALE_RETRIES {
+            let Some(order) = order::find(&self.orders, id).await? else {
+                return Ok(Cancelled::NotFound);
+            };
+            match order.status {
+                OrderStatus::Cancelled => return Ok(Cancelled::Already(order)),
+                OrderStatus::Complete => return Ok(Cancelled::Complete(order)),
+                OrderStatus::Created | OrderStatus::AwaitingPayment => {}
+            }
+            let cancelled = Order {
+                status: OrderStatus::Cancelled,
+                version: order.version + 1,
+                ..order
+            };
+            let event = OrderCancelled {
+                id: cancelled.id,
+                version: cancelled.version,
+                ticket: OrderCancelledTicket {
+                    id: cancelled.ticket_id,
+                },
+            };
+            // Filtered on the version read: a payment completing the order meanwhile wins, and
+            // this round reads it again.
+            let saved = self
+                .outbox
+                .update_with(
                     &self.orders,
-                    Some(tx.session()),
-                    order.id,
-                    order.version,
-                    doc! { "$set": { "status": OrderStatus::Cancelled.as_str() } },
+                    owned_filter(id, order.version),
+                    bump_version(doc! { "$set": { "status": OrderStatus::Cancelled.as_str() } }),
+                    &event,
                 )
                 .await?;
-                let order = Order {
-                    status: OrderStatus::Cancelled,
-                    version,
-                    ..order
-                };
-                tx.publish(&OrderCancelled {
-                    id: order.id,
-                    version,
-                    ticket: OrderCancelledTicket {
-                        id: order.ticket_id,
-                    },
-                })
-                .await?;
-                Ok(Cancelled::Now(order))
-            });
-            match result {
-                Err(error) if is_stale(&error) && attempt < STALE_RETRIES => continue,
-                other => return other,
+            if saved {
+                return Ok(Cancelled::Now(cancelled));
             }
         }
+        Err(SaveError::Stale.into())
     }
 }

@@ -144,7 +144,10 @@ pub async fn find(
     orders: &Collection<Order>,
     id: ObjectId,
 ) -> mongodb::error::Result<Option<Order>> {
-    orders.find_one(doc! { "_id": id }).await
+    orders
+        .find_one(doc! { "_id": id })
+        .projection(common::outbox::without_entries())
+        .await
 }
 
 /// What [`complete`] found and did.

@@ -42,6 +42,7 @@ pub async fn handler(
         .store
         .orders
         .find(page.filter(doc! { "userId": user_id }))
+        .projection(common::outbox::without_entries())
         .sort(doc! { "_id": 1 })
         .optional(page.read_limit(), |find, limit| find.limit(limit))
         .await?

@@ -53,8 +53,9 @@ async fn cancelling_twice_publishes_one_event() {
     assert_eq!(app.delete(&path, Some(&cookie)).await.status(), 204);
     assert_eq!(app.delete(&path, Some(&cookie)).await.status(), 204);
 
-    // One outbox entry is all there ever is to publish.
-    assert_eq!(app.outbox_entries(Subject::OrderCancelled).await, 1);
+    // One entry at most is all there ever is to publish (it leaves the order once published).
+    let entries = app.outbox_entries(Subject::OrderCancelled).await;
+    assert!(entries <= 1, "{entries} entries for one cancellation");
     app.wait_published(Subject::OrderCancelled, 1).await;
     assert_eq!(
         app.published(Subject::OrderCancelled).await,

@@ -209,7 +209,7 @@ impl TestApp {
     }
 
     /// Events on `subject` kept by the outbox: in its collection (published or not), or still
-    /// embedded in the order they came with (`order:created`, until published).
+    /// embedded in the order they are about (until published).
     pub async fn outbox_entries(&self, subject: Subject) -> u64 {
         let collected = self
             .db

@@ -66,6 +66,35 @@ async fn an_event_not_published_at_commit_is_published_by_the_relay() {
     );
 }
 
+/// A cancellation is one write of the order with its `order:cancelled` inside, like the
+/// creation: both survive a process that dies before publishing, and go out once each.
+#[tokio::test]
+async fn a_cancellation_not_published_at_commit_is_published_by_the_relay_after_the_creation() {
+    let mut tuning = Tuning::fast();
+    tuning.outbox = OutboxOptions {
+        fast_path: false,
+        relay_interval: Duration::from_millis(300),
+        relay_grace: Duration::from_millis(100),
+        ..OutboxOptions::default()
+    };
+    let app = TestApp::spawn_with(Duration::from_secs(60), tuning).await;
+    let ticket = app.build_ticket("concert", 20.0).await;
+    let (_, cookie) = app.sign_in();
+    let order = app.ordered(&cookie, ticket.id).await;
+    let path = crate::helpers::order_path(&order);
+    assert_eq!(app.delete(&path, Some(&cookie)).await.status(), 204);
+
+    let cancelled = app.wait_published(Subject::OrderCancelled, 1).await;
+    assert_eq!(
+        cancelled[0].body,
+        json!({ "id": order["id"], "version": 1, "ticket": { "id": ticket.id.to_hex() } })
+    );
+    let created = app.published(Subject::OrderCreated).await;
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(created[0]["id"], order["id"]);
+    assert_eq!(app.published(Subject::OrderCancelled).await.len(), 1);
+}
+
 #[tokio::test]
 async fn orders_placed_while_nats_is_down_are_announced_when_it_is_back() {
     let mut app = TestApp::spawn().await;

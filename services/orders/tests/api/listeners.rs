@@ -226,7 +226,8 @@ async fn a_redelivered_payment_expired_publishes_one_order_cancelled() {
     app.publish(&PaymentExpired { order_id }).await;
     app.wait_handled(2).await;
     app.idle_consumer(Subject::PaymentExpired).await;
-    assert_eq!(app.outbox_entries(Subject::OrderCancelled).await, 1);
+    let entries = app.outbox_entries(Subject::OrderCancelled).await;
+    assert!(entries <= 1, "{entries} entries for one cancellation");
     app.wait_published(Subject::OrderCancelled, 1).await;
     assert_eq!(
         app.published(Subject::OrderCancelled).await,

@@ -128,14 +128,13 @@ pub async fn ensure_indexes(tickets: &Collection<Ticket>) -> mongodb::error::Res
     Ok(())
 }
 
-/// The ticket `id`, without its pending events (the outbox's, never read here).
 pub async fn find(
     tickets: &Collection<Ticket>,
     id: ObjectId,
 ) -> mongodb::error::Result<Option<Ticket>> {
     tickets
         .find_one(doc! { "_id": id })
-        .projection(doc! { common::outbox::EMBEDDED: 0 })
+        .projection(common::outbox::without_entries())
         .await
 }
 
