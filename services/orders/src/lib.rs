@@ -2,7 +2,8 @@
 //!
 //! It owns the `orders` collection and keeps a replica of the tickets service's tickets (fed by
 //! `ticket:created` / `ticket:updated`). It publishes `order:created` and `order:cancelled`
-//! through its transactional outbox, and listens to `payment:expired` (payments' verdict that an
+//! through its outbox (embedded in the order, in the change's one write), and listens to
+//! `payment:expired` (payments' verdict that an
 //! order's time ran out unpaid: cancel it) and `payment:created` (mark it complete). The rules that make this safe under
 //! concurrency and redelivery are in [`models::order`] and [`store`] (one active order per ticket, decided by
 //! a partial unique index; optimistic versions) and [`events`] (idempotent handlers).

@@ -2,7 +2,8 @@
 //! come and go.
 //!
 //! It owns the `tickets` collection. Every change publishes the ticket as it now is
-//! (`ticket:created` / `ticket:updated`) through the transactional outbox (`common::outbox`),
+//! (`ticket:created` / `ticket:updated`) through the outbox (`common::outbox`: the event is
+//! written inside the ticket, in the change's one write),
 //! and it listens to `order:created` and `order:cancelled` as the `tickets-service` queue group
 //! ([`events`]).
 

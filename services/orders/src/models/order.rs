@@ -3,9 +3,9 @@
 //!
 //! An order is owned here: it starts at `version` 0 in status `created`, and each save raises the
 //! version by exactly one, written only if the stored version is still the one read
-//! (`common::version::save_owned`). Every change that other services must hear about is
-//! committed with its event (`common::outbox`: embedded in the new order, or one transaction with
-//! the outbox collection), so the event goes out if and only if the change happened.
+//! (`common::version`). Every change that other services must hear about is written with its
+//! event embedded in the order, in the same single write (`common::outbox`), so the event goes
+//! out if and only if the change happened.
 //!
 //! # One active order per ticket, decided by MongoDB
 //!
@@ -14,8 +14,7 @@
 //! Here the rule lives in the database: a **partial unique index** on `ticketId`, covering only
 //! orders whose status is `created`, `awaiting:payment` or `complete` ([`ACTIVE_STATUSES`]).
 //! Of two concurrent inserts of an active order for one ticket, MongoDB lets exactly one commit;
-//! the other fails with a duplicate key (inside a transaction: first a write conflict, which the
-//! transaction retries, then the duplicate key), which the route answers with
+//! the other fails with a duplicate key, which the route answers with
 //! `Ticket is already reserved`. Cancelling an order moves it out of the index, which is what
 //! frees the ticket for the next order.
 //!
