@@ -370,7 +370,9 @@ restart_part() {
     *)
       service=${name%-[12]}
       [ "$service" != "$name" ] && instance=${name##*-}
-      printf '%s\n' "${SERVICES[@]}" | grep -qx "$service" && [ "$(part_name "$service" "$instance")" = "$name" ] \
+      # Not `printf … | grep -q`: grep stops at the first match, printf may then die of SIGPIPE,
+      # and pipefail turns that into "unknown part" (it did, for auth, the first service).
+      [[ " ${SERVICES[*]} " == *" $service "* ]] && [ "$(part_name "$service" "$instance")" = "$name" ] \
         || die "unknown part '$name'"
       pidfile="$STACK_DIR/pids/$name.pid" ;;
   esac
