@@ -64,6 +64,15 @@ fn updated(event: &TicketCreated, version: i64, title: &str) -> TicketUpdated {
     }
 }
 
+/// The versions of the `ticket:updated` in the stream, in stream order.
+async fn updated_versions(nats: &TestNats) -> Vec<serde_json::Value> {
+    nats.bodies("ticket:updated")
+        .await
+        .iter()
+        .map(|body| body["version"].clone())
+        .collect()
+}
+
 /// Saves `title` on the ticket of `event` if it is at `version - 1`, with its `ticket:updated`.
 async fn update(
     outbox: &Outbox,
@@ -471,13 +480,7 @@ async fn entries_of_successive_changes_wait_together_and_go_out_in_order() {
     assert_eq!(setup.outbox.flush().await.expect("a pass"), 3);
 
     assert_eq!(nats.bodies("ticket:created").await, [body_of(&event)]);
-    let versions: Vec<_> = nats
-        .bodies("ticket:updated")
-        .await
-        .iter()
-        .map(|body| body["version"].clone())
-        .collect();
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(updated_versions(&nats).await, [1, 2]);
     let msg_ids: Vec<_> = collected(&setup)
         .await
         .iter()
@@ -533,13 +536,11 @@ async fn the_marker_pulls_only_the_entries_it_published() {
     assert_eq!(setup.outbox.pending().await.expect("counts"), 1);
 
     assert_eq!(setup.outbox.flush().await.expect("a pass"), 1);
-    let versions: Vec<_> = nats
-        .bodies("ticket:updated")
-        .await
-        .iter()
-        .map(|body| body["version"].clone())
-        .collect();
-    assert_eq!(versions, [2, 1], "the late one published by the relay");
+    assert_eq!(
+        updated_versions(&nats).await,
+        [2, 1],
+        "the late one published by the relay"
+    );
     assert_eq!(setup.outbox.pending().await.expect("counts"), 0);
 }
 
