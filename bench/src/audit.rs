@@ -82,15 +82,21 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
 }
 
 /// Waits until every durable consumer of the stream has handled everything (nothing pending,
-/// nothing awaiting an ack) twice in a row 200 ms apart.
-pub async fn quiesce(jetstream: &jetstream::Context, limit: Duration) -> anyhow::Result<()> {
+/// nothing awaiting an ack) twice in a row 200 ms apart, and tells when the first of those two
+/// looks was taken: when the fleet had caught up, to within 200 ms.
+pub async fn quiesce(
+    jetstream: &jetstream::Context,
+    limit: Duration,
+) -> anyhow::Result<tokio::time::Instant> {
     let stream = jetstream
         .get_stream(STREAM)
         .await
         .context("the ticketing stream")?;
     let deadline = tokio::time::Instant::now() + limit;
     let mut quiet_in_a_row = 0;
+    let mut quiet_since = tokio::time::Instant::now();
     while quiet_in_a_row < 2 {
+        let looked = tokio::time::Instant::now();
         let busy: Vec<String> = stream
             .consumers()
             .try_collect::<Vec<_>>()
@@ -107,6 +113,9 @@ pub async fn quiesce(jetstream: &jetstream::Context, limit: Duration) -> anyhow:
             })
             .collect();
         quiet_in_a_row = if busy.is_empty() {
+            if quiet_in_a_row == 0 {
+                quiet_since = looked;
+            }
             quiet_in_a_row + 1
         } else {
             0
@@ -119,7 +128,7 @@ pub async fn quiesce(jetstream: &jetstream::Context, limit: Duration) -> anyhow:
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    Ok(())
+    Ok(quiet_since)
 }
 
 /// Waits until every open order due within the next minute has expired (at most 90 s); how many

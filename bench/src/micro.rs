@@ -8,6 +8,8 @@
 //! | `POST /api/tickets`            | a raw insert, then a JetStream publish awaiting its ack   |
 //! | `POST /api/orders`             | the same                                                  |
 //!
+//! and, as the bound of `POST /api/orders` against that ceiling, an order's own I/O made inline
+//! by the bench (see [`order_io`]);
 //! and the event path: from `POST /api/tickets` returning to orders accepting `POST /api/orders`
 //! for that ticket (polled back to back, so a figure is an upper bound by one round trip).
 //!
@@ -52,12 +54,18 @@ pub struct MicroReport {
     pub ceiling_mongo_insert: Option<Summary>,
     pub ceiling_jetstream_publish: Option<Summary>,
     pub ceiling_insert_and_publish: Option<Summary>,
+    /// An order's own reads, writes and publishes across the fleet, made back to back on the
+    /// raw drivers with no service in between: what `POST /api/orders` could at most reach.
+    pub ceiling_order_io: Option<Summary>,
     pub currentuser: Option<Summary>,
     pub tickets_list: Option<Summary>,
     /// How many tickets the list returned while `tickets_list` was measured.
     pub tickets_list_size: usize,
     pub tickets_create: Option<Summary>,
     pub orders_create: Option<Summary>,
+    /// Seconds from the start of the `POST /api/orders` loop until every service had handled
+    /// what those orders set off (reservations, replicas, expiration jobs), to within 200 ms.
+    pub orders_settled_seconds: Option<f64>,
     pub event_path: Option<Summary>,
     /// Peak RSS per service while the micro-benchmarks ran, kB.
     pub peak_rss_kb: std::collections::BTreeMap<String, u64>,
@@ -273,6 +281,7 @@ async fn measure(settings: &Settings, base: &str, report: &mut MicroReport) -> a
         )
         .await,
     );
+    report.ceiling_order_io = Some(order_io(settings, &ceiling_db, &jetstream).await?);
     let _ = jetstream.delete_stream("bench_ceiling").await;
     let _ = ceiling_db.drop().await;
 
@@ -325,6 +334,7 @@ async fn measure(settings: &Settings, base: &str, report: &mut MicroReport) -> a
     );
     let buyer = stack::sign_up(&http, base, "micro-buyer").await?;
     let next = Arc::new(AtomicUsize::new(0));
+    let orders_started = tokio::time::Instant::now();
     report.orders_create = Some(
         profiled(
             settings,
@@ -364,8 +374,10 @@ async fn measure(settings: &Settings, base: &str, report: &mut MicroReport) -> a
         .await,
     );
 
-    // At rest: the orders just made still ripple through tickets, orders and expiration.
-    audit::quiesce(&jetstream, Duration::from_secs(120)).await?;
+    // At rest: the orders just made still ripple through tickets, orders and expiration. The
+    // loop ends before its fan-out does; when that caught up is the orders' settled rate.
+    let settled = audit::quiesce(&jetstream, Duration::from_secs(120)).await?;
+    report.orders_settled_seconds = Some((settled - orders_started).as_secs_f64());
     report.event_path = Some(event_path(settings, &http, base, &seller, &buyer).await?);
     Ok(())
 }
@@ -524,6 +536,118 @@ async fn order(
     let status = response.status();
     response.bytes().await?;
     Ok(status)
+}
+
+/// The bound of `POST /api/orders`: for each order, the MongoDB reads and writes and the
+/// JetStream publishes the contract makes the fleet do, made back to back by the bench itself —
+/// orders reads the ticket from its replica and inserts the order (unique on `ticketId`, as the
+/// rule of one active order per ticket is), `order:created`; tickets reads and reserves the
+/// ticket, `ticket:updated`; orders' replica takes the new version; payments' replica takes the
+/// order. Left out, so the bound is generous: the HTTP hop, the four deliveries and their acks,
+/// the expiration job in Redis, the removal of published outbox entries and every service's own
+/// work. A route that runs at X% of the insert + publish-ack ceiling while this loop runs at Y%
+/// is at X/Y of what its I/O allows.
+async fn order_io(
+    settings: &Settings,
+    db: &mongodb::Database,
+    jetstream: &async_nats::jetstream::Context,
+) -> anyhow::Result<Summary> {
+    let tickets = db.collection::<Document>("order_io_tickets");
+    let replica = db.collection::<Document>("order_io_ticket_replica");
+    let orders = db.collection::<Document>("order_io_orders");
+    let payment_orders = db.collection::<Document>("order_io_payment_orders");
+    orders
+        .create_index(
+            mongodb::IndexModel::builder()
+                .keys(doc! { "ticketId": 1 })
+                .options(
+                    mongodb::options::IndexOptions::builder()
+                        .unique(true)
+                        .build(),
+                )
+                .build(),
+        )
+        .await?;
+    // One ticket per order, more than the loop can use, in the owner's collection and the replica.
+    let pool = if settings.smoke { 500 } else { 30_000 };
+    let user_id = ObjectId::new();
+    let pooled: Vec<Document> = (0..pool).map(|_| raw_ticket(user_id)).collect();
+    tickets.insert_many(&pooled).await?;
+    replica.insert_many(&pooled).await?;
+    let ids: Arc<Vec<ObjectId>> = Arc::new(
+        pooled
+            .iter()
+            .filter_map(|ticket| ticket.get_object_id("_id").ok())
+            .collect(),
+    );
+    let next = Arc::new(AtomicUsize::new(0));
+    let jetstream = jetstream.clone();
+    Ok(closed_loop(
+        "ceiling: an order's I/O, inline",
+        settings.connections,
+        settings.warmup,
+        settings.duration,
+        move |_, _| {
+            let (tickets, replica, orders, payment_orders, jetstream) = (
+                tickets.clone(),
+                replica.clone(),
+                orders.clone(),
+                payment_orders.clone(),
+                jetstream.clone(),
+            );
+            let id = ids.get(next.fetch_add(1, Ordering::Relaxed)).copied();
+            async move {
+                let Some(id) = id else {
+                    return Step::Exhausted;
+                };
+                step(
+                    async {
+                        let by_id = doc! { "_id": id };
+                        replica
+                            .find_one(by_id.clone())
+                            .await?
+                            .context("no ticket in the replica")?;
+                        let order_id = ObjectId::new();
+                        let expires_at = bson::DateTime::now();
+                        orders
+                            .insert_one(doc! {
+                                "_id": order_id, "userId": user_id, "status": "created",
+                                "expiresAt": expires_at, "ticketId": id, "version": 0_i64,
+                            })
+                            .await?;
+                        publish(&jetstream).await?;
+                        let ticket = tickets
+                            .find_one(by_id.clone())
+                            .await?
+                            .context("no ticket")?;
+                        let version = ticket.get_i64("version")?;
+                        tickets
+                            .update_one(
+                                doc! { "_id": id, "version": version },
+                                doc! { "$set": { "orderId": order_id }, "$inc": { "version": 1 } },
+                            )
+                            .await?;
+                        publish(&jetstream).await?;
+                        replica
+                            .update_one(
+                                doc! { "_id": id, "version": version },
+                                doc! { "$set": { "version": version + 1 } },
+                            )
+                            .await?;
+                        payment_orders
+                            .insert_one(doc! {
+                                "_id": order_id, "userId": user_id, "status": "created",
+                                "price": 10.0, "expiresAt": expires_at, "version": 0_i64,
+                            })
+                            .await?;
+                        anyhow::Ok(())
+                    }
+                    .await,
+                )
+            }
+        },
+    )
+    .await)
 }
 
 /// A document shaped like a stored ticket.

@@ -260,6 +260,7 @@ fn to_the_minute(date: &str) -> &str {
 /// The micro-benchmarks: routes against ceilings, the ceilings, the cores, the event path.
 fn hot_paths(out: &mut String, micro: &MicroReport, cores: usize) -> Vec<Verdict> {
     let mut verdicts = routes(out, micro);
+    order_io_bound(out, micro);
     ceilings(out, micro);
     cores_per_loop(out, micro, cores);
     verdicts.push(event_path(out, micro.event_path.as_ref()));
@@ -578,6 +579,45 @@ fn percent(share: Option<f64>) -> String {
     share.map_or("—".into(), |x| format!("{:.0}%", x * 100.0))
 }
 
+/// `POST /api/orders` beside the most its own I/O allows (`micro::order_io`): how much of the
+/// gap to the insert + publish-ack ceiling is the contract's fan-out and how much is ours.
+fn order_io_bound(out: &mut String, micro: &MicroReport) {
+    let (Some(io), Some(ceiling)) = (&micro.ceiling_order_io, &micro.ceiling_insert_and_publish)
+    else {
+        return;
+    };
+    let _ = write!(
+        out,
+        "\nAn order's own I/O alone — the fleet's MongoDB reads and writes and JetStream publishes \
+         for one order, made back to back by the bench on the raw drivers, with no HTTP, no \
+         delivery, no ack, no Redis and no service code — runs at {} req/s, **{} of the insert + \
+         publish-ack ceiling**: the most `POST /api/orders` could reach against that ceiling with \
+         the contract's events handled one at a time.",
+        rps(Some(io)),
+        percent(ratio(io, ceiling)),
+    );
+    if let Some(orders) = &micro.orders_create {
+        let _ = write!(
+            out,
+            " `POST /api/orders` ran at {} of that bound: faster than the I/O it sets off can be \
+             done, because its loop ends before its fan-out does.",
+            percent(ratio(orders, io))
+        );
+        if let Some(seconds) = micro.orders_settled_seconds.filter(|s| *s > 0.0) {
+            let settled = orders.count as f64 / seconds;
+            let _ = write!(
+                out,
+                " Every service had handled its {} orders {seconds:.1} s after the loop started \
+                 (its requests took {:.1} s): {settled:.0} orders/s settled, {} of the ceiling.",
+                orders.count,
+                orders.seconds,
+                percent((ceiling.rps > 0.0).then(|| settled / ceiling.rps)),
+            );
+        }
+    }
+    let _ = writeln!(out);
+}
+
 fn ceilings(out: &mut String, micro: &MicroReport) {
     let _ = writeln!(out, "\nThe ceilings themselves:\n");
     let _ = writeln!(out, "| ceiling | req/s | p50 ms | p99 ms |");
@@ -596,6 +636,10 @@ fn ceilings(out: &mut String, micro: &MicroReport) {
         (
             "MongoDB insert + JetStream publish-ack",
             &micro.ceiling_insert_and_publish,
+        ),
+        (
+            "an order's I/O, inline (4 writes, 3 reads, 2 publish-acks)",
+            &micro.ceiling_order_io,
         ),
     ] {
         if let Some(c) = ceiling {
@@ -626,6 +670,7 @@ fn cores_per_loop(out: &mut String, micro: &MicroReport, cores: usize) {
         &micro.ceiling_mongo_insert,
         &micro.ceiling_jetstream_publish,
         &micro.ceiling_insert_and_publish,
+        &micro.ceiling_order_io,
         &micro.tickets_create,
         &micro.orders_create,
     ]
@@ -1078,6 +1123,51 @@ mod tests {
         );
         assert!(text.contains("| x | tickets 0.90 |"), "{text}");
         assert!(text.contains("_Run of 2026-11-24 05:10 UTC"), "{text}");
+    }
+
+    #[test]
+    fn orders_is_read_against_the_bound_of_its_own_io() {
+        let run = Run {
+            micro_export_off: None,
+            micro_ha: None,
+            micro: part(json!({
+                "date": "2026-12-07T06:00:00Z", "connections": 16,
+                "ceiling_insert_and_publish": loop_of(2000.0),
+                "ceiling_order_io": loop_of(600.0),
+                "orders_create": { "name": "x", "rps": 480.0, "count": 4800, "seconds": 10.0, "p50_ms": 1.0, "p99_ms": 3.0, "errors": 0, "cpu": [] },
+                "orders_settled_seconds": 16.0,
+            })),
+            flows: None,
+            footprint: None,
+            startup: None,
+            audit_micro: None,
+            audit_flows: None,
+        };
+        let text = render(&settings(), &run, &host(), false);
+        assert!(
+            text.contains("runs at 600 req/s, **30% of the insert + publish-ack ceiling**"),
+            "{text}"
+        );
+        assert!(
+            text.contains("`POST /api/orders` ran at 80% of that bound: faster than"),
+            "{text}"
+        );
+        assert!(
+            text.contains("handled its 4800 orders 16.0 s after the loop started (its requests took 10.0 s): 300 orders/s settled, 15% of the ceiling."),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "| an order's I/O, inline (4 writes, 3 reads, 2 publish-acks) | 600 | 1.00 | 3.00 |"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "| `POST /api/orders` ≥ 40% of raw MongoDB + JetStream | 24% of ceiling | ❌ |"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
