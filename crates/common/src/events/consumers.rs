@@ -1,11 +1,16 @@
 //! Consuming events: a durable pull consumer per (queue group, subject), and what happens to a
 //! delivery depending on its handler's outcome (see the table in [`crate::events`]).
 //!
-//! Each consumer is driven by one task that handles its deliveries one at a time; a service's
-//! replicas pull from the same durable consumer, so JetStream hands each event to one of them.
+//! Each consumer is driven by one task that handles up to [`ConsumerOptions::batch`] deliveries
+//! at once; a service's replicas pull from the same durable consumer, so JetStream hands each
+//! event to one of them. Handling several at once is what two replicas of a service already do,
+//! so it relies on nothing new: handlers are idempotent and replicas apply versions in order
+//! whatever order the events arrive in (an early one is nakked and comes back). One at a time,
+//! a consumer's throughput was one handler's round trips to MongoDB and NATS — the fleet settled
+//! orders at a third of the rate its I/O allows (BENCHMARKS.md).
 //! The task survives NATS going away: any error on the pull stream drops it and, after a pause,
 //! the consumer is looked up (re-created if need be) and pulling resumes. Cancelling the
-//! shutdown token stops pulling; a delivery being handled is finished and settled first.
+//! shutdown token stops pulling; the deliveries being handled are finished and settled first.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -14,6 +19,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
 use async_nats::jetstream::{self, AckKind};
+use futures::stream::FuturesUnordered;
 use futures::{FutureExt as _, StreamExt as _};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -64,8 +70,9 @@ pub struct ConsumerOptions {
     pub ack_wait: Duration,
     /// Deliveries of one event before it is parked.
     pub max_deliver: i64,
-    /// Messages requested per pull. Small, so replicas share the work and buffered messages do
-    /// not wait out their ack wait behind a slow one.
+    /// Messages requested per pull, and how many a consumer handles at once: every message
+    /// pulled is being handled, so none waits out its ack wait behind a slow one. Small, so
+    /// replicas share the work.
     pub batch: usize,
     /// The first delay of a [`HandlerError::NotYet`] nak; doubles per delivery.
     pub not_yet_delay: Duration,
@@ -355,25 +362,33 @@ impl Consumer {
                 messages = subscribe => messages,
             };
             match messages {
-                Ok(mut messages) => loop {
-                    let next = tokio::select! {
-                        biased;
-                        () = shutdown.cancelled() => return,
-                        next = messages.next() => next,
+                Ok(mut messages) => {
+                    let limit = self.options.batch.max(1);
+                    let mut handling = FuturesUnordered::new();
+                    let stopping = loop {
+                        tokio::select! {
+                            biased;
+                            () = shutdown.cancelled() => break true,
+                            Some(()) = handling.next(), if !handling.is_empty() => {}
+                            next = messages.next(), if handling.len() < limit => match next {
+                                Some(Ok(message)) => {
+                                    failures = 0;
+                                    handling.push(self.deliver(message, &handler));
+                                }
+                                Some(Err(error)) => {
+                                    tracing::warn!(consumer = %self.durable, %error, "pulling failed; resubscribing");
+                                    break false;
+                                }
+                                None => break false,
+                            },
+                        }
                     };
-                    match next {
-                        Some(Ok(message)) => {
-                            failures = 0;
-                            // Not raced against shutdown: a started delivery is settled.
-                            self.deliver(message, &handler).await;
-                        }
-                        Some(Err(error)) => {
-                            tracing::warn!(consumer = %self.durable, %error, "pulling failed; resubscribing");
-                            break;
-                        }
-                        None => break,
+                    // Not raced against shutdown: a started delivery is settled.
+                    while handling.next().await.is_some() {}
+                    if stopping {
+                        return;
                     }
-                },
+                }
                 Err(error) => {
                     tracing::warn!(consumer = %self.durable, error = %error, "cannot pull; retrying");
                 }

@@ -461,6 +461,62 @@ async fn shutdown_lets_the_handler_in_flight_finish_and_ack() {
 }
 
 #[tokio::test]
+async fn a_slow_delivery_does_not_hold_up_the_ones_behind_it_and_shutdown_settles_all() {
+    let (nats, bus, shutdown, mut listener) = listening().await;
+    let released = Arc::new(tokio::sync::Notify::new());
+    let seen = Seen::<String>::default();
+    listener
+        .listen(
+            (released.clone(), seen.clone()),
+            |event: TicketCreated, (released, seen): (Arc<tokio::sync::Notify>, Seen<String>)| async move {
+                if event.title == "slow" {
+                    // Held until the test lets it go: one at a time, nothing behind it would run.
+                    let _ = tokio::time::timeout(DEADLINE, released.notified()).await;
+                }
+                seen.push(event.title);
+                Ok(())
+            },
+        )
+        .await
+        .expect("listens");
+
+    let publisher = bus.publisher();
+    for title in ["slow", "second", "third"] {
+        publisher
+            .publish(&ticket_created(title))
+            .await
+            .expect("published");
+    }
+    let mut first_two = seen.wait_for(2).await;
+    first_two.sort();
+    assert_eq!(
+        first_two,
+        ["second", "third"],
+        "handled while the first is still being handled"
+    );
+
+    // Stopping with the slow one still in hand: it is finished and acked before the task ends.
+    shutdown.cancel();
+    released.notify_one();
+    tokio::time::timeout(DEADLINE, listener.join())
+        .await
+        .expect("the listener stops");
+    let all = seen.all();
+    assert_eq!(
+        (all.len(), all.last().map(String::as_str)),
+        (3, Some("slow"))
+    );
+    eventually("every delivery acked", DEADLINE, || async {
+        let info = nats
+            .consumer_info(TICKET_CREATED_CONSUMER)
+            .await
+            .expect("consumer exists");
+        (info.num_pending == 0 && info.num_ack_pending == 0).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_new_release_with_other_settings_updates_the_durable_consumer() {
     let nats = TestNats::start().await;
     let bus = connect(&nats).await;
