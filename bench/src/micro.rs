@@ -63,14 +63,38 @@ pub struct MicroReport {
     pub tickets_list_size: usize,
     pub tickets_create: Option<Summary>,
     pub orders_create: Option<Summary>,
-    /// Seconds from the start of the `POST /api/orders` loop until every service had handled
-    /// what those orders set off (reservations, replicas, expiration jobs), to within 200 ms.
-    pub orders_settled_seconds: Option<f64>,
+    /// The `POST /api/tickets` loop until orders' replica (the one consumer of
+    /// `ticket:created`) had taken every ticket it created, warm-up included.
+    pub tickets_settled: Option<Settled>,
+    /// The `POST /api/orders` loop until every service had handled what its orders set off
+    /// (reservations, replicas, expiration jobs).
+    pub orders_settled: Option<Settled>,
     pub event_path: Option<Summary>,
     /// Peak RSS per service while the micro-benchmarks ran, kB.
     pub peak_rss_kb: std::collections::BTreeMap<String, u64>,
     /// What could not be measured, and why.
     pub not_measured: Vec<String>,
+}
+
+/// A loop's writes and the fan-out they set off, from the loop's start until every durable
+/// consumer had drained (to within 200 ms): the rate at which the fleet really absorbs them.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Default)]
+pub struct Settled {
+    pub count: usize,
+    pub seconds: f64,
+}
+
+impl Settled {
+    fn since(count: usize, started: tokio::time::Instant, settled: tokio::time::Instant) -> Self {
+        Self {
+            count,
+            seconds: (settled - started).as_secs_f64(),
+        }
+    }
+
+    pub fn rate(&self) -> Option<f64> {
+        (self.seconds > 0.0).then(|| self.count as f64 / self.seconds)
+    }
 }
 
 pub async fn run(settings: &Settings) -> anyhow::Result<()> {
@@ -286,6 +310,7 @@ async fn measure(settings: &Settings, base: &str, report: &mut MicroReport) -> a
     let _ = ceiling_db.drop().await;
 
     let created = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let tickets_started = tokio::time::Instant::now();
     report.tickets_create = Some(
         profiled(
             settings,
@@ -325,8 +350,9 @@ async fn measure(settings: &Settings, base: &str, report: &mut MicroReport) -> a
     );
 
     // Orders must have every ticket before ordering them is a fair measurement of ordering.
-    audit::quiesce(&jetstream, Duration::from_secs(120)).await?;
+    let settled = audit::quiesce(&jetstream, Duration::from_secs(120)).await?;
     let ids: Vec<String> = created.lock().map(|ids| ids.clone()).unwrap_or_default();
+    report.tickets_settled = Some(Settled::since(ids.len(), tickets_started, settled));
     let ids = Arc::new(
         ids.into_iter()
             .take(if settings.smoke { 50 } else { 5000 })
@@ -334,6 +360,7 @@ async fn measure(settings: &Settings, base: &str, report: &mut MicroReport) -> a
     );
     let buyer = stack::sign_up(&http, base, "micro-buyer").await?;
     let next = Arc::new(AtomicUsize::new(0));
+    let (to_order, ordered) = (ids.len(), next.clone());
     let orders_started = tokio::time::Instant::now();
     report.orders_create = Some(
         profiled(
@@ -377,7 +404,8 @@ async fn measure(settings: &Settings, base: &str, report: &mut MicroReport) -> a
     // At rest: the orders just made still ripple through tickets, orders and expiration. The
     // loop ends before its fan-out does; when that caught up is the orders' settled rate.
     let settled = audit::quiesce(&jetstream, Duration::from_secs(120)).await?;
-    report.orders_settled_seconds = Some((settled - orders_started).as_secs_f64());
+    let ordered = ordered.load(Ordering::Relaxed).min(to_order);
+    report.orders_settled = Some(Settled::since(ordered, orders_started, settled));
     report.event_path = Some(event_path(settings, &http, base, &seller, &buyer).await?);
     Ok(())
 }
