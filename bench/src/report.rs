@@ -21,6 +21,7 @@ const BEGIN: &str = "<!-- bench:results:begin -->";
 const END: &str = "<!-- bench:results:end -->";
 
 /// Every file a run may have written; a missing or unreadable one is `None`.
+#[derive(Default)]
 pub struct Run {
     pub micro: Option<MicroReport>,
     /// The micro-benchmarks again on a stack with trace export off (`micro-export-off.json`).
@@ -1174,8 +1175,6 @@ mod tests {
     #[test]
     fn orders_is_read_against_the_bound_of_its_own_io() {
         let run = Run {
-            micro_export_off: None,
-            micro_ha: None,
             micro: part(json!({
                 "date": "2026-12-07T06:00:00Z", "connections": 16,
                 "ceiling_insert_and_publish": loop_of(2000.0),
@@ -1184,11 +1183,7 @@ mod tests {
                 "orders_settled": { "count": 4800, "seconds": 16.0 },
                 "tickets_create": loop_of(1000.0),
             })),
-            flows: None,
-            footprint: None,
-            startup: None,
-            audit_micro: None,
-            audit_flows: None,
+            ..Run::default()
         };
         let text = render(&settings(), &run, &host(), false);
         assert!(
@@ -1291,15 +1286,10 @@ mod tests {
             micro: part(
                 json!({ "currentuser": loop_of(600.0), "ceiling_empty_handler": loop_of(1000.0) }),
             ),
-            micro_export_off: None,
             micro_ha: part(
                 json!({ "currentuser": loop_of(300.0), "ceiling_empty_handler": loop_of(900.0) }),
             ),
-            flows: None,
-            footprint: None,
-            startup: None,
-            audit_micro: None,
-            audit_flows: None,
+            ..Run::default()
         };
         let text = render(&settings(), &run, &host(), false);
         assert!(
