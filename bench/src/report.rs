@@ -660,7 +660,7 @@ fn settled(out: &mut String, micro: &MicroReport) {
             percent(ratio(measured, ceiling)),
             settled.count,
             settled.seconds,
-            percent((ceiling.rps > 0.0).then(|| rate / ceiling.rps)),
+            percent(share_of(rate, ceiling)),
         );
     }
 }
@@ -989,7 +989,12 @@ fn targets(verdicts: &[Verdict], charts: bool) -> String {
 
 /// A route's throughput as a share of its ceiling's; `None` for a ceiling that did nothing.
 pub fn ratio(route: &Summary, ceiling: &Summary) -> Option<f64> {
-    (ceiling.rps > 0.0).then(|| route.rps / ceiling.rps)
+    share_of(route.rps, ceiling)
+}
+
+/// A rate as a share of a ceiling's (`None` for a ceiling that measured nothing).
+fn share_of(rps: f64, ceiling: &Summary) -> Option<f64> {
+    (ceiling.rps > 0.0).then(|| rps / ceiling.rps)
 }
 
 fn rps(measured: Option<&Summary>) -> String {

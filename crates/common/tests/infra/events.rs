@@ -506,14 +506,8 @@ async fn a_slow_delivery_does_not_hold_up_the_ones_behind_it_and_shutdown_settle
         (all.len(), all.last().map(String::as_str)),
         (3, Some("slow"))
     );
-    eventually("every delivery acked", DEADLINE, || async {
-        let info = nats
-            .consumer_info(TICKET_CREATED_CONSUMER)
-            .await
-            .expect("consumer exists");
-        (info.num_pending == 0 && info.num_ack_pending == 0).then_some(())
-    })
-    .await;
+    nats.wait_consumer_idle(TICKET_CREATED_CONSUMER, DEADLINE)
+        .await;
 }
 
 #[tokio::test]
